@@ -1,0 +1,55 @@
+"""`python -m study`: one entry point, one subcommand module per job.
+
+User errors (`StudyError`) print as one line and exit 2; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from study.errors import StudyError
+
+# Each module defines `register(subparsers)`, which adds its subcommand and sets `func`.
+COMMAND_MODULES = [
+    "study.commands.corpus",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m study",
+        description="word2vec (SGNS) hyperparameter studies: PyTorch trainer vs gensim.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder for text8 and corpus caches (default: $W2V_STUDY_DATA or ./data)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s"
+    )
+    try:
+        result = args.func(args)
+    except StudyError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)

@@ -1,0 +1,216 @@
+"""`RunConfig`: every knob of one training run, validated, hashable into a stable run id.
+
+Grids and Optuna trials only ever produce `RunConfig`s; CLI overrides (`key=value`) are
+type-checked against the dataclass fields and unknown keys are rejected (the nanoGPT
+configurator idea, without `exec`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from study.errors import ConfigError
+
+Trainer = Literal["torch", "gensim"]
+Model = Literal["sg", "cbow"]
+Objective = Literal["ns", "softmax"]
+Device = Literal["auto", "cpu", "cuda"]
+
+DEFAULT_CORPUS = "enwiki-sample"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Field names are the keys accepted by `--set key=value` and `--grid`."""
+
+    trainer: Trainer = "torch"
+    model: Model = "sg"
+    objective: Objective = "ns"  # "softmax": exact full softmax (torch only, small vocabularies)
+    dim: int = 100
+    window: int = 5  # maximum window; the effective window is drawn from U[1, window] per center
+    negative: int = 5  # negatives per (center, context) pair
+    alpha: float = 0.75  # negative-sampling exponent (gensim's ns_exponent), noise ∝ count**alpha
+    sample: float = 1e-3  # frequent-word subsampling threshold (0 disables it)
+    min_count: int = 5
+    max_vocab: int | None = None  # keep only the most frequent words (after min_count)
+    epochs: int = 5
+    lr_start: float = 0.025  # learning rate, decayed linearly to lr_end over all epochs
+    lr_end: float = 0.0001
+    batch_size: int = 1024  # center words per update step (torch trainer)
+    seed: int = 0
+    device: Device = "auto"
+    workers: int = 0  # gensim worker threads; 0 = all CPU cores (only 1 is deterministic)
+    corpus: str = DEFAULT_CORPUS  # "enwiki-sample", "text8" or a path to a text file
+    probe_pairs: int = 4096  # (center, context) pairs in the gradient-norm probe; 0 disables it
+    probe_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_ranges(self)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
+        """Build from a mapping (e.g. a saved config.json); unknown keys are an error."""
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise ConfigError(_unknown_key_message(unknown[0]))
+        return cls(**dict(values))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> RunConfig:
+        """A copy with some fields replaced; string values are parsed to the field's type."""
+        parsed = {key: parse_value(key, value) for key, value in overrides.items()}
+        return dataclasses.replace(self, **parsed)
+
+    # -- identity -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def canonical_json(self) -> str:
+        """Sorted-key compact JSON: the text the run id is hashed from."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def run_id(self) -> str:
+        """Stable 16-hex-digit id: sha256 of the canonical JSON."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+# -- parsing ------------------------------------------------------------------------------
+def field_names() -> list[str]:
+    return [f.name for f in fields(RunConfig)]
+
+
+def field_type(name: str) -> Any:
+    hints = typing.get_type_hints(RunConfig)
+    if name not in hints:
+        raise ConfigError(_unknown_key_message(name))
+    return hints[name]
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """Parse `key=value` strings into a dict of typed values (validated per field)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"expected key=value, got {item!r}")
+        result[key] = parse_value(key, value.strip())
+    return result
+
+
+def parse_value(key: str, value: Any) -> Any:
+    """Convert a CLI string (or pass through a typed value) to the type of field `key`."""
+    tp = field_type(key)
+    if not isinstance(value, str):
+        return value  # typed values are checked in RunConfig.__post_init__
+    args = set(typing.get_args(tp))
+    if _is_optional(tp) and value.lower() in {"none", "null", ""}:
+        return None
+    base = _strip_optional(tp)
+    if typing.get_origin(base) is Literal:
+        return value
+    try:
+        if base is int:
+            return int(value)
+        if base is float:
+            return float(value)
+    except ValueError:
+        kind = "an integer" if base is int else "a number"
+        raise ConfigError(f"{key} must be {kind}, got {value!r}") from None
+    if base is str or str in args:
+        return value
+    raise ConfigError(f"cannot parse a value for {key}")  # pragma: no cover - all fields covered
+
+
+def _is_optional(tp: Any) -> bool:
+    return isinstance(tp, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _strip_optional(tp: Any) -> Any:
+    if _is_optional(tp):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return inner
+    return tp
+
+
+def _unknown_key_message(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, field_names(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown config key {key!r}{hint}; valid keys: {', '.join(field_names())}"
+
+
+# -- validation ---------------------------------------------------------------------------
+def _check_types(config: RunConfig) -> None:
+    for name, tp in typing.get_type_hints(RunConfig).items():
+        value = getattr(config, name)
+        if value is None and _is_optional(tp):
+            continue
+        base = _strip_optional(tp)
+        if typing.get_origin(base) is Literal:
+            choices = typing.get_args(base)
+            if value not in choices:
+                options = " or ".join(repr(c) for c in choices)
+                raise ConfigError(f"{name} must be {options}, got {value!r}")
+        elif base is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        elif base is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be finite, got {value!r}")
+        elif base is str and not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+
+
+# (field, low, high): inclusive bounds; None = unbounded on that side.
+_RANGES: list[tuple[str, float | None, float | None]] = [
+    ("dim", 1, 4096),
+    ("window", 1, 100),
+    ("negative", 1, 100),
+    ("alpha", -2.0, 2.0),
+    ("sample", 0.0, 0.5),  # gensim reads sample >= 1 as an absolute count; we do not
+    ("min_count", 1, None),
+    ("max_vocab", 1, None),
+    ("epochs", 1, 1000),
+    ("lr_start", 0.0, 10.0),
+    ("lr_end", 0.0, 10.0),
+    ("batch_size", 1, 1 << 24),
+    ("seed", 0, 2**31 - 1),
+    ("workers", 0, 1024),
+    ("probe_pairs", 0, 1 << 22),
+    ("probe_seed", 0, 2**31 - 1),
+]
+
+
+def _check_ranges(c: RunConfig) -> None:
+    for name, low, high in _RANGES:
+        value = getattr(c, name)
+        if value is None:
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+            raise ConfigError(f"{name}={value} is out of range: must be {bounds}")
+    if c.lr_start <= 0:
+        raise ConfigError(f"lr_start={c.lr_start} is out of range: must be > 0")
+    if c.lr_end > c.lr_start:
+        raise ConfigError(f"lr_end={c.lr_end} must not exceed lr_start={c.lr_start}")
+    if c.trainer == "gensim" and c.objective == "softmax":
+        raise ConfigError(
+            "objective=softmax is only available with trainer=torch "
+            "(gensim has hierarchical softmax, not the exact full softmax)"
+        )
+    if not c.corpus.strip():
+        raise ConfigError("corpus must name a corpus or a path, got an empty string")

@@ -1,0 +1,186 @@
+"""Corpus sources: reading text from any supported file, the text8 cleaner, named corpora.
+
+A corpus is a list of documents (lines of whitespace-separated tokens). Three kinds of source:
+- `enwiki-sample` (the default): ~200 English Wikipedia articles that ship inside the gensim
+  package, cleaned exactly like text8 — no network, no data to fetch by hand;
+- `text8`: Matt Mahoney's text8, found in the data dir or downloaded and verified (`study.text8`);
+- any path: plain text, `.gz`, `.bz2`, `.xz` or `.zip` (one member), one document per line,
+  tokens separated by whitespace (text8 and wiki8 are one long line).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from study.errors import CorpusError
+
+DATA_DIR_ENV = "W2V_STUDY_DATA"
+DEFAULT_CORPUS_NAME = "enwiki-sample"
+_ENWIKI_SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+CLEANER_VERSION = "text8-v1"  # bump when clean_text8 changes: it keys the caches
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """Where text8 and the vocabulary caches live: the flag, else $W2V_STUDY_DATA, else ./data."""
+    if override is not None:
+        return Path(override)
+    return Path(os.environ.get(DATA_DIR_ENV, "data"))
+
+
+# -- text8-style cleaning -----------------------------------------------------------------
+_DIGIT_WORDS = {
+    "0": " zero ", "1": " one ", "2": " two ", "3": " three ", "4": " four ",
+    "5": " five ", "6": " six ", "7": " seven ", "8": " eight ", "9": " nine ",
+}  # fmt: skip
+_DIGITS = re.compile(r"[0-9]")
+_NON_LETTERS = re.compile(r"[^a-z]+")
+
+
+def clean_text8(text: str) -> str:
+    """Clean like text8's wikifil.pl: lowercase, digits spelled out, only a-z words.
+
+    >>> clean_text8("In 1984, Orwell's NOVEL!")
+    'in one nine eight four orwell s novel'
+    """
+    text = _DIGITS.sub(lambda m: _DIGIT_WORDS[m.group()], text.lower())
+    return _NON_LETTERS.sub(" ", text).strip()
+
+
+# -- reading files ------------------------------------------------------------------------
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a possibly compressed file for binary reading, by suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rb")
+    if suffix == ".bz2":
+        return bz2.open(path, "rb")
+    if suffix == ".xz":
+        return lzma.open(path, "rb")
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            names = ", ".join(m.filename for m in members) or "none"
+            raise CorpusError(f"{path}: a corpus .zip must hold exactly one file, found {names}")
+        return archive.open(members[0])
+    return open(path, "rb")
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a whole corpus file as UTF-8 text, with one clear error for every way it can fail."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"corpus file not found: {path}")
+    if path.is_dir():
+        raise CorpusError(f"corpus path is a directory, not a file: {path}")
+    try:
+        with open_binary(path) as handle:
+            data = handle.read()
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CorpusError(f"cannot read corpus {path}: corrupt or truncated file ({exc})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CorpusError(
+            f"corpus {path} is not UTF-8 text: byte {exc.start} (line {line}) is "
+            f"{data[exc.start : exc.start + 1]!r}"
+        ) from exc
+    if not text.strip():
+        raise CorpusError(f"corpus {path} is empty")
+    return text
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- named sources ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CorpusSource:
+    """A resolved corpus: a display name, the file it comes from and how to read documents."""
+
+    name: str
+    path: Path
+    read_documents: Callable[[], list[str]]
+    description: str
+
+    def fingerprint(self) -> str:
+        """Identifies the content (file bytes + how they are read); keys the vocabulary cache."""
+        return f"{self.name}:{file_sha256(self.path)}:{CLEANER_VERSION}"
+
+
+def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
+    """Turn a `corpus` config value into a source: a known name or a file path."""
+    root = data_dir(data_root)
+    if spec == DEFAULT_CORPUS_NAME:
+        path = enwiki_sample_path()
+        return CorpusSource(
+            name=spec,
+            path=path,
+            read_documents=lambda: enwiki_sample_documents(path),
+            description="~200 English Wikipedia articles shipped with gensim, text8-cleaned",
+        )
+    if spec == "text8":
+        from study.text8 import ensure_text8
+
+        path = ensure_text8(root)
+        return CorpusSource(
+            name=spec,
+            path=path,
+            read_documents=lambda: read_text(path).splitlines(),
+            description="text8 (first 10^8 bytes of English Wikipedia, Matt Mahoney)",
+        )
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise CorpusError(
+            f"corpus {spec!r} is neither a known name ({DEFAULT_CORPUS_NAME}, text8) "
+            f"nor an existing file"
+        )
+    return CorpusSource(
+        name=str(path),
+        path=path,
+        read_documents=lambda: read_text(path).splitlines(),
+        description=f"file {path}",
+    )
+
+
+def enwiki_sample_path() -> Path:
+    import gensim
+
+    path = Path(gensim.__file__).parent / "test" / "test_data" / _ENWIKI_SAMPLE_FILE
+    if not path.exists():
+        raise CorpusError(f"gensim's Wikipedia sample is missing from this install: {path}")
+    return path
+
+
+def enwiki_sample_documents(path: Path) -> list[str]:
+    """One text8-cleaned line per article of gensim's Wikipedia dump sample (redirects skipped)."""
+    return list(_wiki_articles(path))
+
+
+def _wiki_articles(path: Path) -> Iterator[str]:
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    with bz2.open(path, "rb") as dump:
+        for _title, markup, _page_id in extract_pages(dump):
+            if not markup or markup.lstrip().lower().startswith("#redirect"):
+                continue
+            cleaned = clean_text8(filter_wiki(markup))
+            if cleaned:
+                yield cleaned
