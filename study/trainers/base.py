@@ -136,7 +136,9 @@ def resolve_device(device: str) -> torch.device:
 
 
 def keyed_vectors(words: Sequence[str], vectors: np.ndarray) -> KeyedVectors:
-    kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
+    # count=0: a non-zero count preallocates `count` unnamed (None) slots that add_vectors
+    # would append after.
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
     kv.add_vectors(list(words), np.ascontiguousarray(vectors, dtype=np.float32))
     return kv
 
