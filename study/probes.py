@@ -1,0 +1,240 @@
+"""Closed-form SGNS loss and gradient-norm probe, one callback for every trainer.
+
+At train begin, `GradientProbe` draws once per run a fixed sample of (center, context) pairs
+from the corpus the way training sees them (see `draw_probe_sample`), with fixed negatives per
+pair from the run's noise distribution (count**alpha) and a second fixed set from the reference
+distribution (count**0.75). At every epoch end it gathers only the sampled rows of the input
+vectors (w_in) and output vectors (w_out), casts them to float64 and adds these columns to the
+epoch row (all means over the sampled pairs, computed vectorised in torch by `study.sgns_math`):
+
+- `probe_loss`: mean SGNS loss per pair, -log σ(u_c·v_w) - Σ_k log σ(-u_k·v_w), with the run's
+  own negatives (count**alpha): comparable with the training loss of the same run.
+- `probe_loss_ref`: the same loss with negatives from count**0.75, fixed for every α (same pairs
+  and same negatives for the same probe_seed), so it compares across α values.
+- `grad_v_norm`: mean ‖∂L/∂v_w‖ (center/input vector), run's negatives.
+- `grad_c_norm`: mean ‖∂L/∂u_c‖ (context/output vector of the positive).
+- `grad_n_norm`: mean over pairs and negatives of ‖∂L/∂u_n‖ (output vectors of the negatives).
+- `probe_seconds`: wall time of the probe at this epoch end (its cost).
+
+The probe reads `state.w_in`/`state.w_out`: torch tensors on any device (it computes on that
+device) or NumPy arrays (gensim); the same vectors give the same numbers either way.
+For CBOW runs the probe still evaluates the skip-gram pair objective on the trained vectors:
+it is a fixed yardstick, not CBOW's training loss. `probe_pairs=0` disables the probe.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from study.sgns_math import grad_center, grad_context, grad_negatives, sgns_terms
+from study.trainers.base import Callback, TrainState
+from study.vocab import EncodedCorpus, keep_probabilities
+
+REFERENCE_ALPHA = 0.75  # word2vec's default noise exponent: the fixed yardstick across α
+PROBE_COLUMNS = [
+    "probe_loss",
+    "probe_loss_ref",
+    "grad_v_norm",
+    "grad_c_norm",
+    "grad_n_norm",
+    "probe_seconds",
+]
+
+
+@dataclass(frozen=True)
+class ProbeSample:
+    """Fixed probe pairs (ids into the vocabulary) and their negatives."""
+
+    centers: np.ndarray  # (B,) int64
+    contexts: np.ndarray  # (B,) int64
+    negatives: np.ndarray  # (B, K) int64, drawn from count**alpha (the run's α)
+    negatives_ref: np.ndarray  # (B, K) int64, drawn from count**0.75
+
+    def __len__(self) -> int:
+        return int(self.centers.shape[0])
+
+
+@dataclass
+class PairGradients:
+    """Per-pair float64 loss and closed-form gradients (torch, on the vectors' device)."""
+
+    loss: torch.Tensor  # (B,)
+    grad_v: torch.Tensor  # (B, d)  ∂L/∂v_w
+    grad_c: torch.Tensor  # (B, d)  ∂L/∂u_c
+    grad_n: torch.Tensor  # (B, K, d)  ∂L/∂u_{n_k}
+
+
+def noise_distribution(counts: np.ndarray, alpha: float) -> np.ndarray:
+    """Noise probabilities ∝ count**alpha (float64, sums to 1)."""
+    weights = np.asarray(counts, dtype=np.float64) ** alpha
+    return weights / weights.sum()
+
+
+def retained_stream(
+    corpus: EncodedCorpus, sample: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One draw of frequent-word subsampling: kept ids and the sentence index of each."""
+    keep = keep_probabilities(corpus.vocab.counts, sample)
+    ids = corpus.ids
+    mask = rng.random(ids.shape[0]) < keep[ids] if sample > 0 else np.ones(ids.shape[0], bool)
+    lengths = np.diff(corpus.sentence_starts)
+    sentence_of = np.repeat(np.arange(lengths.shape[0]), lengths)
+    return ids[mask].astype(np.int64), sentence_of[mask]
+
+
+def draw_probe_sample(
+    corpus: EncodedCorpus,
+    n_pairs: int,
+    window: int,
+    negative: int,
+    alpha: float,
+    sample: float,
+    seed: int,
+) -> ProbeSample:
+    """Draw `n_pairs` (center, context) pairs distributed like the training pairs.
+
+    Training pairs come from the subsampled corpus (windows run over the retained words, never
+    across sentences) with a dynamic window b ~ U{1..window} per center. Drawing a retained
+    position uniformly, a distance d with P(d) ∝ P(b >= d) and a side uniformly, and rejecting
+    contexts outside the sentence gives each training pair (in expectation over b) the same
+    probability, sentence edges included. One
+    subsampling draw is made for the whole corpus (a few hundred ms on wiki8, once per run).
+
+    Pairs and reference negatives depend only on (corpus, window, sample, seed): runs that
+    differ only in α are probed on the very same pairs and the same reference negatives.
+    """
+    rng_pairs = np.random.default_rng([seed, 0])
+    kept, sentence_of = retained_stream(corpus, sample, rng_pairs)
+    n_kept = kept.shape[0]
+    if n_kept < 2:
+        raise ValueError("corpus too small for the probe: fewer than 2 words after subsampling")
+    # A center with window b has one pair at each distance d <= b on each side, so a
+    # training pair is at distance d with probability ∝ P(b >= d) = (window - d + 1) / window.
+    distances = np.arange(1, window + 1)
+    p_distance = (window + 1 - distances) / (window + 1 - distances).sum()
+    signs = np.array([-1, 1])
+    centers_pos: list[np.ndarray] = []
+    contexts_pos: list[np.ndarray] = []
+    found = 0
+    for _ in range(100):  # rejection rounds; one or two suffice except on tiny corpora
+        m = max(2 * (n_pairs - found), 1024)
+        pos = rng_pairs.integers(0, n_kept, m)
+        off = rng_pairs.choice(distances, m, p=p_distance) * rng_pairs.choice(signs, m)
+        ctx = pos + off
+        ok = (ctx >= 0) & (ctx < n_kept)
+        ok[ok] = sentence_of[ctx[ok]] == sentence_of[pos[ok]]
+        centers_pos.append(pos[ok])
+        contexts_pos.append(ctx[ok])
+        found += int(ok.sum())
+        if found >= n_pairs:
+            break
+    else:
+        raise ValueError("corpus too small for the probe: no (center, context) pairs in a window")
+    centers = kept[np.concatenate(centers_pos)[:n_pairs]]
+    contexts = kept[np.concatenate(contexts_pos)[:n_pairs]]
+
+    counts = corpus.vocab.counts
+    shape = (n_pairs, negative)
+    rng_ref = np.random.default_rng([seed, 1])
+    ref_p = noise_distribution(counts, REFERENCE_ALPHA)
+    negatives_ref = rng_ref.choice(len(counts), size=shape, p=ref_p).astype(np.int64)
+    if alpha == REFERENCE_ALPHA:
+        negatives = negatives_ref  # the same array: probe_loss == probe_loss_ref exactly
+    else:
+        rng_alpha = np.random.default_rng([seed, 2])
+        run_p = noise_distribution(counts, alpha)
+        negatives = rng_alpha.choice(len(counts), size=shape, p=run_p).astype(np.int64)
+    return ProbeSample(centers, contexts, negatives, negatives_ref)
+
+
+def gather_rows(table: Any, rows: np.ndarray) -> torch.Tensor:
+    """Rows of a (vocab, dim) torch tensor or NumPy array as a float64 tensor.
+
+    Only the requested rows are gathered (on the tensor's device); nothing else is copied.
+    """
+    if isinstance(table, torch.Tensor):
+        index = torch.as_tensor(rows, device=table.device)
+        return table.detach()[index].to(torch.float64)
+    return torch.from_numpy(np.asarray(table)[rows]).to(torch.float64)
+
+
+def pair_gradients(
+    w_in: Any, w_out: Any, centers: np.ndarray, contexts: np.ndarray, negatives: np.ndarray
+) -> PairGradients:
+    """Per-pair SGNS loss and closed-form gradients, in float64, for the given rows."""
+    v = gather_rows(w_in, centers)
+    u_pos = gather_rows(w_out, contexts)
+    u_neg = gather_rows(w_out, negatives.reshape(-1)).reshape(*negatives.shape, -1)
+    terms = sgns_terms(v, u_pos, u_neg)
+    return PairGradients(
+        loss=terms.loss,
+        grad_v=grad_center(terms, u_pos, u_neg),
+        grad_c=grad_context(terms, v),
+        grad_n=grad_negatives(terms, v),
+    )
+
+
+def probe_metrics(w_in: Any, w_out: Any, sample: ProbeSample) -> dict[str, float]:
+    """The probe's columns (except `probe_seconds`) for these vectors."""
+    run = pair_gradients(w_in, w_out, sample.centers, sample.contexts, sample.negatives)
+    if sample.negatives_ref is sample.negatives:
+        loss_ref = run.loss
+    else:
+        v = gather_rows(w_in, sample.centers)
+        u_pos = gather_rows(w_out, sample.contexts)
+        neg = sample.negatives_ref
+        u_neg = gather_rows(w_out, neg.reshape(-1)).reshape(*neg.shape, -1)
+        loss_ref = sgns_terms(v, u_pos, u_neg).loss
+    return {
+        "probe_loss": float(run.loss.mean()),
+        "probe_loss_ref": float(loss_ref.mean()),
+        "grad_v_norm": float(run.grad_v.norm(dim=-1).mean()),
+        "grad_c_norm": float(run.grad_c.norm(dim=-1).mean()),
+        "grad_n_norm": float(run.grad_n.norm(dim=-1).mean()),
+    }
+
+
+class GradientProbe(Callback):
+    """Adds the probe columns (see the module docstring) to every epoch row.
+
+    `evaluate_at_begin=True` also records the metrics of the initial vectors in
+    `initial_metrics` (not a row: rows are epochs).
+    """
+
+    def __init__(self, evaluate_at_begin: bool = False) -> None:
+        self.sample: ProbeSample | None = None
+        self.sample_seconds = 0.0  # one-time cost of drawing the sample
+        self.evaluate_at_begin = evaluate_at_begin
+        self.initial_metrics: dict[str, float] = {}
+
+    def on_train_begin(self, state: TrainState) -> None:
+        config = state.config
+        self.sample = None
+        if config.probe_pairs == 0:
+            return
+        start = time.perf_counter()
+        self.sample = draw_probe_sample(
+            state.corpus,
+            n_pairs=config.probe_pairs,
+            window=config.window,
+            negative=config.negative,
+            alpha=config.alpha,
+            sample=config.sample,
+            seed=config.probe_seed,
+        )
+        self.sample_seconds = time.perf_counter() - start
+        if self.evaluate_at_begin:
+            self.initial_metrics = probe_metrics(state.w_in, state.w_out, self.sample)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if self.sample is None:
+            return
+        start = time.perf_counter()
+        metrics = probe_metrics(state.w_in, state.w_out, self.sample)
+        metrics["probe_seconds"] = time.perf_counter() - start
+        state.row.update(metrics)

@@ -1,0 +1,265 @@
+"""gensim baseline: a `RunConfig` trained by `gensim.models.Word2Vec`, our callbacks and rows.
+
+Same corpus, same vocabulary. gensim trains on `corpus.sentences()` (the encoded corpus,
+out-of-vocabulary words already dropped, sentences <= 10,000 words) with its vocabulary built
+from `corpus.vocab` words and counts, in our order (`sorted_vocab=0`: gensim's own sort reverses
+ties), so row i of gensim's vectors is word i of `corpus.vocab` in both trainers. `fit` checks
+that gensim kept every word, in order, with the same counts.
+
+Per-epoch training loss. gensim's `train()` resets `compute_loss` to its own argument, so it is
+passed to `train()`; at every epoch begin `running_training_loss` is reset to 0.0 and at epoch
+end the tally is divided by the epoch's pair count. gensim's tally has limits:
+- it is a float32 running sum: once it exceeds 2**24 (a few million pairs), terms below 1 are
+  rounded away and it stalls far below the true sum;
+- with workers > 1 it is shared without a lock: each job copies the model's tally, adds to it
+  with the GIL released and writes it back, so concurrent jobs overwrite each other's terms;
+- terms with |u·v| >= 6 are skipped (gensim skips their update too), and each term is read
+  from a 1000-entry log table.
+By default (`tally="job"`) the trainer removes the first two: each job runs on a proxy of the
+model with its own tally starting at 0.0 (a float32 sum of one job, <= 10,000 words), and the
+job's total is added to `running_training_loss` as a Python float under a lock. The third limit
+stays: the loss is a slight underestimate; prefer the probe's float64 `probe_loss` to compare
+trainers. `tally="stock"` keeps gensim's own tally (used by benchmarks/gensim_loss_tally.py and
+the tests to show its limits).
+
+Counting pairs. gensim does not report pairs, only each job's effective words (kept after
+subsampling), which the trainer adds up per epoch (exact). Skip-gram trains one pair per
+(center, context in its dynamic window), so pairs = effective words × ρ, where ρ = expected
+contexts per retained word: from one seeded subsampling draw of the corpus (retained sentence
+lengths n) and the exact expectation over the window b ~ U{1..window}: a word at distance i
+from a sentence edge has E[min(i, b)] contexts on that side. ρ < window + 1 because of sentence
+edges. The approximation: the sentence lengths of that one draw stand for this epoch's; the
+error is far below 0.1% on wiki8 and a few 0.1% on tiny corpora (it ignores gensim skipping a
+negative that equals the positive word, which removes a term, not a pair). CBOW trains one
+example per retained center word (its averaged window predicts it), so pairs = effective
+words: the CBOW loss is per center word.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from gensim.models import Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec
+from gensim.models.word2vec_inner import train_batch_cbow, train_batch_sg
+
+from study.config import RunConfig
+from study.errors import ConfigError
+from study.probes import retained_stream
+from study.trainers.base import (
+    Callback,
+    TrainResult,
+    TrainState,
+    check_finite,
+    emit,
+    keyed_vectors,
+)
+from study.vocab import EncodedCorpus
+
+Tally = Literal["job", "stock"]
+
+
+class _JobModel:
+    """The model as one job sees it, with a private `running_training_loss`.
+
+    gensim's Cython batch functions read the model's attributes and read/write its
+    `running_training_loss`; giving each job this proxy makes the tally per job.
+    """
+
+    def __init__(self, model: Word2Vec) -> None:
+        self._model = model
+        self.running_training_loss = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+class _CountingWord2Vec(Word2Vec):
+    """Word2Vec that counts words per job and (tally="job") tallies each job's loss apart."""
+
+    def __init__(self, *args: Any, tally: Tally = "job", **kwargs: Any) -> None:
+        self.tally = tally
+        self._lock = threading.Lock()
+        self.effective_words = 0  # since the last reset_counts()
+        self.raw_words = 0
+        super().__init__(*args, **kwargs)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.effective_words = 0
+            self.raw_words = 0
+            self.running_training_loss = 0.0
+
+    def _do_train_job(self, sentences: Any, alpha: float, inits: Any) -> tuple[int, int]:
+        work, neu1 = inits
+        model: Any = _JobModel(self) if self.tally == "job" else self
+        if self.sg:
+            effective = train_batch_sg(model, sentences, alpha, work, self.compute_loss)
+        else:
+            effective = train_batch_cbow(model, sentences, alpha, work, neu1, self.compute_loss)
+        raw = self._raw_word_count(sentences)
+        with self._lock:
+            self.effective_words += effective
+            self.raw_words += raw
+            if model is not self:
+                self.running_training_loss += float(model.running_training_loss)
+        return effective, raw
+
+
+def expected_contexts_per_word(
+    corpus: EncodedCorpus, window: int, sample: float, seed: int = 0
+) -> float:
+    """ρ: expected skip-gram contexts per retained word, sentence edges included.
+
+    Retained sentence lengths come from one seeded subsampling draw; for a sentence of n words
+    the expected pair count is 2 Σ_{i<n} g(i), g(i) = E[min(i, b)], b ~ U{1..window}.
+    """
+    _, sentence_of = retained_stream(corpus, sample, np.random.default_rng([seed, 7]))
+    lengths = np.bincount(sentence_of, minlength=len(corpus.sentence_starts) - 1)
+    if lengths.sum() == 0:
+        return 0.0
+    i = np.arange(int(lengths.max()), dtype=np.float64)
+    b = np.arange(1, window + 1, dtype=np.float64)
+    g = np.minimum(i[:, None], b[None, :]).mean(axis=1)  # E[min(i, b)]
+    pairs_up_to = np.concatenate([[0.0], 2.0 * np.cumsum(g)])  # pairs in a sentence of n words
+    return float(pairs_up_to[lengths].sum() / lengths.sum())
+
+
+class _Adapter(CallbackAny2Vec):
+    """gensim callback → our callbacks, with the same `TrainState` and epoch rows."""
+
+    def __init__(
+        self,
+        state: TrainState,
+        callbacks: Sequence[Callback],
+        contexts_per_word: float,
+    ) -> None:
+        self.state = state
+        self.callbacks = callbacks
+        self.contexts_per_word = contexts_per_word
+        self.rows: list[dict[str, float]] = []
+        self.callback_seconds = 0.0
+        self.words = 0
+        self._epoch_start = 0.0
+
+    def _emit(self, hook: str) -> None:
+        start = time.perf_counter()
+        emit(self.callbacks, hook, self.state)
+        self.callback_seconds += time.perf_counter() - start
+
+    def on_train_begin(self, model: _CountingWord2Vec) -> None:
+        self._emit("on_train_begin")
+
+    def on_epoch_begin(self, model: _CountingWord2Vec) -> None:
+        self._emit("on_epoch_begin")
+        model.reset_counts()
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, model: _CountingWord2Vec) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        state = self.state
+        effective = model.effective_words
+        pairs = effective * self.contexts_per_word if model.sg else float(effective)
+        loss_sum = float(model.running_training_loss)
+        state.epoch += 1
+        state.words = model.raw_words
+        state.pairs = int(round(pairs))
+        state.seconds = seconds
+        state.total_seconds += seconds
+        state.lr = float(model.min_alpha_yet_reached)
+        state.loss = loss_sum / pairs if pairs > 0 else math.nan
+        self.words += model.raw_words
+        check_finite(state.loss, model.wv.vectors, model.syn1neg, where=f"epoch {state.epoch}")
+        state.row = state.standard_row()
+        self._emit("on_epoch_end")
+        self.rows.append(state.row)
+
+    def on_train_end(self, model: _CountingWord2Vec) -> None:
+        self._emit("on_train_end")
+
+
+class GensimTrainer:
+    """`RunConfig` → `gensim.models.Word2Vec` (negative sampling, hs=0)."""
+
+    name = "gensim"
+
+    def __init__(self, tally: Tally = "job") -> None:
+        self.tally: Tally = tally
+        self.model: Word2Vec | None = None  # the last trained model (for inspection)
+
+    def fit(
+        self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
+    ) -> TrainResult:
+        if config.objective != "ns":
+            raise ConfigError("trainer=gensim supports objective=ns only")
+        start = time.perf_counter()
+        model = self.build_model(corpus, config)
+        self.model = model
+        state = TrainState(
+            config=config,
+            corpus=corpus,
+            epochs=config.epochs,
+            w_in=model.wv.vectors,
+            w_out=model.syn1neg,
+            lr=config.lr_start,
+        )
+        rho = expected_contexts_per_word(corpus, config.window, config.sample, config.seed)
+        adapter = _Adapter(state, callbacks, rho)
+        model.train(
+            corpus.sentences(),
+            total_examples=model.corpus_count,
+            epochs=config.epochs,
+            compute_loss=True,  # must be passed to train(): train() resets the model's flag
+            callbacks=[adapter],
+        )
+        seconds = time.perf_counter() - start
+        return TrainResult(
+            vectors=keyed_vectors(corpus.vocab.words, model.wv.vectors),
+            output_vectors=np.array(model.syn1neg, dtype=np.float32, copy=True),
+            epochs=adapter.rows,
+            seconds=seconds,
+            train_seconds=seconds - adapter.callback_seconds,
+            words=adapter.words,
+        )
+
+    def build_model(self, corpus: EncodedCorpus, config: RunConfig) -> _CountingWord2Vec:
+        """The untrained gensim model with our vocabulary (checked word for word)."""
+        workers = config.workers or os.cpu_count() or 1
+        model = _CountingWord2Vec(
+            tally=self.tally,
+            vector_size=config.dim,
+            window=config.window,
+            min_count=1,  # the vocabulary is already filtered: gensim must keep every word
+            sample=config.sample,
+            seed=config.seed,
+            workers=workers,
+            min_alpha=config.lr_end,
+            alpha=config.lr_start,
+            sg=1 if config.model == "sg" else 0,
+            hs=0,
+            negative=config.negative,
+            ns_exponent=config.alpha,
+            epochs=config.epochs,
+            sorted_vocab=0,  # keep our order (gensim's sort reverses ties)
+        )
+        words = corpus.vocab.words
+        counts = corpus.vocab.counts
+        model.build_vocab_from_freq(
+            dict(zip(words, counts.tolist(), strict=True)),
+            corpus_count=len(corpus.sentence_starts) - 1,
+        )
+        check_same_vocab(model, words, counts)
+        return model
+
+
+def check_same_vocab(model: Word2Vec, words: Sequence[str], counts: np.ndarray) -> None:
+    """gensim's vocabulary must be ours word for word (same order, same counts)."""
+    gensim_counts = np.asarray(model.wv.expandos["count"], dtype=np.int64)
+    if list(model.wv.index_to_key) != list(words) or not np.array_equal(gensim_counts, counts):
+        raise RuntimeError("gensim's vocabulary differs from the corpus vocabulary")
