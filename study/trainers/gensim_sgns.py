@@ -90,6 +90,15 @@ class _CountingWord2Vec(Word2Vec):
         self.raw_words = 0
         super().__init__(*args, **kwargs)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)  # a lock cannot be pickled (Word2Vec.save)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def reset_counts(self) -> None:
         with self._lock:
             self.effective_words = 0
@@ -144,14 +153,13 @@ class _Adapter(CallbackAny2Vec):
         self.callbacks = callbacks
         self.contexts_per_word = contexts_per_word
         self.rows: list[dict[str, float]] = []
-        self.callback_seconds = 0.0
+        self.started = time.perf_counter()  # set again just before train()
+        self.train_seconds = 0.0  # sum of the epochs' seconds (callbacks excluded)
         self.words = 0
         self._epoch_start = 0.0
 
     def _emit(self, hook: str) -> None:
-        start = time.perf_counter()
         emit(self.callbacks, hook, self.state)
-        self.callback_seconds += time.perf_counter() - start
 
     def on_train_begin(self, model: _CountingWord2Vec) -> None:
         self._emit("on_train_begin")
@@ -171,7 +179,8 @@ class _Adapter(CallbackAny2Vec):
         state.words = model.raw_words
         state.pairs = int(round(pairs))
         state.seconds = seconds
-        state.total_seconds += seconds
+        state.total_seconds = time.perf_counter() - self.started
+        self.train_seconds += seconds
         state.lr = float(model.min_alpha_yet_reached)
         state.loss = loss_sum / pairs if pairs > 0 else math.nan
         self.words += model.raw_words
@@ -198,7 +207,6 @@ class GensimTrainer:
     ) -> TrainResult:
         if config.objective != "ns":
             raise ConfigError("trainer=gensim supports objective=ns only")
-        start = time.perf_counter()
         model = self.build_model(corpus, config)
         self.model = model
         state = TrainState(
@@ -210,21 +218,23 @@ class GensimTrainer:
             lr=config.lr_start,
         )
         rho = expected_contexts_per_word(corpus, config.window, config.sample, config.seed)
+        sentences = corpus.sentences()
         adapter = _Adapter(state, callbacks, rho)
+        adapter.started = time.perf_counter()
         model.train(
-            corpus.sentences(),
+            sentences,
             total_examples=model.corpus_count,
             epochs=config.epochs,
             compute_loss=True,  # must be passed to train(): train() resets the model's flag
             callbacks=[adapter],
         )
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - adapter.started
         return TrainResult(
             vectors=keyed_vectors(corpus.vocab.words, model.wv.vectors),
             output_vectors=np.array(model.syn1neg, dtype=np.float32, copy=True),
             epochs=adapter.rows,
             seconds=seconds,
-            train_seconds=seconds - adapter.callback_seconds,
+            train_seconds=adapter.train_seconds,
             words=adapter.words,
         )
 
