@@ -16,6 +16,10 @@ from study.errors import StudyError
 # Each module defines `register(subparsers)`, which adds its subcommand and sets `func`.
 COMMAND_MODULES = [
     "study.commands.corpus",
+    "study.commands.run",
+    "study.commands.grid",
+    "study.commands.optuna",
+    "study.commands.eval",
 ]
 
 
@@ -42,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s"
     )
+    if not args.debug:
+        logging.getLogger("gensim").setLevel(logging.WARNING)  # per-epoch chatter; we print rows
     try:
         result = args.func(args)
     except StudyError as exc:

@@ -16,8 +16,8 @@ unfinished one (never a partial file read as done). Tables are rebuilt from the 
 nothing finished is lost. Two writers of the same run id both write complete files; the last
 rename wins and both are valid results of the same config.
 
-`metrics.json` keys: `run_id`, `status` ("done" | "failed"), `error` (failed runs), `metrics`
-(flat evaluation metrics, e.g. `ws353_spearman`), `train_seconds`, `seconds`, `words`,
+`metrics.json` keys: `run_id`, `status` ("done" | "failed" | "pruned"), `error` (failed runs),
+`metrics` (flat evaluation metrics, e.g. `ws353_spearman`), `train_seconds`, `seconds`, `words`,
 `words_per_sec`, `epochs_done`, `provenance` (git revision + dirty flag, date, host, Python and
 package versions, device name, seeds).
 """
@@ -45,6 +45,7 @@ RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
 SCHEMA_VERSION = 1
 STATUS_DONE = "done"
 STATUS_FAILED = "failed"
+STATUS_PRUNED = "pruned"  # stopped early by an Optuna pruner; its epochs.csv has what it did
 
 
 def results_root(override: str | os.PathLike[str] | None = None) -> Path:
@@ -117,9 +118,12 @@ def provenance(config: RunConfig, device_name: str | None = None) -> dict[str, A
 def _git(args: Sequence[str]) -> str | None:
     try:
         out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=10,
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
             cwd=Path(__file__).resolve().parent,
-        )  # fmt: skip
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -207,7 +211,7 @@ class ResultStore:
     def finish_run(self, config: RunConfig, payload: Mapping[str, Any]) -> None:
         """Write metrics.json: the marker that the run is finished (done or failed)."""
         record = {"run_id": config.run_id, "schema_version": SCHEMA_VERSION, **payload}
-        if record.get("status") not in {STATUS_DONE, STATUS_FAILED}:
+        if record.get("status") not in {STATUS_DONE, STATUS_FAILED, STATUS_PRUNED}:
             raise ValueError(f"bad run status {record.get('status')!r}")
         atomic_write_json(self.run_dir(config.run_id) / "metrics.json", record)
 

@@ -1,0 +1,103 @@
+"""`study grid`: run the Cartesian product of value lists, resumable, locally or shared."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from study.config import parse_assignments
+from study.grid import PRESETS, build_spec
+from study.results import ResultStore, load_table
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "grid",
+        help="run a grid of configs (resumable)",
+        description="Run every cell of a grid: --grid axes x --trainers x --seeds, other fields "
+        "fixed with --set. Only missing runs are run unless --overwrite. With --storage, "
+        "any number of processes or machines running the same command share the work "
+        "through an Optuna storage (each cell runs once).",
+    )
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help="a named grid")
+    parser.add_argument(
+        "--grid",
+        nargs="+",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="value lists, e.g. --grid alpha=0.5,0.75,1.0 window=2,5,10",
+    )
+    parser.add_argument("--trainers", default=None, help="e.g. torch,gensim (default: torch)")
+    parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="fields fixed for every cell"
+    )
+    parser.add_argument("--study", default=None, help="study name (default: preset or 'grid')")
+    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    parser.add_argument("--overwrite", action="store_true", help="rerun finished runs too")
+    parser.add_argument("--retry-failed", action="store_true", help="rerun failed runs")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL shared by workers (sqlite:///..., "
+        "postgresql://...); without it the grid runs in this process",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    parser.set_defaults(func=grid_command)
+
+
+def grid_command(args: argparse.Namespace) -> int:
+    spec = build_spec(
+        args.preset, args.grid, args.trainers, args.seeds, parse_assignments(args.set)
+    )
+    cells = spec.cells()
+    name = args.study or args.preset or "grid"
+    store = ResultStore.for_study(name, args.results)
+    if args.dry_run:
+        for config in cells:
+            print(config.run_id, config.canonical_json())
+        print(f"{len(cells)} cells")
+        return 0
+    store.write_study_info(
+        {
+            "name": name,
+            "command": "python -m study " + shlex.join(sys.argv[1:]),
+            "grid": spec.to_dict(),
+            "cells": len(cells),
+        }
+    )
+    if args.storage:
+        from study.shared_grid import run_grid_shared
+
+        counts = run_grid_shared(
+            cells,
+            store,
+            args.storage,
+            overwrite=args.overwrite,
+            retry_failed=args.retry_failed,
+            data_root=args.data_dir,
+        )
+    else:
+        from study.runner import run_grid
+
+        counts = run_grid(
+            cells,
+            store,
+            overwrite=args.overwrite,
+            retry_failed=args.retry_failed,
+            data_root=args.data_dir,
+        )
+    runs, epochs = load_table(store)
+    print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(
+        f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
+        f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows)"
+    )
+    if counts.get("failed"):
+        print(
+            f"warning: {counts['failed']} runs failed; their errors are in runs.csv "
+            "(rerun them with --retry-failed)"
+        )
+    return 0

@@ -1,0 +1,119 @@
+"""`study optuna`: an Optuna study over RunConfig fields, stored in SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+import optuna
+
+from study.config import RunConfig, parse_assignments
+from study.errors import StudyError
+from study.results import ResultStore, load_table
+from study.runner import CorpusCache
+from study.search import DEFAULT_SPACE, make_objective, parse_objectives, parse_space
+from study.storage import default_sqlite_url, load_or_create_study, open_storage
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "optuna",
+        help="run an Optuna study (many workers may share one storage)",
+        description="Search RunConfig fields with Optuna. Every trial's run is stored under "
+        "results/<study name>/. Start the same command in several processes or machines with "
+        "one --storage URL (PostgreSQL for machines) to share the study.",
+    )
+    parser.add_argument("--study-name", required=True, help="Optuna study and results folder")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL (default: sqlite:///results/<study>/optuna.db)",
+    )
+    parser.add_argument("--n-trials", type=int, default=20, help="trials for this worker")
+    parser.add_argument(
+        "--objective",
+        nargs="+",
+        default=["analogy_acc"],
+        metavar="METRIC[:DIRECTION]",
+        help="e.g. analogy_acc, or for two objectives: analogy_acc train_seconds:minimize",
+    )
+    parser.add_argument(
+        "--space",
+        nargs="+",
+        default=DEFAULT_SPACE,
+        metavar="KEY=SPEC",
+        help=f"low:high, low:high:log or a,b,c per field (default: {' '.join(DEFAULT_SPACE)})",
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fixed fields, e.g. --set epochs=3 corpus=text8",
+    )
+    parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
+    parser.add_argument("--no-pruning", action="store_true", help="never prune trials")
+    parser.add_argument("--seed", type=int, default=None, help="sampler seed")
+    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    parser.set_defaults(func=optuna_command)
+
+
+def optuna_command(args: argparse.Namespace) -> int:
+    base = RunConfig().with_overrides(parse_assignments(args.set))
+    space = parse_space(args.space)
+    objectives = parse_objectives(args.objective)
+    if args.n_trials < 1:
+        raise StudyError(f"--n-trials must be >= 1, got {args.n_trials}")
+    store = ResultStore.for_study(args.study_name, args.results)
+    url = args.storage or default_sqlite_url(store.root)
+    storage = open_storage(url)
+    sampler: optuna.samplers.BaseSampler = (
+        optuna.samplers.RandomSampler(seed=args.seed)
+        if args.sampler == "random"
+        else optuna.samplers.TPESampler(seed=args.seed)
+    )
+    single = len(objectives) == 1
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        if single and not args.no_pruning
+        else optuna.pruners.NopPruner()
+    )
+    if not single and not args.no_pruning:
+        print("note: multi-objective studies cannot prune (Optuna); every trial runs fully")
+    study = load_or_create_study(
+        storage, args.study_name, [o.direction for o in objectives], sampler=sampler, pruner=pruner
+    )
+    store.write_study_info(
+        {
+            "name": args.study_name,
+            "kind": "optuna",
+            "command": "python -m study " + shlex.join(sys.argv[1:]),
+            "storage": url.split("@")[-1],
+            "objectives": [o.__dict__ for o in objectives],
+            "space": args.space,
+            "fixed": base.to_dict(),
+        }
+    )
+    objective = make_objective(base, space, objectives, store, CorpusCache(args.data_dir))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(
+        objective,
+        n_trials=args.n_trials,
+        catch=(StudyError,),
+        show_progress_bar=sys.stderr.isatty(),
+    )
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    print(
+        f"study {args.study_name}: "
+        + ", ".join(f"{states.count(s)} {s.lower()}" for s in sorted(set(states)))
+    )
+    if single and any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        best = study.best_trial
+        print(f"best {objectives[0].name} = {best.value:.4f} with {best.params}")
+    elif not single:
+        for trial in study.best_trials:
+            print(f"pareto: {trial.values} with {trial.params}")
+    load_table(store)
+    return 0

@@ -1,0 +1,66 @@
+"""`study run`: train one run (torch or gensim), print its epochs and metrics, store it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from study.config import RunConfig, parse_assignments
+from study.results import ResultStore
+from study.runner import CorpusCache, execute_run
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="train one run and evaluate it",
+        description="Train one run with the given trainer and config overrides, print loss, "
+        "probe losses and gradient norms per epoch, evaluate, and store it under "
+        "results/<study>/runs/<run id>/.",
+    )
+    add_config_arguments(parser)
+    parser.add_argument("--trainer", choices=["torch", "gensim"], default=None)
+    parser.add_argument("--study", default="runs", help="study folder name (default: runs)")
+    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
+    parser.set_defaults(func=run_command)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="RunConfig overrides, e.g. --set window=5 negative=5 alpha=0.75 epochs=3",
+    )
+    parser.add_argument("--corpus", default=None, help="enwiki-sample (default), text8 or a path")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    overrides = parse_assignments(args.set)
+    if getattr(args, "trainer", None):
+        overrides["trainer"] = args.trainer
+    if args.corpus:
+        overrides["corpus"] = args.corpus
+    return RunConfig().with_overrides(overrides)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    store = ResultStore.for_study(args.study, args.results)
+    print(f"run {config.run_id}: {config.canonical_json()}")
+    payload = execute_run(
+        config,
+        store,
+        CorpusCache(args.data_dir),
+        print_epochs=True,
+        save_vectors=not args.no_vectors,
+    )
+    if payload["status"] != "done":
+        print(f"error: run failed: {payload['error']}")
+        return 1
+    print(json.dumps(payload["metrics"], indent=2, sort_keys=True))
+    print(f"{payload['words_per_sec']:,.0f} words/s; stored in {store.run_dir(config.run_id)}")
+    return 0

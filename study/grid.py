@@ -1,0 +1,134 @@
+"""Grids: value lists for any RunConfig fields, expanded into RunConfigs; named presets.
+
+A grid is the Cartesian product of its axes (e.g. alpha × window × negative), times trainers,
+times seeds, with every other field fixed (`--set key=value`). Grids only produce RunConfigs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from study.config import RunConfig, field_names, parse_value
+from study.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    axes: dict[str, list[Any]]  # field -> values, in the order given
+    trainers: list[str] = field(default_factory=lambda: ["torch"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[RunConfig]:
+        """Every RunConfig of the grid (validated), in a stable order, without duplicates."""
+        base = RunConfig().with_overrides(self.fixed)
+        names = list(self.axes)
+        configs: dict[str, RunConfig] = {}
+        for values in itertools.product(*(self.axes[n] for n in names)):
+            for trainer in self.trainers:
+                for seed in self.seeds:
+                    overrides = dict(zip(names, values, strict=True))
+                    overrides.update(trainer=trainer, seed=seed)
+                    config = base.with_overrides(overrides)
+                    configs.setdefault(config.run_id, config)
+        return list(configs.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "axes": self.axes,
+            "trainers": self.trainers,
+            "seeds": self.seeds,
+            "fixed": self.fixed,
+        }
+
+
+def parse_axes(items: Iterable[str]) -> dict[str, list[Any]]:
+    """`["alpha=0.5,0.75", "window=2,5"]` -> {"alpha": [0.5, 0.75], "window": [2, 5]}."""
+    axes: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"expected key=v1,v2,... in --grid, got {item!r}")
+        if key in {"trainer", "seed"}:
+            raise ConfigError(f"use --{key}s for {key} values, not --grid {key}=...")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not parts:
+            raise ConfigError(f"grid axis {key!r} has an empty list of values")
+        axes[key] = [parse_value(key, v) for v in parts]
+    return axes
+
+
+def parse_list(text: str, kind: type, what: str) -> list[Any]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ConfigError(f"{what} is an empty list")
+    try:
+        return [kind(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"{what} must be a comma-separated list of {kind.__name__}s") from None
+
+
+# -- presets ------------------------------------------------------------------------------
+ALPHAS = [0.5, 0.6, 0.75, 0.9, 1.0]
+
+PRESETS: dict[str, GridSpec] = {
+    # The README's main job: the embedded corpus, both trainers, a small α × window sweep.
+    "demo": GridSpec(
+        axes={"alpha": [0.0, 0.75, 1.0], "window": [2, 5]},
+        trainers=["torch", "gensim"],
+        seeds=[0, 1],
+        fixed={"corpus": "enwiki-sample", "dim": 50, "epochs": 5, "workers": 2},
+    ),
+    # The original α study this project replaces (gensim-only script, now both trainers).
+    "alpha-study": GridSpec(
+        axes={"alpha": ALPHAS},
+        trainers=["torch", "gensim"],
+        seeds=[0],
+        fixed={
+            "corpus": "text8",
+            "model": "sg",
+            "dim": 300,
+            "window": 5,
+            "negative": 10,
+            "sample": 1e-3,
+            "min_count": 5,
+            "epochs": 10,
+        },
+    ),
+    # The 135-run benchmark grid (5 α × 3 windows × 3 negatives × 3 seeds, torch, 5 epochs).
+    "alpha-window-negative": GridSpec(
+        axes={"alpha": ALPHAS, "window": [2, 5, 10], "negative": [5, 10, 15]},
+        trainers=["torch"],
+        seeds=[0, 1, 2],
+        fixed={"epochs": 5},
+    ),
+}
+
+
+def build_spec(
+    preset: str | None,
+    grid_items: Sequence[str],
+    trainers: str | None,
+    seeds: str | None,
+    fixed: Mapping[str, Any],
+) -> GridSpec:
+    """A preset (or an empty grid) with CLI axes, trainers, seeds and fixed values applied."""
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    base = PRESETS[preset] if preset else GridSpec(axes={})
+    axes = {**base.axes, **parse_axes(grid_items)}
+    unknown = [k for k in fixed if k not in field_names()]
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r}")
+    for key in fixed:
+        axes.pop(key, None)  # --set wins over a preset axis of the same field
+    return GridSpec(
+        axes=axes,
+        trainers=parse_list(trainers, str, "--trainers") if trainers else list(base.trainers),
+        seeds=parse_list(seeds, int, "--seeds") if seeds else list(base.seeds),
+        fixed={**base.fixed, **fixed},
+    )

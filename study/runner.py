@@ -1,0 +1,202 @@
+"""Running studies: one run (train → probe → evaluate → store) and a resumable local grid.
+
+A run that fails (diverging training, a bad corpus, any `StudyError`) is recorded with
+`status: failed` and its error, and the grid goes on. Only missing runs are run by default
+(`overwrite=True` reruns everything, `retry_failed=True` reruns failed ones).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from study.config import RunConfig
+from study.errors import StudyError
+from study.results import (
+    STATUS_DONE,
+    STATUS_FAILED,
+    ResultStore,
+    provenance,
+)
+from study.trainers import get_trainer
+from study.trainers.base import Callback, TrainState
+from study.vocab import EncodedCorpus, load_corpus
+
+log = logging.getLogger(__name__)
+
+
+class EpochRecorder(Callback):
+    """Keeps every epoch row (so a failed run still records the epochs it finished)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.rows.append(state.row)  # the trainer's row object; later callbacks may add columns
+
+
+class EpochPrinter(Callback):
+    """Prints one line per epoch with the standard columns and the probe's."""
+
+    COLUMNS = [
+        "loss",
+        "probe_loss",
+        "probe_loss_ref",
+        "grad_v_norm",
+        "grad_c_norm",
+        "grad_n_norm",
+        "lr",
+        "seconds",
+        "words_per_sec",
+    ]
+
+    def __init__(self, write: Callable[[str], None] = tqdm.write) -> None:
+        self.write = write
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        parts = [f"epoch {state.epoch:>3}/{state.epochs}"]
+        for key in self.COLUMNS:
+            if key in state.row:
+                parts.append(f"{key}={_fmt(state.row[key])}")
+        self.write("  ".join(parts))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@dataclass
+class CorpusCache:
+    """Corpora prepared once per grid: keyed by (corpus, min_count, max_vocab)."""
+
+    data_root: str | None = None
+    corpora: dict[tuple[str, int, int | None], EncodedCorpus] = field(default_factory=dict)
+
+    def get(self, config: RunConfig) -> EncodedCorpus:
+        key = (config.corpus, config.min_count, config.max_vocab)
+        if key not in self.corpora:
+            self.corpora[key] = load_corpus(*key, data_root=self.data_root)
+        return self.corpora[key]
+
+
+def default_callbacks(config: RunConfig) -> list[Callback]:
+    callbacks: list[Callback] = []
+    if config.probe_pairs > 0:
+        from study.probes import GradientProbe
+
+        callbacks.append(GradientProbe())
+    return callbacks
+
+
+def execute_run(
+    config: RunConfig,
+    store: ResultStore,
+    corpora: CorpusCache,
+    extra_callbacks: Sequence[Callback] = (),
+    print_epochs: bool = False,
+    save_vectors: bool = True,
+) -> dict[str, Any]:
+    """Train, evaluate and store one run; returns the metrics.json payload.
+
+    User errors (`StudyError`, e.g. divergence) are recorded as a failed run and returned;
+    the caller decides whether to go on. Anything else (a bug, KeyboardInterrupt, an Optuna
+    TrialPruned raised by a callback) propagates after nothing is marked done.
+    """
+    from study.evaluate import evaluate
+
+    store.start_run(config)
+    recorder = EpochRecorder()
+    callbacks: list[Callback] = [*default_callbacks(config), *extra_callbacks, recorder]
+    if print_epochs:
+        callbacks.append(EpochPrinter())
+    started = time.perf_counter()
+    try:
+        corpus = corpora.get(config)
+        result = get_trainer(config.trainer).fit(corpus, config, callbacks)
+        store.write_epochs(config.run_id, result.epochs)
+        attach_counts(result.vectors, corpus)
+        if save_vectors:
+            store.write_vectors(config.run_id, result.vectors)
+        metrics = evaluate(result.vectors)
+    except StudyError as exc:
+        log.warning("run %s failed: %s", config.run_id, exc)
+        if recorder.rows:
+            store.write_epochs(config.run_id, recorder.rows)
+        payload = {
+            "status": STATUS_FAILED,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=8),
+            "seconds": time.perf_counter() - started,
+            "epochs_done": len(recorder.rows),
+            "provenance": provenance(config),
+        }
+        store.finish_run(config, payload)
+        return payload
+    except BaseException:
+        if recorder.rows:  # e.g. an Optuna pruner stopped it: keep the epochs it did
+            store.write_epochs(config.run_id, recorder.rows)
+        raise
+    payload = {
+        "status": STATUS_DONE,
+        "metrics": metrics,
+        "train_seconds": result.train_seconds,
+        "seconds": time.perf_counter() - started,
+        "words": result.words,
+        "words_per_sec": result.words_per_sec,
+        "epochs_done": len(result.epochs),
+        "vocab_size": len(corpus.vocab),
+        "corpus_words": corpus.n_words,
+        "provenance": provenance(config),
+    }
+    store.finish_run(config, payload)
+    return payload
+
+
+def attach_counts(vectors: Any, corpus: EncodedCorpus) -> None:
+    """Store word counts with the vectors (saved files keep frequency order and counts)."""
+    if "count" not in vectors.expandos:
+        vectors.allocate_vecattrs(attrs=["count"], types=[np.int64])
+        counts = dict(zip(corpus.vocab.words, corpus.vocab.counts.tolist(), strict=True))
+        vectors.expandos["count"][:] = [counts.get(w, 0) for w in vectors.index_to_key]
+
+
+def needs_run(store: ResultStore, config: RunConfig, overwrite: bool, retry_failed: bool) -> bool:
+    """Only missing runs by default; failed ones with retry_failed; everything with overwrite."""
+    if overwrite:
+        return True
+    status = store.status(config.run_id)
+    return status is None or (status == STATUS_FAILED and retry_failed)
+
+
+def run_grid(
+    cells: Sequence[RunConfig],
+    store: ResultStore,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    data_root: str | None = None,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Run the missing cells of a grid one after the other; returns counts by outcome."""
+    todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
+    counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
+    corpora = CorpusCache(data_root)
+    with tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not progress) as bar:
+        for config in todo:
+            bar.set_postfix_str(describe(config))
+            payload = execute_run(config, store, corpora)
+            counts[str(payload["status"])] += 1
+            bar.update()
+    return counts
+
+
+def describe(
+    config: RunConfig, fields: Sequence[str] = ("trainer", "alpha", "window", "negative", "seed")
+) -> str:
+    return " ".join(f"{name}={getattr(config, name)}" for name in fields)

@@ -1,0 +1,143 @@
+"""A grid run by many worker processes or machines that share one Optuna storage.
+
+Every worker runs the same `study grid ... --storage URL` command:
+1. The cells are put in the study's queue once: the worker that creates the lock study
+   `<study>.grid-<cells hash>` (a unique name, so exactly one succeeds) enqueues every cell as a
+   WAITING trial carrying its config; the others wait until it is done.
+2. Each worker claims WAITING trials one at a time (WAITING → RUNNING is a row-locked update
+   on PostgreSQL; on SQLite, which is one machine by nature, a file lock serialises claims),
+   runs the cell into the shared result store and tells the outcome (COMPLETE or FAIL).
+3. A killed worker's trial stops sending heartbeats; the next claim round marks it FAILED and
+   re-enqueues a copy (`study.storage`), so every cell ends up run exactly once to completion.
+Workers exit when no cell is waiting or running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import optuna
+from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.trial import TrialState
+from tqdm import tqdm
+
+from study.config import RunConfig
+from study.results import STATUS_DONE, ResultStore
+from study.runner import CorpusCache, execute_run, needs_run
+from study.storage import (
+    Heartbeat,
+    file_lock,
+    load_or_create_study,
+    open_storage,
+    sqlite_lock_path,
+)
+
+log = logging.getLogger(__name__)
+READY_ATTR = "grid_enqueued"
+POLL_SECONDS = 2.0
+
+
+def run_grid_shared(
+    cells: Sequence[RunConfig],
+    store: ResultStore,
+    storage_url: str,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    data_root: str | None = None,
+    progress: bool = True,
+    wait_seconds: float = 600.0,
+) -> dict[str, int]:
+    """Work on the shared grid until no cell is left; returns this worker's counts."""
+    storage = open_storage(storage_url)
+    study = load_or_create_study(storage, store.name, ["maximize"])
+    todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
+    _enqueue_once(study, storage, todo, wait_seconds)
+    claim_lock = sqlite_lock_path(storage_url, "claim")
+    counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, "failed": 0}
+    corpora = CorpusCache(data_root)
+    with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not progress) as bar:
+        while True:
+            optuna.storages.fail_stale_trials(study)  # killed workers' trials → FAIL + retry
+            trial_id = _claim(study, claim_lock)
+            if trial_id is None:
+                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    break
+                time.sleep(POLL_SECONDS)  # others are running: theirs may still be retried
+                continue
+            trial = storage.get_trial(trial_id)
+            config = RunConfig.from_dict(json.loads(trial.user_attrs["config"]))
+            bar.set_postfix_str(config.run_id)
+            if not overwrite and not needs_run(store, config, overwrite, retry_failed):
+                # a duplicate queue entry (a worker that joined late): the cell is already done
+                storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+                continue
+            with Heartbeat(storage, trial_id):
+                payload = execute_run(config, store, corpora)
+            outcome = str(payload["status"])
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == STATUS_DONE:
+                storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+            else:
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            bar.update()
+    return counts
+
+
+def _cells_hash(cells: Sequence[RunConfig]) -> str:
+    return hashlib.sha256(",".join(sorted(c.run_id for c in cells)).encode()).hexdigest()[:12]
+
+
+def _enqueue_once(
+    study: optuna.Study,
+    storage: optuna.storages.RDBStorage,
+    cells: Sequence[RunConfig],
+    wait_seconds: float,
+) -> None:
+    lock_name = f"{study.study_name}.grid-{_cells_hash(cells)}"
+    try:
+        optuna.create_study(storage=storage, study_name=lock_name)
+    except DuplicatedStudyError:
+        _wait_until_ready(storage, lock_name, wait_seconds)
+        return
+    queued = {
+        t.user_attrs.get("run_id")
+        for t in study.get_trials(deepcopy=False)
+        if t.state in (TrialState.WAITING, TrialState.RUNNING)
+    }
+    for config in cells:
+        if config.run_id not in queued:
+            study.enqueue_trial(
+                {}, user_attrs={"run_id": config.run_id, "config": config.canonical_json()}
+            )
+    lock = optuna.load_study(storage=storage, study_name=lock_name)
+    lock.set_user_attr(READY_ATTR, len(cells))
+
+
+def _wait_until_ready(storage: optuna.storages.RDBStorage, lock_name: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lock = optuna.load_study(storage=storage, study_name=lock_name)
+        if READY_ATTR in lock.user_attrs:
+            return
+        time.sleep(POLL_SECONDS)
+    log.warning("the worker that enqueues the grid did not finish in %.0f s; going on", seconds)
+
+
+def _claim(study: optuna.Study, lock: Path | None) -> int | None:
+    """Move one WAITING trial to RUNNING and return its id (None when the queue is empty)."""
+    storage = study._storage
+    with file_lock(lock):
+        for trial in storage.get_all_trials(
+            study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+        ):
+            try:
+                if storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    return int(trial._trial_id)
+            except UpdateFinishedTrialError:
+                continue
+    return None
