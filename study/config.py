@@ -195,14 +195,19 @@ _RANGES: list[tuple[str, float | None, float | None]] = [
 ]
 
 
-def _check_ranges(c: RunConfig) -> None:
-    for name, low, high in _RANGES:
-        value = getattr(c, name)
-        if value is None:
+def check_value(name: str, value: Any) -> None:
+    """Range check of one field's value on its own (cross-field rules need a whole config)."""
+    for field_name, low, high in _RANGES:
+        if field_name != name or value is None:
             continue
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
             raise ConfigError(f"{name}={value} is out of range: must be {bounds}")
+
+
+def _check_ranges(c: RunConfig) -> None:
+    for name, _low, _high in _RANGES:
+        check_value(name, getattr(c, name))
     if c.lr_start <= 0:
         raise ConfigError(f"lr_start={c.lr_start} is out of range: must be > 0")
     if c.lr_end > c.lr_start:

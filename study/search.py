@@ -23,7 +23,7 @@ from typing import Any
 
 import optuna
 
-from study.config import RunConfig, field_type, parse_value
+from study.config import RunConfig, check_value, field_type, parse_value
 from study.errors import ConfigError, StudyError
 from study.results import STATUS_DONE, STATUS_PRUNED, ResultStore, provenance
 from study.runner import CorpusCache, execute_run
@@ -66,7 +66,8 @@ def parse_space(items: Iterable[str]) -> list[Param]:
             low, high = parse_value(key, parts[0]), parse_value(key, parts[1])
             if low >= high:
                 raise ConfigError(f"empty range for {key}: {low} >= {high}")
-            RunConfig().with_overrides({key: low}).with_overrides({key: high})  # both valid
+            check_value(key, low)
+            check_value(key, high)
             params.append(Param(key, low, high, log=len(parts) == 3))
         else:
             choices = tuple(parse_value(key, v.strip()) for v in spec.split(",") if v.strip())

@@ -1,0 +1,147 @@
+"""Optuna studies: search spaces, objectives, pruning, storage errors, result store."""
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from study.config import RunConfig
+from study.errors import ConfigError
+from study.results import ResultStore, load_table
+from study.runner import CorpusCache
+from study.search import make_objective, parse_objectives, parse_space
+from study.storage import open_storage
+
+
+def test_parse_space_and_objectives():
+    space = parse_space(["alpha=0.0:1.5", "lr_start=0.001:0.1:log", "dim=50,100", "window=2:10"])
+    assert [p.name for p in space] == ["alpha", "lr_start", "dim", "window"]
+    assert space[1].log and space[2].choices == (50, 100)
+    objectives = parse_objectives(["analogy_acc", "train_seconds"])
+    assert [(o.name, o.direction) for o in objectives] == [
+        ("analogy_acc", "maximize"),
+        ("train_seconds", "minimize"),
+    ]
+    with pytest.raises(ConfigError, match="unknown config key 'alfa'"):
+        parse_space(["alfa=0:1"])
+    with pytest.raises(ConfigError, match="alpha=3.0 is out of range"):
+        parse_space(["alpha=0:3"])
+    with pytest.raises(ConfigError, match="empty range"):
+        parse_space(["window=5:2"])
+    with pytest.raises(ConfigError, match="unknown objective 'accuracy'"):
+        parse_objectives(["accuracy"])
+
+
+def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
+    """Two good trials set the median; a trial with a tiny learning rate is pruned early."""
+    store = ResultStore(tmp_path / "tune")
+    base = RunConfig(trainer="gensim", workers=1, dim=24, epochs=4, probe_pairs=0, lr_end=0.0)
+    study = optuna.create_study(
+        direction="maximize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    )
+    for lr in (0.05, 0.04, 1e-6):
+        study.enqueue_trial({"lr_start": lr})
+    objective = make_objective(
+        base,
+        parse_space(["lr_start=0.000001:0.1:log"]),
+        parse_objectives(["ws353_spearman"]),
+        store,
+        CorpusCache(),
+    )
+    study.optimize(objective, n_trials=3)
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED"], [
+        (t.state, t.intermediate_values) for t in study.trials
+    ]
+    runs, epochs = load_table(store)
+    assert sorted(runs["status"]) == ["done", "done", "pruned"]
+    pruned = runs[runs["status"] == "pruned"].iloc[0]
+    assert pruned["lr_start"] == 1e-6
+    assert len(epochs[epochs["run_id"] == pruned["run_id"]]) < base.epochs
+
+
+def test_optuna_cli_sqlite_default_storage_and_multi_objective(tmp_path, planted_corpus_file):
+    command = [
+        sys.executable,
+        "-m",
+        "study",
+        "optuna",
+        "--study-name",
+        "mo",
+        "--results",
+        str(tmp_path),
+        "--n-trials",
+        "2",
+        "--objective",
+        "analogy_coverage",
+        "train_seconds",
+        "--sampler",
+        "random",
+        "--seed",
+        "1",
+        "--space",
+        "alpha=0.0:1.0",
+        "--set",
+        "dim=8",
+        "epochs=1",
+        "min_count=2",
+        "probe_pairs=64",
+        "device=cpu",
+        f"corpus={planted_corpus_file}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown objective 'analogy_coverage'" in result.stderr
+    command[command.index("analogy_coverage")] = "analogy_acc"
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "multi-objective studies cannot prune" in result.stdout
+    assert (tmp_path / "mo" / "optuna.db").exists()
+    study = optuna.load_study(study_name="mo", storage=f"sqlite:///{tmp_path / 'mo' / 'optuna.db'}")
+    assert len(study.directions) == 2 and len(study.trials) == 2
+    runs, _ = load_table(tmp_path / "mo")
+    assert set(runs["run_id"]) == {t.user_attrs["run_id"] for t in study.trials}
+
+
+def test_unreachable_storage_is_one_clear_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "study",
+            "optuna",
+            "--study-name",
+            "x",
+            "--results",
+            str(tmp_path),
+            "--storage",
+            "postgresql+psycopg2://nobody:secret@127.0.0.1:9/none",
+            "--n-trials",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: cannot open Optuna storage postgresql+psycopg2://nobody:***@127.0.0.1:9/none"
+    )
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_killed_trial_is_failed_and_retried_not_left_running(tmp_path, monkeypatch):
+    """A RUNNING trial without heartbeats is failed by the next worker and re-enqueued."""
+    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "1,1")
+    storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}")
+    study = optuna.create_study(storage=storage, study_name="hb")
+    study.enqueue_trial({}, user_attrs={"run_id": "abc"})
+    trial = study.ask()  # claimed, then the "worker" dies without heartbeats
+    storage.record_heartbeat(trial._trial_id)
+    import time
+
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials()
+    assert trials[0].state.name == "FAIL"
+    assert trials[1].state.name == "WAITING" and trials[1].user_attrs == {"run_id": "abc"}
