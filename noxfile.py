@@ -39,3 +39,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(default=False)
+def study(session: nox.Session) -> None:
+    """A small grid on the embedded default corpus (the `demo` preset), ready for `report`.
+
+    Extra arguments go to `python -m study grid`, e.g. `nox -s study -- --seeds 0,1,2`.
+    """
+    install_project(session)
+    session.run("python", "-m", "study", "grid", "--preset", "demo", *session.posargs)

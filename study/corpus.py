@@ -40,9 +40,17 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 # -- text8-style cleaning -----------------------------------------------------------------
 _DIGIT_WORDS = {
-    "0": " zero ", "1": " one ", "2": " two ", "3": " three ", "4": " four ",
-    "5": " five ", "6": " six ", "7": " seven ", "8": " eight ", "9": " nine ",
-}  # fmt: skip
+    "0": " zero ",
+    "1": " one ",
+    "2": " two ",
+    "3": " three ",
+    "4": " four ",
+    "5": " five ",
+    "6": " six ",
+    "7": " seven ",
+    "8": " eight ",
+    "9": " nine ",
+}
 _DIGITS = re.compile(r"[0-9]")
 _NON_LETTERS = re.compile(r"[^a-z]+")
 
