@@ -49,3 +49,10 @@ def study(session: nox.Session) -> None:
     """
     install_project(session)
     session.run("python", "-m", "study", "grid", "--preset", "demo", *session.posargs)
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Report of a finished study, e.g. `nox -s report -- results/demo` (report.html + .md)."""
+    install_project(session)
+    session.run("python", "-m", "study", "report", *(session.posargs or ["results/demo"]))

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "study.commands.grid",
     "study.commands.optuna",
     "study.commands.eval",
+    "study.commands.report",
 ]
 
 

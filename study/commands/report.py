@@ -1,0 +1,77 @@
+"""`study report`: figures and an HTML + Markdown report of a finished (or partial) study."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from study.errors import StudyError
+from study.results import results_root
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write report.html and report.md (with figures) for a study",
+        description="Build the tables and figures of a study from its result folder and write "
+        "report.html (self-contained) and report.md (figures in figures/). Works on a partial "
+        "study too: only finished runs are shown.",
+    )
+    parser.add_argument("study", help="study folder (results/<study>) or study name")
+    parser.add_argument("--out", default=None, help="output folder (default: the study folder)")
+    parser.add_argument(
+        "--by",
+        default=None,
+        help="hyperparameter of the training curves and PCA overlays "
+        "(default: alpha if swept, else the first swept field)",
+    )
+    parser.add_argument(
+        "--metric",
+        default="ws353_spearman",
+        help="metric that picks the best cell (default: ws353_spearman)",
+    )
+    parser.add_argument(
+        "--no-align",
+        action="store_true",
+        help="draw the PCA overlays without Procrustes alignment",
+    )
+    parser.add_argument(
+        "--pca-trainer", default="torch", help="trainer whose sweep is overlaid (default: torch)"
+    )
+    parser.add_argument(
+        "--pca-words", type=int, default=300, help="words in the PCA overlays (default: 300)"
+    )
+    parser.add_argument("--results", default=None, help="results root for a study name")
+    parser.set_defaults(func=report_command)
+
+
+def study_folder(study: str, results: str | None) -> Path:
+    """A path to a study folder, or a bare name under the results root."""
+    path = Path(study)
+    if path.is_dir():
+        return path
+    candidate = results_root(results) / study
+    if "/" not in study and candidate.is_dir():
+        return candidate
+    raise StudyError(f"no study folder at {study}")
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from study.report import build_report
+
+    report = build_report(
+        study_folder(args.study, args.results),
+        out_dir=args.out,
+        by=args.by,
+        metric=args.metric,
+        align=not args.no_align,
+        pca_trainer=args.pca_trainer,
+        pca_words=args.pca_words,
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    print(f"{len(report.tables)} tables, {len(report.figures)} figures")
+    print(f"wrote {report.html_path}")
+    print(f"wrote {report.markdown_path} (figures in {report.markdown_path.parent / 'figures'})")
+    return 0

@@ -1,0 +1,88 @@
+"""The generated report of a small real study: every table and figure it lists is in it."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from report_fixtures import ABSENT_SEED_WORDS, COMMAND, FAILED_ERROR, build_small_study
+
+from study.cli import main
+from study.report import build_report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory):
+    store = build_small_study(tmp_path_factory.mktemp("report"))
+    return build_report(store.root)
+
+
+EXPECTED_TABLES = [
+    "Best configurations",
+    "Per-cell results (mean ± std over seeds)",
+    "torch vs gensim per cell",
+    "Throughput (training words/s per trainer)",
+    "Failed runs",
+    "PCA overlay: mean displacement per model",
+]
+EXPECTED_FIGURES = {
+    "loss_curves",
+    "grad_norms",
+    "metric_vs_params",
+    "heatmap_ws353_spearman",
+    "heatmap_simlex_spearman",
+    "heatmap_analogy_acc",
+    "torch_vs_gensim",
+    "throughput",
+    "pca_2d",
+    "pca_3d",
+}
+
+
+def test_report_lists_every_table_and_figure(report):
+    assert [t.title for t in report.tables] == EXPECTED_TABLES
+    assert {f.path.stem for f in report.figures} == EXPECTED_FIGURES
+    for figure in report.figures:
+        assert figure.path.stat().st_size > 10_000
+
+
+def test_markdown_report_contains_every_table_and_figure(report):
+    text = report.markdown_path.read_text()
+    for table in report.tables:
+        assert f"## {table.title}\n" in text
+    for figure in report.figures:
+        assert f"## {figure.title}\n" in text
+        assert f"](figures/{figure.path.name})" in text
+        assert (report.markdown_path.parent / "figures" / figure.path.name).exists()
+    assert COMMAND in text  # the reproduce command from study.json
+    assert FAILED_ERROR in text
+    assert "git_revision" in text and "torch version" in text  # provenance
+    assert "| torch | ws353_spearman |" in text  # a best-config row
+    assert all(w in text for w in ABSENT_SEED_WORDS)  # the skipped seed words are reported
+
+
+def test_html_report_is_self_contained(report):
+    text = report.html_path.read_text()
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(images) == len(report.figures)
+    assert all(base64.b64decode(data)[:4] == b"\x89PNG" for data in images)
+    assert not re.search(r'src="(?!data:)', text)  # nothing linked from outside the file
+    for title in [t.title for t in report.tables] + [f.title for f in report.figures]:
+        assert f">{title.replace('&', '&amp;')}</h2>" in text
+    assert text.count("<table") == len(report.tables) + 1  # + provenance
+    assert "Δ" in text and COMMAND in text and FAILED_ERROR in text
+
+
+def test_report_command_writes_both_files(report, tmp_path, capsys):
+    study_dir = report.html_path.parent
+    out = tmp_path / "out"
+    assert main(["report", str(study_dir), "--out", str(out), "--no-align"]) == 0
+    assert (out / "report.html").stat().st_size > 0 and (out / "report.md").exists()
+    assert "not aligned" in (out / "report.md").read_text()  # the overlay caption says so
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_report_of_a_missing_study_is_a_one_line_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.startswith("error: no study folder")
