@@ -591,15 +591,23 @@ def plot_throughput(runs: pd.DataFrame) -> Figure | None:
     if "words_per_sec" not in done or done["words_per_sec"].dropna().empty:
         return None
     trainers = _trainers(done)
-    fig, ax = plt.subplots(figsize=(1.9 * len(trainers) + 2.5, 3.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(2.4 * len(trainers) + 2.5, 3.8), layout="constrained")
     rng = np.random.default_rng(0)
     for i, trainer in enumerate(trainers):
         speeds = done.loc[done["trainer"] == trainer, "words_per_sec"].dropna()
         color = TRAINER_COLORS.get(trainer, f"C{i + 2}")
         ax.bar(i, speeds.mean(), width=0.6, color=color, alpha=0.35, edgecolor=color)
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(speeds)), speeds, s=14, color=color)
-        ax.text(i, speeds.mean(), f"{speeds.mean():,.0f}", ha="center", va="bottom", fontsize=9)
+        ax.text(
+            i + 0.32,
+            speeds.mean(),
+            f"mean {speeds.mean():,.0f}",
+            ha="left",
+            va="center",
+            fontsize=9,
+        )
     ax.set_xticks(range(len(trainers)), trainers)
+    ax.set_xlim(-0.5, len(trainers) - 0.15)  # room for the last "mean" label
     ax.set_ylabel("training words / s")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title("Throughput per trainer (dots = runs, bar = mean)", fontsize=11)
