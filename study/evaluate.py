@@ -1,0 +1,500 @@
+"""Word-pair similarity and analogy benchmarks, with the meaning of gensim's numbers.
+
+- Word pairs (WordSim-353, SimLex-999 from gensim's test data, or any `word1 word2 score`
+  file): Spearman ρ between gold scores and cosine similarities over the pairs whose words are
+  both known, plus coverage = pairs found / pairs total. Like gensim's `evaluate_word_pairs`,
+  lookups are case-insensitive (upper-cased; the most frequent case variant wins) within the
+  first 300,000 words.
+- Analogies (Google `questions-words.txt`): 3CosAdd and 3CosMul (Levy & Goldberg 2014) over the
+  `restrict_vocab` most frequent words, like gensim's `evaluate_word_analogies` and word2vec.c's
+  compute-accuracy: a question counts only if all four words are in that vocabulary, the three
+  question words (and their case variants) are never answers, and an answer that is a case
+  variant of the expected word is correct. Accuracy is correct / counted questions; coverage is
+  counted / total questions.
+
+The analogy search is vectorised: cosines between every distinct question word and the
+restricted vocabulary are one matrix product; each batch of questions then only gathers rows of
+it (3CosAdd: cos(d,b) + cos(d,c) - cos(d,a), which ranks like gensim's cosine with the
+normalised mean; 3CosMul: the same sum over logs of the shifted cosines) and takes an argmax.
+Torch runs it on the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gensim
+import numpy as np
+import pandas as pd
+import torch
+from gensim.models import KeyedVectors
+from scipy import stats
+
+from study.errors import StudyError
+
+logger = logging.getLogger(__name__)
+
+GENSIM_TEST_DATA = Path(gensim.__file__).parent / "test" / "test_data"
+WS353_PATH = GENSIM_TEST_DATA / "wordsim353.tsv"
+SIMLEX_PATH = GENSIM_TEST_DATA / "simlex999.txt"
+GOOGLE_ANALOGIES_PATH = GENSIM_TEST_DATA / "questions-words.txt"
+
+# The built-in pair benchmarks and the metric-name prefix of each.
+PAIR_BENCHMARKS = {"ws353": WS353_PATH, "simlex": SIMLEX_PATH}
+
+DEFAULT_RESTRICT_VOCAB = 30_000  # analogies, as word2vec.c compute-accuracy
+PAIRS_RESTRICT_VOCAB = 300_000  # word pairs, gensim's evaluate_word_pairs default
+COSMUL_EPSILON = 1e-3  # Levy & Goldberg 2014
+SEMANTIC_SECTIONS = (
+    "capital-common-countries",
+    "capital-world",
+    "currency",
+    "city-in-state",
+    "family",
+)
+
+
+class BenchmarkFileError(StudyError):
+    """A benchmark file that is missing or malformed; the message names file and line."""
+
+
+# ---------------------------------------------------------------- reading benchmark files
+
+
+def read_word_pairs(path: str | Path) -> list[tuple[str, str, float]]:
+    """`word1 word2 score` lines, tab- or whitespace-separated; `#` lines and blanks skipped."""
+    pairs = []
+    for line_no, line in _lines(path):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        # Tabs separate fields when present (multi-word entries); otherwise any whitespace.
+        fields = [f.strip() for f in stripped.split("\t")] if "\t" in stripped else stripped.split()
+        if len(fields) != 3 or not fields[0] or not fields[1]:
+            raise BenchmarkFileError(
+                f"{path}:{line_no}: expected 'word1 word2 score', got {stripped[:80]!r}"
+            )
+        try:
+            score = float(fields[2])
+        except ValueError:
+            raise BenchmarkFileError(
+                f"{path}:{line_no}: score {fields[2]!r} is not a number"
+            ) from None
+        if not math.isfinite(score):
+            raise BenchmarkFileError(f"{path}:{line_no}: score {fields[2]!r} is not finite")
+        pairs.append((fields[0], fields[1], score))
+    if not pairs:
+        raise BenchmarkFileError(f"{path}: no word pairs found")
+    return pairs
+
+
+@dataclass(frozen=True)
+class AnalogySet:
+    """Questions `a b c d` (a:b :: c:d) grouped into named sections, in file order."""
+
+    sections: list[str]
+    questions: list[tuple[str, str, str, str]]
+    section_ids: np.ndarray  # section index of each question
+
+
+def read_analogies(path: str | Path = GOOGLE_ANALOGIES_PATH) -> AnalogySet:
+    """The Google analogy format: `: section` header lines, then `a b c d` lines."""
+    sections: list[str] = []
+    questions: list[tuple[str, str, str, str]] = []
+    section_ids: list[int] = []
+    for line_no, line in _lines(path):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith(":"):
+            name = stripped[1:].strip()
+            if not name:
+                raise BenchmarkFileError(f"{path}:{line_no}: empty section name")
+            sections.append(name)
+            continue
+        words = stripped.split()
+        if len(words) != 4:
+            raise BenchmarkFileError(
+                f"{path}:{line_no}: expected 4 words 'a b c d', got {len(words)}: {stripped[:80]!r}"
+            )
+        if not sections:
+            raise BenchmarkFileError(f"{path}:{line_no}: question before any ': section' header")
+        questions.append((words[0], words[1], words[2], words[3]))
+        section_ids.append(len(sections) - 1)
+    if not questions:
+        raise BenchmarkFileError(f"{path}: no analogy questions found")
+    return AnalogySet(sections, questions, np.asarray(section_ids, dtype=np.int64))
+
+
+def _lines(path: str | Path) -> Iterable[tuple[int, str]]:
+    """(1-based line number, line) of a UTF-8 text file, with readable errors."""
+    try:
+        with open(path, encoding="utf-8") as fin:
+            yield from enumerate(fin, start=1)
+    except FileNotFoundError:
+        raise BenchmarkFileError(f"{path}: benchmark file not found") from None
+    except UnicodeDecodeError as exc:
+        raise BenchmarkFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except IsADirectoryError:
+        raise BenchmarkFileError(f"{path}: is a directory, not a benchmark file") from None
+
+
+# ---------------------------------------------------------------- vocabulary helpers
+
+
+def _case_index(vectors: KeyedVectors, restrict_vocab: int | None) -> dict[str, int]:
+    """UPPER-CASED word -> index of its most frequent case variant among the first N words.
+
+    Same rule as gensim's evaluate_word_pairs/evaluate_word_analogies (case_insensitive=True).
+    """
+    index: dict[str, int] = {}
+    for i, key in enumerate(vectors.index_to_key[:restrict_vocab]):
+        index.setdefault(str(key).upper(), i)
+    return index
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, np.finfo(matrix.dtype).tiny)
+
+
+# ---------------------------------------------------------------- word pairs
+
+
+@dataclass(frozen=True)
+class PairResult:
+    spearman: float
+    coverage: float
+    found: int
+    total: int
+
+
+def evaluate_word_pairs(
+    vectors: KeyedVectors,
+    path: str | Path,
+    restrict_vocab: int | None = PAIRS_RESTRICT_VOCAB,
+) -> PairResult:
+    """Spearman ρ over the pairs with both words known (case-insensitive), and coverage."""
+    pairs = read_word_pairs(path)
+    index = _case_index(vectors, restrict_vocab)
+    found = [
+        (index[a.upper()], index[b.upper()], score)
+        for a, b, score in pairs
+        if a.upper() in index and b.upper() in index
+    ]
+    coverage = len(found) / len(pairs)
+    if len(found) < 2:
+        logger.warning(
+            "%s: %d of %d pairs in vocabulary; no Spearman", path, len(found), len(pairs)
+        )
+        return PairResult(math.nan, coverage, len(found), len(pairs))
+    ia = np.fromiter((f[0] for f in found), dtype=np.int64, count=len(found))
+    ib = np.fromiter((f[1] for f in found), dtype=np.int64, count=len(found))
+    gold = np.fromiter((f[2] for f in found), dtype=np.float64, count=len(found))
+    va = _unit_rows(np.asarray(vectors.vectors[ia], dtype=np.float64))
+    vb = _unit_rows(np.asarray(vectors.vectors[ib], dtype=np.float64))
+    model = np.einsum("ij,ij->i", va, vb)
+    rho = float(stats.spearmanr(gold, model).statistic)
+    return PairResult(rho, coverage, len(found), len(pairs))
+
+
+# ---------------------------------------------------------------- analogies
+
+
+@dataclass
+class AnalogyResult:
+    """Per-question predictions and the per-section table of one analogy evaluation.
+
+    `predicted_add`/`predicted_mul` hold the answer's index into `vectors.index_to_key`, -1
+    where the question was not counted (a word outside the restricted vocabulary).
+    """
+
+    analogies: AnalogySet
+    covered: np.ndarray  # bool per question
+    correct_add: np.ndarray  # bool per question (False where not covered)
+    correct_mul: np.ndarray
+    predicted_add: np.ndarray
+    predicted_mul: np.ndarray
+    restrict_vocab: int
+    table: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.table = self._section_table()
+
+    def _section_table(self) -> pd.DataFrame:
+        rows = []
+        ids = self.analogies.section_ids
+        for s, name in enumerate(self.analogies.sections):
+            mask = ids == s
+            rows.append(_summary(name, _kind(name), mask, self))
+        return pd.DataFrame(rows)
+
+    def metrics(self, prefix: str = "analogy") -> dict[str, float]:
+        """Flat metrics: `{prefix}_acc`, `_sem_acc`, `_syn_acc`, `_3cosmul_*`, `_coverage`."""
+        kinds = np.array([_kind(n) for n in self.analogies.sections])[self.analogies.section_ids]
+        everything = _summary("total", "", np.ones(len(kinds), dtype=bool), self)
+        semantic = _summary("semantic", "", kinds == "semantic", self)
+        syntactic = _summary("syntactic", "", kinds == "syntactic", self)
+        return {
+            f"{prefix}_acc": everything["acc_3cosadd"],
+            f"{prefix}_sem_acc": semantic["acc_3cosadd"],
+            f"{prefix}_syn_acc": syntactic["acc_3cosadd"],
+            f"{prefix}_3cosmul_acc": everything["acc_3cosmul"],
+            f"{prefix}_3cosmul_sem_acc": semantic["acc_3cosmul"],
+            f"{prefix}_3cosmul_syn_acc": syntactic["acc_3cosmul"],
+            f"{prefix}_coverage": everything["coverage"],
+            f"{prefix}_questions": float(everything["counted"]),
+        }
+
+
+def _kind(section: str) -> str:
+    # Google's syntactic sections are gram1..gram9; the other five are semantic.
+    return "syntactic" if section.startswith("gram") else "semantic"
+
+
+def _summary(name: str, kind: str, mask: np.ndarray, result: AnalogyResult) -> dict:
+    counted = int(result.covered[mask].sum())
+    add = int(result.correct_add[mask].sum())
+    mul = int(result.correct_mul[mask].sum())
+    total = int(mask.sum())
+    return {
+        "section": name,
+        "kind": kind,
+        "questions": total,
+        "counted": counted,
+        "coverage": counted / total if total else math.nan,
+        "correct_3cosadd": add,
+        "acc_3cosadd": add / counted if counted else math.nan,
+        "correct_3cosmul": mul,
+        "acc_3cosmul": mul / counted if counted else math.nan,
+    }
+
+
+def evaluate_analogies(
+    vectors: KeyedVectors,
+    path: str | Path = GOOGLE_ANALOGIES_PATH,
+    restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
+    device: str | torch.device = "auto",
+    batch_size: int | None = None,
+    cosmul_epsilon: float = COSMUL_EPSILON,
+    cpu_threads: int = 1,
+) -> AnalogyResult:
+    """3CosAdd and 3CosMul over the `restrict_vocab` most frequent words (see module doc).
+
+    `cosmul_epsilon` is 1e-3 as in Levy & Goldberg; gensim's `most_similar_cosmul` uses 1e-6.
+    `cpu_threads`: torch threads for the batched search on CPU (see `_solve`).
+    """
+    analogies = read_analogies(path)
+    index = _case_index(vectors, restrict_vocab)
+    n_vocab = min(restrict_vocab, len(vectors.index_to_key))
+    n_q = len(analogies.questions)
+    # Word -> representative index (most frequent case variant); -1 outside the vocabulary.
+    q = np.array(
+        [[index.get(w.upper(), -1) for w in question] for question in analogies.questions],
+        dtype=np.int64,
+    ).reshape(n_q, 4)
+    covered: np.ndarray = np.asarray((q >= 0).all(axis=1))
+    predicted_add = np.full(n_q, -1, dtype=np.int64)
+    predicted_mul = np.full(n_q, -1, dtype=np.int64)
+    rows = np.flatnonzero(covered)
+    if len(rows):
+        dev = _device(device)
+        add, mul = _solve(vectors, q[rows], n_vocab, dev, batch_size, cosmul_epsilon, cpu_threads)
+        predicted_add[rows] = add
+        predicted_mul[rows] = mul
+    # Correct when the answer is the expected word or one of its case variants.
+    group = _case_groups(vectors, n_vocab)
+    expected = q[:, 3]
+    correct_add = covered & (group[np.maximum(predicted_add, 0)] == expected)
+    correct_mul = covered & (group[np.maximum(predicted_mul, 0)] == expected)
+    return AnalogyResult(
+        analogies, covered, correct_add, correct_mul, predicted_add, predicted_mul, restrict_vocab
+    )
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    from study.trainers.base import resolve_device
+
+    return resolve_device(device)
+
+
+def _case_groups(vectors: KeyedVectors, n_vocab: int) -> np.ndarray:
+    """For each of the first n_vocab words, the index of its most frequent case variant."""
+    first: dict[str, int] = {}
+    return np.array(
+        [first.setdefault(str(k).upper(), i) for i, k in enumerate(vectors.index_to_key[:n_vocab])],
+        dtype=np.int64,
+    )
+
+
+def _solve(
+    vectors: KeyedVectors,
+    q: np.ndarray,
+    n_vocab: int,
+    device: torch.device,
+    batch_size: int | None,
+    epsilon: float,
+    cpu_threads: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """3CosAdd and 3CosMul answers (vocabulary indices) for covered questions q (n, 4)."""
+    unit = torch.from_numpy(_unit_rows(np.asarray(vectors.vectors[:n_vocab], dtype=np.float32)))
+    unit = unit.to(device)
+    # Cosines of each distinct question word with the whole restricted vocabulary.
+    words, inverse_np = np.unique(q[:, :3], return_inverse=True)
+    inverse = torch.from_numpy(inverse_np.reshape(-1, 3)).to(device)
+    cos = unit[torch.from_numpy(words).to(device)] @ unit.T  # (n_words, n_vocab)
+    excluded = torch.from_numpy(_exclusions(vectors, n_vocab, q[:, :3])).to(device)
+
+    if batch_size is None:
+        # CPU: ~1M scores (4 MB) per batch stays in cache, measured ~2x faster than 16 MB;
+        # GPU: ~64M per batch.
+        budget = 1 << 26 if device.type == "cuda" else 1 << 20
+        batch_size = max(1, budget // n_vocab)
+
+    # The batch loop is many small memory-bound ops; on CPU each is an OpenMP parallel region
+    # whose barrier spins. On a loaded machine that made the test file 6x slower (99 s vs 17 s
+    # on this 2-core box with other jobs running), so the loop runs on `cpu_threads` threads.
+    saved_threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, cpu_threads))
+    try:
+        # 3CosAdd: cos(d, b) + cos(d, c) - cos(d, a).
+        add = _argmax_sums(cos, cos, inverse, excluded, batch_size)
+        # 3CosMul with cosines shifted to [0, 1]: cos'(d,b) cos'(d,c) / (cos'(d,a) + eps),
+        # ranked as log cos'(d,b) + log cos'(d,c) - log(cos'(d,a) + eps): the same kernel.
+        # Transformed in place to keep peak memory at two (n_words, n_vocab) matrices.
+        shifted = cos.add_(1).mul_(0.5).clamp_(0, 1)  # clamp: rounding can leave cos < -1
+        log_neg = torch.log(shifted + epsilon)
+        log_pos = shifted.log_()  # log 0 = -inf: the lowest score, never NaN
+        mul = _argmax_sums(log_pos, log_neg, inverse, excluded, batch_size)
+    finally:
+        torch.set_num_threads(saved_threads)
+    return add, mul
+
+
+def _argmax_sums(
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    rows: torch.Tensor,
+    excluded: torch.Tensor,
+    batch_size: int,
+) -> np.ndarray:
+    """argmax over the vocabulary of pos[b] + pos[c] - neg[a], excluded entries never chosen.
+
+    rows: (n_questions, 3) row indices (a, b, c) into pos/neg.
+    """
+    out = []
+    for start in range(0, len(rows), batch_size):
+        r = rows[start : start + batch_size]
+        score = torch.index_select(pos, 0, r[:, 1])
+        score += torch.index_select(pos, 0, r[:, 2])
+        score -= torch.index_select(neg, 0, r[:, 0])
+        score.scatter_(1, excluded[start : start + batch_size], -math.inf)
+        out.append(score.argmax(dim=1))
+    return torch.cat(out).cpu().numpy()
+
+
+def _exclusions(vectors: KeyedVectors, n_vocab: int, abc: np.ndarray) -> np.ndarray:
+    """Indices never allowed as answers: the question words and all their case variants.
+
+    Shape (n_questions, 3 * k), k = the most case variants any question word has; rows are
+    padded by repeating the word's own index.
+    """
+    group = _case_groups(vectors, n_vocab)
+    variants: dict[int, list[int]] = {}
+    for i in np.flatnonzero(group != np.arange(n_vocab)):
+        variants.setdefault(int(group[i]), []).append(int(i))
+    k = 1 + max((len(v) for v in variants.values()), default=0)
+    members = np.repeat(np.arange(n_vocab, dtype=np.int64)[:, None], k, axis=1)
+    for rep, others in variants.items():
+        members[rep, 1 : 1 + len(others)] = others
+    return members[abc].reshape(len(abc), 3 * k)
+
+
+# ---------------------------------------------------------------- one call for everything
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    sections: pd.DataFrame
+
+
+def run_evaluation(
+    vectors: KeyedVectors,
+    restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
+    pairs: Sequence[str | Path] = (),
+    analogies: str | Path | None = GOOGLE_ANALOGIES_PATH,
+    device: str | torch.device = "auto",
+) -> Evaluation:
+    """WS353, SimLex-999, any extra pair files (named by file stem), and the analogy set."""
+    metrics: dict[str, float] = {}
+    benchmarks: dict[str, str | Path] = dict(PAIR_BENCHMARKS)
+    for path in pairs:
+        name = pair_metric_prefix(path)
+        if name in benchmarks:
+            name = f"{name}_file"
+        benchmarks[name] = path
+    for name, path in benchmarks.items():
+        result = evaluate_word_pairs(vectors, path)
+        metrics[f"{name}_spearman"] = result.spearman
+        metrics[f"{name}_coverage"] = result.coverage
+    sections = pd.DataFrame()
+    if analogies is not None:
+        analogy = evaluate_analogies(vectors, analogies, restrict_vocab, device)
+        metrics.update(analogy.metrics())
+        sections = analogy.table
+    return Evaluation(metrics, sections)
+
+
+def evaluate(
+    vectors: KeyedVectors,
+    restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
+    pairs: Sequence[str | Path] = (),
+    analogies: str | Path | None = GOOGLE_ANALOGIES_PATH,
+    device: str | torch.device = "auto",
+) -> dict[str, float]:
+    """All benchmarks as one flat dict (`ws353_spearman`, `analogy_acc`, ...)."""
+    return run_evaluation(vectors, restrict_vocab, pairs, analogies, device).metrics
+
+
+def analogy_sections(
+    vectors: KeyedVectors,
+    path: str | Path = GOOGLE_ANALOGIES_PATH,
+    restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
+    device: str | torch.device = "auto",
+) -> pd.DataFrame:
+    """Per-section table: questions, counted, coverage, correct and accuracy per method."""
+    return evaluate_analogies(vectors, path, restrict_vocab, device).table
+
+
+def pair_metric_prefix(path: str | Path) -> str:
+    """Metric-name prefix of a user pair file: its lower-cased stem, non-alphanumerics -> _."""
+    return re.sub(r"[^0-9a-z]+", "_", Path(path).stem.lower()).strip("_") or "pairs"
+
+
+# ---------------------------------------------------------------- nearest neighbours
+
+
+def nearest_neighbours(
+    vectors: KeyedVectors, words: Sequence[str], k: int = 10
+) -> dict[str, list[tuple[str, float]]]:
+    """The k most cosine-similar words of each known word; unknown words are skipped (warned).
+
+    A word is looked up as given, then lower-cased.
+    """
+    out: dict[str, list[tuple[str, float]]] = {}
+    for word in words:
+        key = word if word in vectors.key_to_index else word.lower()
+        if key not in vectors.key_to_index:
+            logger.warning("nearest neighbours: %r is not in the vocabulary; skipped", word)
+            continue
+        out[word] = [(str(w), float(s)) for w, s in vectors.most_similar(key, topn=k)]
+    return out
