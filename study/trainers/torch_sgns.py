@@ -1,0 +1,456 @@
+"""The PyTorch word2vec trainer: skip-gram and CBOW, negative sampling or exact full softmax.
+
+word2vec semantics (as word2vec.c and gensim):
+- Frequent-word subsampling, redrawn every epoch: each occurrence is kept with
+  `keep_probabilities(counts, sample)` and dropped *before* windowing, so windows reach past
+  dropped words.
+- Dynamic window: each center draws b ~ U[1, window] and uses the b words on each side;
+  windows never cross a sentence (`corpus.sentence_starts`).
+- Negatives from count**alpha with an alias table on the device (`study.sampling`), K fresh ones
+  per (center, context) pair. (word2vec.c skips a negative that equals the target; we keep it:
+  with the noise mass of any one word ≲ 2 %, it changes nothing measurable.)
+- Learning rate decays linearly from lr_start to lr_end over all epochs (updated every batch).
+- W_in ~ U(-0.5/dim, 0.5/dim), W_out = 0.
+- CBOW: h = mean of the context vectors; as in word2vec.c/gensim (cbow_mean=1), *every* context
+  vector receives the full ∂L/∂h (not ∂L/∂h / |context|, the exact gradient of the mean).
+
+Hot loop: pairs are built on the device with tensor ops (window offsets × centers, masked by
+the drawn window and the sentence ids); gradients are the closed forms of `study.sgns_math`,
+applied with `index_add_`; no autograd, no Python loop over tokens.
+
+Batch size and frequent words. `batch_size` is the number of *center words* per step (≈ batch
+× (window + 1) pairs for skip-gram). All gradients of a step are computed from the same
+parameters and *summed* per row (`index_add_`), i.e. each occurrence of a word contributes its
+own full SGD step, exactly the total step that gensim takes for it, only computed from
+parameters up to one batch stale (Hogwild-like, as gensim's own threads are). We do not average
+per row: averaging would cut the learning rate of a word in proportion to how often it occurs in
+a batch, i.e. frequent words (and the frequent negatives) would learn up to hundreds of times
+slower than in gensim. Summing stays close to sequential SGD while lr × (occurrences of a row
+per step) is small; subsampling bounds the occurrences of frequent words, and with the
+defaults (batch 1024 ≈ 6k pairs, lr 0.025) quality matches gensim (see the report in the
+issue). Very large batches (≳ 16k centers) on small corpora give fewer, staler steps and lose
+quality; a batch that diverges raises `DivergenceError`.
+
+Full softmax (`objective=softmax`): the exact objective SGNS approximates; every pair scores the
+whole vocabulary (O(V·dim) per pair, a dense W_out update per step), so it is limited to
+vocabularies of at most `MAX_SOFTMAX_VOCAB` words (a `ConfigError` above that: set max_vocab or
+raise min_count). Loss per pair is the cross-entropy -log p(context | center).
+
+Loss: the mean training loss per (center, context) pair of each epoch, summed in float64 on the
+device (for CBOW, per (context window, center) example). Deterministic given the seed on CPU:
+all randomness (init, subsampling, windows, negatives) comes from one `torch.Generator`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from study.config import RunConfig
+from study.errors import ConfigError, CorpusError, DivergenceError
+from study.sampling import AliasSampler
+from study.sgns_math import (
+    SGNSTerms,
+    grad_center,
+    grad_context,
+    grad_negatives,
+    sgns_terms,
+    softmax_grad_center,
+    softmax_grad_output,
+    softmax_terms,
+    window_grad_center,
+    window_grad_negatives,
+    window_terms,
+)
+from study.trainers.base import (
+    Callback,
+    TrainResult,
+    TrainState,
+    check_finite,
+    emit,
+    keyed_vectors,
+    lr_at,
+    resolve_device,
+)
+from study.vocab import EncodedCorpus, keep_probabilities
+
+# Full softmax scores every word for every pair: 10k words ≈ 40 MB of logits per 1k pairs and
+# ~2·10^6 multiply-adds per pair at dim 100; beyond that negative sampling is the tool.
+MAX_SOFTMAX_VOCAB = 10_000
+SOFTMAX_CHUNK_ELEMENTS = 1 << 23  # rows × vocab of one logits chunk (32 MB in float32)
+MAX_ROW_STEP = 0.5  # cap on lr × (pair steps of one row in one batch); see the docstring
+MAX_STEP_BYTES = 4 << 30  # refuse batch sizes whose per-step tensors would exceed ~4 GiB
+CHECK_EVERY = 64  # steps between divergence checks of the running loss
+
+
+@dataclass
+class Window:
+    """A step's centers and their windows in position space (B centers, W = window).
+
+    `rows` are the ids at stream positions start - W .. stop + W - 1 (clamped at the ends),
+    so center b's window is rows[b : b + 2W + 1] and its center is rows[b + W]; `mask` (B, 2W+1)
+    marks the real contexts (drawn reach, same sentence, inside the stream, not the center).
+    Gathering rows once per position instead of once per pair is what makes the step cheap."""
+
+    centers: torch.Tensor  # (B,) int64
+    rows: torch.Tensor  # (B + 2W,) int64
+    mask: torch.Tensor  # (B, 2W + 1) float32 0/1
+    window: int
+
+
+class TorchTrainer:
+    """SGNS / CBOW / full-softmax word2vec in PyTorch; `progress=None` shows a bar on a TTY."""
+
+    name = "torch"
+
+    def __init__(self, progress: bool | None = None):
+        self.progress = progress
+
+    def fit(
+        self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
+    ) -> TrainResult:
+        check_config(corpus, config)
+        device = resolve_device(config.device)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(config.seed)
+        vocab_size, dim = len(corpus.vocab), config.dim
+
+        ids = torch.as_tensor(corpus.ids.astype(np.int64), device=device)
+        lengths = np.diff(corpus.sentence_starts)
+        sentence = torch.as_tensor(np.repeat(np.arange(len(lengths)), lengths), device=device)
+        keep_p = torch.as_tensor(
+            keep_probabilities(corpus.vocab.counts, config.sample), dtype=torch.float32
+        ).to(device)
+        sampler = AliasSampler(corpus.vocab.counts, config.alpha, device)
+
+        w_in = (torch.rand(vocab_size, dim, generator=gen, device=device) - 0.5) / dim
+        w_out = torch.zeros(vocab_size, dim, device=device)
+        state = TrainState(
+            config=config, corpus=corpus, epochs=config.epochs, w_in=w_in, w_out=w_out
+        )
+        state.lr = config.lr_start
+        n_words = corpus.n_words
+        started = time.perf_counter()
+        train_seconds = 0.0
+        rows: list[dict[str, float]] = []
+        emit(callbacks, "on_train_begin", state)
+        for epoch in range(config.epochs):
+            emit(callbacks, "on_epoch_begin", state)
+            t0 = time.perf_counter()
+            loss_sum, pairs, lr = self._epoch(
+                epoch, ids, sentence, keep_p, sampler, w_in, w_out, config, gen, n_words
+            )
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if pairs == 0:
+                raise CorpusError(
+                    "no training pairs: every sentence has fewer than two words after "
+                    "subsampling (use a larger corpus or sample=0)"
+                )
+            loss = loss_sum / pairs
+            check_finite(loss, w_in, w_out, where=f"epoch {epoch + 1}")
+            state.seconds = time.perf_counter() - t0
+            train_seconds += state.seconds
+            state.epoch, state.words, state.pairs = epoch + 1, n_words, pairs
+            state.lr, state.loss = lr, loss
+            state.total_seconds = time.perf_counter() - started
+            state.row = state.standard_row()
+            emit(callbacks, "on_epoch_end", state)
+            rows.append(dict(state.row))
+        emit(callbacks, "on_train_end", state)
+        return TrainResult(
+            vectors=keyed_vectors(corpus.vocab.words, w_in.cpu().numpy()),
+            output_vectors=w_out.cpu().numpy().copy(),
+            epochs=rows,
+            seconds=time.perf_counter() - started,
+            train_seconds=train_seconds,
+            words=n_words * config.epochs,
+        )
+
+    @torch.no_grad()
+    def _epoch(
+        self,
+        epoch: int,
+        ids: torch.Tensor,
+        sentence: torch.Tensor,
+        keep_p: torch.Tensor,
+        sampler: AliasSampler,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        config: RunConfig,
+        gen: torch.Generator,
+        n_words: int,
+    ) -> tuple[float, int, float]:
+        """One pass; returns (summed loss, pairs, last lr)."""
+        if config.sample > 0:
+            keep = torch.rand(ids.shape, generator=gen, device=ids.device) < keep_p[ids]
+            stream, sent = ids[keep], sentence[keep]
+        else:
+            stream, sent = ids, sentence
+        n_kept = int(stream.shape[0])
+        loss_sum = torch.zeros((), dtype=torch.float64, device=ids.device)
+        pairs = torch.zeros((), dtype=torch.float64, device=ids.device)
+        lr = lr_at(config, epoch / config.epochs)
+        disable = None if self.progress is None else not self.progress
+        bar = tqdm(
+            total=n_words,
+            unit="w",
+            unit_scale=True,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=disable,
+            leave=False,
+        )
+        shown = 0
+        with bar:
+            for step, start in enumerate(range(0, n_kept, config.batch_size)):
+                stop = min(start + config.batch_size, n_kept)
+                lr = lr_at(config, (epoch + start / n_kept) / config.epochs)
+                win = make_window(stream, sent, start, stop, config.window, gen)
+                negatives = None
+                if config.objective == "ns":
+                    negatives = sampler.sample((stop - start, config.negative), gen)
+                loss, n_pairs = train_step(win, w_in, w_out, config, lr, negatives)
+                loss_sum += loss
+                pairs += n_pairs
+                # A cheap early stop (one scalar read) instead of running a diverged epoch out.
+                if step % CHECK_EVERY == CHECK_EVERY - 1 and not math.isfinite(loss_sum.item()):
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch + 1} (loss={loss_sum.item()}): "
+                        f"lower lr_start (now {config.lr_start})"
+                    )
+                done = n_words * stop // n_kept
+                bar.update(done - shown)
+                shown = done
+        return float(loss_sum.item()), int(pairs.item()), lr
+
+
+def check_config(corpus: EncodedCorpus, config: RunConfig) -> None:
+    """Clear errors for settings this trainer cannot run."""
+    vocab_size = len(corpus.vocab)
+    if config.objective == "softmax" and vocab_size > MAX_SOFTMAX_VOCAB:
+        raise ConfigError(
+            f"objective=softmax scores the whole vocabulary for every pair and is limited to "
+            f"{MAX_SOFTMAX_VOCAB:,} words, but the vocabulary has {vocab_size:,}: set "
+            f"max_vocab={MAX_SOFTMAX_VOCAB} (or raise min_count), or use objective=ns"
+        )
+    if corpus.n_words == 0:
+        raise CorpusError("the corpus has no in-vocabulary words to train on")
+    step_bytes = step_memory_bytes(config, vocab_size)
+    if step_bytes > MAX_STEP_BYTES:
+        raise ConfigError(
+            f"batch_size={config.batch_size} needs ~{step_bytes / 2**30:.1f} GiB of tensors per "
+            f"step (limit {MAX_STEP_BYTES / 2**30:.0f} GiB): lower batch_size"
+        )
+
+
+def step_memory_bytes(config: RunConfig, vocab_size: int) -> int:
+    """Rough upper bound of one step's float32 tensors (gathered rows + gradients)."""
+    examples = config.batch_size * (2 * config.window if config.model == "sg" else 1)
+    if config.objective == "softmax":  # gathered rows and gradients + logits chunks + dense grad
+        return 4 * (
+            3 * examples * config.dim + 3 * SOFTMAX_CHUNK_ELEMENTS + vocab_size * config.dim
+        )
+    rows = 3 * (config.negative + 2) + (2 * config.window if config.model == "cbow" else 0)
+    return 4 * examples * rows * config.dim
+
+
+def make_window(
+    stream: torch.Tensor,
+    sent: torch.Tensor,
+    start: int,
+    stop: int,
+    window: int,
+    gen: torch.Generator,
+) -> Window:
+    """The centers stream[start:stop] with their dynamic windows, as position-space tensors."""
+    device = stream.device
+    n = stream.shape[0]
+    span = torch.arange(start - window, stop + window, device=device)
+    inside = (span >= 0) & (span < n)
+    span.clamp_(0, n - 1)
+    rows = stream[span]
+    # Sentence id per padded position, -1 outside the stream: such slots never match a center.
+    sent_pad = torch.where(inside, sent[span], -1)
+    size = 2 * window + 1
+    centers = rows[window : window + stop - start]
+    center_sent = sent_pad[window : window + stop - start]
+    reach = torch.randint(1, window + 1, (stop - start, 1), generator=gen, device=device)
+    offsets = torch.arange(-window, window + 1, device=device).abs()
+    mask = (sent_pad.unfold(0, size, 1) == center_sent[:, None]) & (offsets <= reach)
+    mask[:, window] = False  # a center is not its own context
+    return Window(centers=centers, rows=rows, mask=mask.to(torch.float32), window=window)
+
+
+def window_view(padded: torch.Tensor, window: int) -> torch.Tensor:
+    """(B + 2W, d) rows by position → (B, 2W + 1, d) strided view of each center's window."""
+    return padded.unfold(0, 2 * window + 1, 1).transpose(1, 2)
+
+
+def scatter_window(
+    padded_grad: torch.Tensor, coef: torch.Tensor, x: torch.Tensor, window: int
+) -> torch.Tensor:
+    """padded_grad[b + o] += coef[b, o] x[b] for every window slot o: the adjoint of
+    `window_view`, as 2W shifted adds instead of a (B, 2W + 1, d) tensor."""
+    batch = x.shape[0]
+    for slot in range(2 * window + 1):
+        if slot != window:  # the center column is always masked out
+            padded_grad[slot : slot + batch].addcmul_(coef[:, slot : slot + 1], x)
+    return padded_grad
+
+
+class RowUpdates:
+    """A step's sparse updates of one matrix, applied with a per-row rate
+    min(lr, max(cap, lr) / n_r).
+
+    n_r counts the pair-level SGD steps row r receives in the step (a shared negative of a
+    center with n pairs counts n). Rows with lr·n_r ≤ cap get the plain summed update (what
+    gensim's sequential steps add up to); rows that occur so often that the summed stale step
+    would overshoot get their total rate capped (see the module docstring)."""
+
+    def __init__(self, matrix: torch.Tensor, lr: float, cap: float):
+        self.matrix, self.lr, self.cap = matrix, lr, cap
+        self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def add(self, rows: torch.Tensor, grad: torch.Tensor, steps: torch.Tensor) -> None:
+        """rows: (N,) ids; grad: (N, d) summed gradients; steps: (N,) pair steps per grad row."""
+        self.parts.append((rows, grad, steps))
+
+    def apply(self) -> None:
+        counts = torch.zeros_like(self.matrix[:, 0])
+        for rows, _, steps in self.parts:
+            counts.index_add_(0, rows, steps)
+        # A row's total rate is at most max(cap, lr): the cap removes the batching's
+        # amplification, never a step that one sequential update at this lr would take.
+        limit = max(self.cap, self.lr)
+        for rows, grad, _ in self.parts:
+            # limit / 0 = inf for rows without steps (their gradient is 0): clamps to lr.
+            rate = (limit / counts[rows]).clamp_(max=self.lr)
+            self.matrix.index_add_(0, rows, grad * rate[:, None], alpha=-1.0)
+
+
+def train_step(
+    win: Window,
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    config: RunConfig,
+    lr: float,
+    negatives: torch.Tensor | None,
+    cap: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batched update in place; returns (summed loss as float64, pairs) scalar tensors.
+
+    `negatives`: (B, K) ids, one set per center (None for the softmax objective)."""
+    cap = MAX_ROW_STEP if cap is None else cap
+    up_in, up_out = RowUpdates(w_in, lr, cap), RowUpdates(w_out, lr, cap)
+    ones = torch.ones(win.centers.shape[0], 1, dtype=w_in.dtype, device=w_in.device)
+    # Pairs (sg) or examples (CBOW) that use each padded position as a context.
+    position_steps = scatter_window(
+        torch.zeros(win.rows.shape[0], 1, dtype=w_in.dtype, device=w_in.device),
+        win.mask,
+        ones,
+        win.window,
+    ).squeeze(1)
+    if config.model == "sg":
+        v = w_in.index_select(0, win.centers)
+        g_v, loss, pairs = _sg_update(win, v, w_out, lr, negatives, up_out, position_steps)
+        up_in.add(win.centers, g_v, win.mask.sum(-1))
+    else:
+        padded_in = w_in.index_select(0, win.rows)
+        sizes = win.mask.sum(-1)
+        active = (sizes > 0).to(w_in.dtype)  # centers whose window holds at least one word
+        h = torch.einsum("bo,bod->bd", win.mask, window_view(padded_in, win.window))
+        h = h / sizes.clamp(min=1.0)[:, None]
+        g_h, loss, pairs = _cbow_update(win, h, active, w_out, lr, negatives, up_out)
+        # word2vec.c / gensim (cbow_mean=1): every context word receives the full ∂L/∂h.
+        grad_in = scatter_window(torch.zeros_like(padded_in), win.mask, g_h, win.window)
+        up_in.add(win.rows, grad_in, position_steps)
+    up_out.apply()
+    up_in.apply()
+    return loss.sum(dtype=torch.float64), pairs
+
+
+def _sg_update(
+    win: Window,
+    v: torch.Tensor,
+    w_out: torch.Tensor,
+    lr: float,
+    negatives: torch.Tensor | None,
+    up_out: RowUpdates,
+    position_steps: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Skip-gram: queues the w_out updates; returns (∂L/∂v, loss per center, pairs)."""
+    dim = v.shape[1]
+    if negatives is None:  # full softmax, all of a center's contexts share its softmax
+        contexts = win.rows.unfold(0, 2 * win.window + 1, 1)
+        g_v, g_out, loss = softmax_gradients(v, w_out, contexts, win.mask)
+        w_out.add_(g_out, alpha=-lr)  # dense: every row moves a little, no count to cap
+        return g_v, loss, win.mask.sum()
+    padded_out = w_out.index_select(0, win.rows)
+    u_neg = w_out.index_select(0, negatives.reshape(-1)).view(*negatives.shape, dim)
+    terms = window_terms(v, window_view(padded_out, win.window), win.mask, u_neg)
+    g_v = window_grad_center(terms, window_view(padded_out, win.window), u_neg)
+    grad_ctx = scatter_window(torch.zeros_like(padded_out), terms.coef_pos, v, win.window)
+    up_out.add(win.rows, grad_ctx, position_steps)
+    up_out.add(
+        negatives.reshape(-1),
+        window_grad_negatives(terms, v).view(-1, dim),
+        terms.pairs.repeat_interleave(negatives.shape[1]),
+    )
+    return g_v, terms.loss, terms.pairs.sum()
+
+
+def _cbow_update(
+    win: Window,
+    h: torch.Tensor,
+    active: torch.Tensor,
+    w_out: torch.Tensor,
+    lr: float,
+    negatives: torch.Tensor | None,
+    up_out: RowUpdates,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CBOW: h predicts the center; queues the w_out updates; returns (∂L/∂h, loss, examples)."""
+    dim = h.shape[1]
+    if negatives is None:
+        g_h, g_out, loss = softmax_gradients(h, w_out, win.centers, active)
+        w_out.add_(g_out, alpha=-lr)
+        return g_h, loss, active.sum()
+    u_pos = w_out.index_select(0, win.centers)
+    u_neg = w_out.index_select(0, negatives.reshape(-1)).view(*negatives.shape, dim)
+    raw = sgns_terms(h, u_pos, u_neg)
+    terms = SGNSTerms(
+        loss=raw.loss * active,
+        coef_pos=raw.coef_pos * active,
+        coef_neg=raw.coef_neg * active[:, None],
+    )
+    g_h = grad_center(terms, u_pos, u_neg)
+    up_out.add(win.centers, grad_context(terms, h), active)
+    up_out.add(
+        negatives.reshape(-1),
+        grad_negatives(terms, h).view(-1, dim),
+        active.repeat_interleave(negatives.shape[1]),
+    )
+    return g_h, terms.loss, active.sum()
+
+
+def softmax_gradients(
+    h: torch.Tensor, w_out: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Full-softmax (∂L/∂h, ∂L/∂W_out dense, loss per input), in row chunks that bound the
+    logits' memory."""
+    chunk = max(1, SOFTMAX_CHUNK_ELEMENTS // w_out.shape[0])
+    g_h = torch.empty_like(h)
+    g_out = torch.zeros_like(w_out)
+    losses = []
+    for a in range(0, h.shape[0], chunk):
+        part = slice(a, a + chunk)
+        terms = softmax_terms(h[part], w_out, targets[part], weights[part])
+        g_h[part] = softmax_grad_center(terms, w_out)
+        g_out += softmax_grad_output(terms, h[part])
+        losses.append(terms.loss)
+    return g_h, g_out, torch.cat(losses)

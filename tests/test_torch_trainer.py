@@ -1,0 +1,314 @@
+"""The PyTorch trainer: one step equals the NumPy oracle, it learns planted structure (skip-gram,
+CBOW, full softmax), is deterministic on CPU, reports per-epoch rows and fails clearly."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from study import reference
+from study.config import RunConfig
+from study.errors import ConfigError, DivergenceError
+from study.sgns_math import sgns_terms
+from study.trainers import get_trainer
+from study.trainers.base import EPOCH_COLUMNS, Callback, TrainState
+from study.trainers.torch_sgns import (
+    MAX_SOFTMAX_VOCAB,
+    RowUpdates,
+    TorchTrainer,
+    Window,
+    make_window,
+    train_step,
+)
+from study.vocab import EncodedCorpus, Vocab
+
+GROUPS, GROUP_SIZE = 6, 5
+
+
+def make_corpus(sentences: list[list[str]], name: str = "test") -> EncodedCorpus:
+    counter = Counter(w for s in sentences for w in s)
+    words = [w for w, _ in sorted(counter.items(), key=lambda wc: -wc[1])]
+    index = {w: i for i, w in enumerate(words)}
+    ids = np.array([index[w] for s in sentences for w in s], dtype=np.int32)
+    starts = np.cumsum([0] + [len(s) for s in sentences]).astype(np.int64)
+    vocab = Vocab(words, np.array([counter[w] for w in words], dtype=np.int64))
+    return EncodedCorpus(name, ids, starts, vocab, len(ids), fingerprint=name)
+
+
+def planted_corpus(seed: int = 0, n_sentences: int = 500, length: int = 10) -> EncodedCorpus:
+    """Sentences drawn from one group of words each: a word's group members are its contexts."""
+    rng = np.random.default_rng(seed)
+    sentences = []
+    for _ in range(n_sentences):
+        group = rng.integers(GROUPS)
+        sentences.append([f"g{group}w{i}" for i in rng.integers(GROUP_SIZE, size=length)])
+    return make_corpus(sentences, f"planted{seed}")
+
+
+def group_precision(result_vectors: object) -> float:
+    """Mean fraction of each word's GROUP_SIZE - 1 nearest neighbours in its own group."""
+    kv = result_vectors
+    hits = []
+    for word in kv.index_to_key:  # type: ignore[attr-defined]
+        near = [w for w, _ in kv.most_similar(word, topn=GROUP_SIZE - 1)]  # type: ignore[attr-defined]
+        hits.append(np.mean([w.split("w")[0] == word.split("w")[0] for w in near]))
+    return float(np.mean(hits))
+
+
+def config(**overrides: object) -> RunConfig:
+    base = dict(
+        dim=16,
+        window=3,
+        negative=5,
+        sample=0.0,
+        min_count=1,
+        epochs=5,
+        batch_size=128,
+        lr_start=0.05,
+        device="cpu",
+        seed=1,
+    )
+    base.update(overrides)
+    return RunConfig(**base)  # type: ignore[arg-type]
+
+
+def fit(corpus: EncodedCorpus, cfg: RunConfig, callbacks: tuple[Callback, ...] = ()):  # type: ignore[no-untyped-def]
+    return TorchTrainer(progress=False).fit(corpus, cfg, callbacks)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> EncodedCorpus:
+    return planted_corpus()
+
+
+# -- learning ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("model", "objective"), [("sg", "ns"), ("cbow", "ns"), ("sg", "softmax"), ("cbow", "softmax")]
+)
+def test_learns_planted_groups(corpus: EncodedCorpus, model: str, objective: str) -> None:
+    result = fit(corpus, config(model=model, objective=objective))
+    assert group_precision(result.vectors) >= 0.9
+    losses = [row["loss"] for row in result.epochs]
+    assert losses[-1] < losses[0]
+
+
+def test_loss_decreases_and_rows_are_complete(corpus: EncodedCorpus) -> None:
+    cfg = config(epochs=4)
+    result = fit(corpus, cfg)
+    assert [row["epoch"] for row in result.epochs] == [1, 2, 3, 4]
+    losses = [row["loss"] for row in result.epochs]
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
+    # initial loss is (1 + K) log 2 ≈ 4.16 for K = 5 (W_out = 0); trained well below it
+    assert losses[0] < 6 * math.log(2) and losses[-1] < 0.8 * 6 * math.log(2)
+    for row in result.epochs:
+        assert list(row)[: len(EPOCH_COLUMNS)] == EPOCH_COLUMNS
+        assert row["words"] == corpus.n_words
+        # every word in a 10-word sentence has 1..3 contexts per side: E[pairs] ≈ 2·E[b] per word
+        assert 2.5 * corpus.n_words < row["pairs"] < 4.2 * corpus.n_words
+    assert result.epochs[-1]["lr"] == pytest.approx(cfg.lr_end, abs=0.02)
+    assert result.words == corpus.n_words * 4
+    assert len(result.vectors) == len(corpus.vocab)
+    assert result.output_vectors.shape == (len(corpus.vocab), cfg.dim)
+
+
+def test_same_seed_gives_identical_vectors_on_cpu(corpus: EncodedCorpus) -> None:
+    cfg = config(sample=1e-2, epochs=2)  # subsampling on: all randomness must be seeded
+    a, b = fit(corpus, cfg), fit(corpus, cfg)
+    c = fit(corpus, cfg.with_overrides({"seed": 2}))
+    assert np.array_equal(a.vectors.vectors, b.vectors.vectors)
+    assert np.array_equal(a.output_vectors, b.output_vectors)
+    assert [r["loss"] for r in a.epochs] == [r["loss"] for r in b.epochs]
+    assert not np.array_equal(a.vectors.vectors, c.vectors.vectors)
+
+
+# -- callbacks and state --------------------------------------------------------------------
+class Recorder(Callback):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.initial: tuple[np.ndarray, np.ndarray] | None = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.events.append("train_begin")
+        self.initial = (state.input_vectors(), state.output_vectors())
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        self.events.append(f"epoch_begin{state.epoch}")
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.events.append(f"epoch_end{state.epoch}")
+        assert isinstance(state.w_in, torch.Tensor) and state.w_in.shape == (30, 16)
+        assert math.isfinite(state.loss) and state.pairs > 0 and state.seconds > 0
+        state.row["extra"] = 10.0 * state.epoch
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.events.append("train_end")
+
+
+def test_callbacks_see_state_and_add_columns(corpus: EncodedCorpus) -> None:
+    recorder = Recorder()
+    cfg = config(epochs=2)
+    result = fit(corpus, cfg, (recorder,))
+    assert recorder.events == [
+        "train_begin",
+        "epoch_begin0",
+        "epoch_end1",
+        "epoch_begin1",
+        "epoch_end2",
+        "train_end",
+    ]
+    assert [row["extra"] for row in result.epochs] == [10.0, 20.0]
+    assert recorder.initial is not None
+    w_in, w_out = recorder.initial
+    # gensim's initialisation: input U(-0.5/dim, 0.5/dim), output zero
+    assert np.abs(w_in).max() <= 0.5 / cfg.dim and w_in.std() > 0.1 / cfg.dim
+    assert not w_out.any()
+    assert result.train_seconds <= result.seconds
+
+
+def test_registry_returns_the_torch_trainer() -> None:
+    trainer = get_trainer("torch")
+    assert isinstance(trainer, TorchTrainer) and trainer.name == "torch"
+
+
+# -- one step against the oracle ------------------------------------------------------------
+def tiny_window(window: int = 2) -> tuple[Window, torch.Tensor]:
+    stream = torch.tensor([3, 1, 4, 1, 5, 0, 2, 6, 5, 3, 5, 2])
+    sent = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    win = make_window(stream, sent, 2, 10, window, torch.Generator().manual_seed(0))
+    return Window(win.centers, win.rows, win.mask.double(), win.window), stream
+
+
+def matrices(vocab: int = 7, dim: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(5)
+    return (
+        torch.randn(vocab, dim, generator=g, dtype=torch.float64),
+        torch.randn(vocab, dim, generator=g, dtype=torch.float64) * 0.5,
+    )
+
+
+def window_pairs(win: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(center index b, center id, context id) for every real pair of the window."""
+    b, o = win.mask.nonzero(as_tuple=True)
+    return b.numpy(), win.centers[b].numpy(), win.rows[b + o].numpy()
+
+
+def test_windows_stay_in_sentences_and_reach() -> None:
+    win, stream = tiny_window()
+    b, centers, contexts = window_pairs(win)
+    sent = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    _, o = win.mask.nonzero(as_tuple=True)
+    pos = 2 + b
+    ctx_pos = pos + o.numpy() - win.window
+    assert (sent[ctx_pos] == sent[pos]).all()
+    assert (ctx_pos != pos).all() and (np.abs(ctx_pos - pos) <= win.window).all()
+    assert (stream.numpy()[ctx_pos] == contexts).all()
+    # dynamic window: mean pairs per center in long sentences ≈ 2 E[b] = window + 1
+    long = torch.zeros(20_000, dtype=torch.int64)
+    big = make_window(torch.arange(20_000), long, 0, 20_000, 5, torch.Generator().manual_seed(1))
+    assert big.mask.sum(-1).mean().item() == pytest.approx(6.0, rel=0.03)
+
+
+def test_skipgram_step_equals_numpy_oracle() -> None:
+    win, _ = tiny_window()
+    w_in, w_out = matrices()
+    negatives = torch.randint(
+        7, (win.centers.shape[0], 3), generator=torch.Generator().manual_seed(2)
+    )
+    b, centers, contexts = window_pairs(win)
+    oracle = reference.sgns(w_in.numpy(), w_out.numpy(), centers, contexts, negatives.numpy()[b])
+    lr = 0.1
+    new_in, new_out = w_in.clone(), w_out.clone()
+    loss, pairs = train_step(win, new_in, new_out, config(model="sg"), lr, negatives, cap=1e9)
+    assert pairs.item() == len(b)
+    np.testing.assert_allclose(loss.item(), oracle.loss.sum(), rtol=1e-10)
+    np.testing.assert_allclose(new_in.numpy(), w_in.numpy() - lr * oracle.d_in, atol=1e-10)
+    np.testing.assert_allclose(new_out.numpy(), w_out.numpy() - lr * oracle.d_out, atol=1e-10)
+
+
+def test_skipgram_softmax_step_equals_numpy_oracle() -> None:
+    win, _ = tiny_window()
+    w_in, w_out = matrices()
+    b, centers, contexts = window_pairs(win)
+    oracle = reference.softmax(w_in.numpy(), w_out.numpy(), centers, contexts)
+    new_in, new_out = w_in.clone(), w_out.clone()
+    loss, _ = train_step(win, new_in, new_out, config(objective="softmax"), 0.1, None, cap=1e9)
+    np.testing.assert_allclose(loss.item(), oracle.loss.sum(), rtol=1e-10)
+    np.testing.assert_allclose(new_in.numpy(), w_in.numpy() - 0.1 * oracle.d_in, atol=1e-10)
+    np.testing.assert_allclose(new_out.numpy(), w_out.numpy() - 0.1 * oracle.d_out, atol=1e-10)
+
+
+def test_cbow_step_is_word2vec_update() -> None:
+    """W_out gets the exact gradient; each context word gets the full ∂L/∂h (word2vec.c)."""
+    win, _ = tiny_window()
+    w_in, w_out = matrices()
+    negatives = torch.randint(
+        7, (win.centers.shape[0], 3), generator=torch.Generator().manual_seed(3)
+    )
+    b, _, contexts = window_pairs(win)
+    # autograd through the mean of the context vectors
+    t_in, t_out = w_in.clone().requires_grad_(), w_out.clone().requires_grad_()
+    h_leaf = (
+        torch.zeros(win.centers.shape[0], 4, dtype=torch.float64).index_add(
+            0, torch.as_tensor(b), t_in[torch.as_tensor(contexts)]
+        )
+        / win.mask.sum(-1).clamp(min=1)[:, None]
+    )
+    h_leaf.retain_grad()
+    active = win.mask.sum(-1) > 0
+    loss = sgns_terms(h_leaf, t_out[win.centers], t_out[negatives]).loss[active].sum()
+    loss.backward()
+    assert t_out.grad is not None and h_leaf.grad is not None
+    full_dh = torch.zeros_like(w_in).index_add_(
+        0, torch.as_tensor(contexts), h_leaf.grad[torch.as_tensor(b)]
+    )
+    new_in, new_out = w_in.clone(), w_out.clone()
+    step_loss, examples = train_step(
+        win, new_in, new_out, config(model="cbow"), 0.1, negatives, cap=1e9
+    )
+    assert examples.item() == active.sum().item()
+    np.testing.assert_allclose(step_loss.item(), loss.item(), rtol=1e-10)
+    np.testing.assert_allclose(new_out.numpy(), (w_out - 0.1 * t_out.grad).numpy(), atol=1e-10)
+    np.testing.assert_allclose(new_in.numpy(), (w_in - 0.1 * full_dh).numpy(), atol=1e-10)
+
+
+def test_row_rate_is_capped_only_for_rows_stepped_many_times() -> None:
+    matrix = torch.zeros(3, 2, dtype=torch.float64)
+    updates = RowUpdates(matrix, lr=0.1, cap=0.5)
+    rows = torch.tensor([0] * 20 + [1, 1])  # row 0: 20 steps (lr·n = 2 > cap); row 1: 2 steps
+    updates.add(rows, torch.ones(22, 2, dtype=torch.float64), torch.ones(22, dtype=torch.float64))
+    updates.apply()
+    np.testing.assert_allclose(matrix[:, 0].numpy(), [-0.5, -0.2, 0.0])  # 0.5 = cap·mean grad
+
+
+# -- errors ---------------------------------------------------------------------------------
+def test_softmax_refuses_a_large_vocabulary() -> None:
+    words = [f"w{i}" for i in range(MAX_SOFTMAX_VOCAB + 1)]
+    big = make_corpus([words, words])
+    with pytest.raises(ConfigError, match="max_vocab="):
+        fit(big, config(objective="softmax"))
+
+
+def test_huge_learning_rate_raises_divergence(corpus: EncodedCorpus) -> None:
+    with pytest.raises(DivergenceError, match="lower lr_start"):
+        fit(corpus, config(lr_start=10.0, lr_end=10.0, epochs=3))
+
+
+def test_oversized_batch_is_a_config_error(corpus: EncodedCorpus) -> None:
+    with pytest.raises(ConfigError, match="batch_size"):
+        fit(corpus, config(batch_size=1 << 24, dim=1000))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_config_error(corpus: EncodedCorpus) -> None:
+    with pytest.raises(ConfigError, match="cuda"):
+        fit(corpus, config(device="cuda"))
+
+
+@pytest.mark.gpu
+def test_learns_on_cuda(corpus: EncodedCorpus) -> None:
+    result = fit(corpus, config(device="cuda"))
+    assert group_precision(result.vectors) >= 0.9
