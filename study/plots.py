@@ -865,6 +865,7 @@ def sweep_models(
     done = done_runs(runs)
     if by not in done or done.empty:
         return done.iloc[0:0], {}
+    automatic = where is None
     where = dict(_held_fixed(runs, by, select_metric) if where is None else where)
     if "trainer" in done:
         if trainer not in set(done["trainer"]):
@@ -875,12 +876,23 @@ def sweep_models(
     if seed is not None:
         where["seed"] = seed
     sweep = _select(done, where).sort_values(by).drop_duplicates(subset=[by])
+    others = [f for f in swept_fields(runs) if f != by]
+    if automatic and others and len(sweep) < 2:  # a partial grid: the most complete sweep
+        pool = _select(done, {k: v for k, v in where.items() if k not in others})
+        if not pool.empty:
+            sizes = pool.groupby(others, dropna=False)[by].nunique()
+            where.update(dict(zip(others, _as_tuple(sizes.idxmax()), strict=True)))
+            sweep = _select(done, where).sort_values(by).drop_duplicates(subset=[by])
     if sweep.empty:
         return sweep, where
     values = list(sweep[by])
     ref = 0.75 if by == "alpha" and 0.75 in values else values[(len(values) - 1) // 2]
     order = [values.index(ref)] + [i for i in range(len(values)) if values[i] != ref]
     return sweep.iloc[order], where
+
+
+def _as_tuple(key: Any) -> tuple[Any, ...]:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def plot_pca_overlays(

@@ -48,6 +48,7 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     figures: list[FigureEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    edge_warnings: list[plots.EdgeWarning] = field(default_factory=list)
 
 
 def build_report(
@@ -79,7 +80,12 @@ def build_report(
     metrics = plots.available_metrics(runs)
     metric = metric if metric in metrics else (metrics[0] if metrics else metric)
     report = Report(store.name, out / "report.html", out / "report.md")
-    report.warnings += [str(w) for w in plots.edge_warnings(runs, metrics)]
+    report.edge_warnings = plots.edge_warnings(runs, metrics)
+    if report.edge_warnings:
+        report.warnings.append(
+            f"{len(report.edge_warnings)} best values sit at the edge of the grid (see "
+            f"'{EDGE_TITLE}'): the optimum may lie outside the range tried"
+        )
     _add_tables(report, runs, metrics)
     _add_figures(
         report, store, runs, epochs, figures_dir, by, metric, metrics, align, pca_trainer, pca_words
@@ -117,6 +123,15 @@ def _add_tables(report: Report, runs: pd.DataFrame, metrics: list[str]) -> None:
                     "Means over seeds; Δ = torch − gensim (positive: torch better).",
                 )
             )
+    if report.edge_warnings:
+        report.tables.append(
+            Table(
+                EDGE_TITLE,
+                edge_table(report.edge_warnings),
+                "Per trainer and metric: swept hyperparameters whose best value (best cell per "
+                "value, mean over seeds) is the lowest or highest tried. Widen these ranges.",
+            )
+        )
     speed = plots.throughput_table(runs)
     if not speed.empty:
         report.tables.append(
@@ -131,6 +146,24 @@ def _add_tables(report: Report, runs: pd.DataFrame, metrics: list[str]) -> None:
             if not failed.empty
             else "None: every run finished.",
         )
+    )
+
+
+EDGE_TITLE = "Best value at the edge of the grid"
+
+
+def edge_table(warnings: Sequence[plots.EdgeWarning]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "trainer": w.trainer,
+                "metric": w.metric,
+                "hyperparameter": w.field,
+                "best value": plots._fmt(w.value),
+                "values tried": ", ".join(plots._fmt(v) for v in w.values),
+            }
+            for w in warnings
+        ]
     )
 
 

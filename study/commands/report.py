@@ -69,6 +69,8 @@ def report_command(args: argparse.Namespace) -> int:
         pca_trainer=args.pca_trainer,
         pca_words=args.pca_words,
     )
+    for edge in report.edge_warnings:
+        print(f"warning: {edge}")
     for warning in report.warnings:
         print(f"warning: {warning}")
     print(f"{len(report.tables)} tables, {len(report.figures)} figures")
