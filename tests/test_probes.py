@@ -174,3 +174,16 @@ def test_gensim_and_torch_probe_losses_have_the_same_magnitude(planted_corpus_fi
     assert g["probe_loss_ref"] == pytest.approx(t["probe_loss_ref"], rel=0.1)
     for column in ("grad_v_norm", "grad_c_norm", "grad_n_norm"):
         assert g[column] == pytest.approx(t[column], rel=0.35), column
+
+
+@pytest.mark.gpu
+def test_probe_on_cuda_tensors_matches_cpu(planted):
+    config = RunConfig(alpha=0.5, probe_pairs=1000, dim=16)
+    w_in, w_out = random_tables(len(planted.vocab), 16, dtype=np.float32)
+    probe = GradientProbe()
+    probe.on_train_begin(make_state(planted, config, w_in, w_out))
+    cpu = probe_metrics(w_in, w_out, probe.sample)
+    on_gpu = [torch.from_numpy(w).cuda() for w in (w_in, w_out)]
+    cuda = probe_metrics(*on_gpu, probe.sample)
+    for column, value in cpu.items():
+        assert cuda[column] == pytest.approx(value, rel=1e-9), column
