@@ -18,10 +18,10 @@ from study.trainers import get_trainer
 from study.trainers.base import EPOCH_COLUMNS, Callback, TrainState
 from study.trainers.torch_sgns import (
     MAX_SOFTMAX_VOCAB,
-    RowUpdates,
     TorchTrainer,
     Window,
     make_window,
+    row_rates,
     train_step,
 )
 from study.vocab import EncodedCorpus, Vocab
@@ -276,12 +276,15 @@ def test_cbow_step_is_word2vec_update() -> None:
 
 
 def test_row_rate_is_capped_only_for_rows_stepped_many_times() -> None:
-    matrix = torch.zeros(3, 2, dtype=torch.float64)
-    updates = RowUpdates(matrix, lr=0.1, cap=0.5)
-    rows = torch.tensor([0] * 20 + [1, 1])  # row 0: 20 steps (lr·n = 2 > cap); row 1: 2 steps
-    updates.add(rows, torch.ones(22, 2, dtype=torch.float64), torch.ones(22, dtype=torch.float64))
-    updates.apply()
-    np.testing.assert_allclose(matrix[:, 0].numpy(), [-0.5, -0.2, 0.0])  # 0.5 = cap·mean grad
+    # row 0: 20 steps (lr·n = 2 > cap); row 1: 2 steps from two parts; row 2: untouched
+    first = (torch.tensor([0] * 20 + [1]), torch.ones(21, dtype=torch.float64))
+    second = (torch.tensor([1, 0]), torch.ones(2, dtype=torch.float64))
+    rates = row_rates(3, 0.1, 0.5, [first, second])
+    np.testing.assert_allclose(rates[0].numpy(), [0.5 / 21] * 20 + [0.1])
+    np.testing.assert_allclose(rates[1].numpy(), [0.1, 0.5 / 21])
+    # a learning rate above the cap is never cut below one step at that rate
+    (big,) = row_rates(3, 2.0, 0.5, [first])
+    np.testing.assert_allclose(big.numpy(), [2.0 / 20] * 20 + [2.0])
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from study.errors import ConfigError, CorpusError, DivergenceError
 from study.sampling import AliasSampler
 from study.sgns_math import (
     SGNSTerms,
+    WindowTerms,
     grad_center,
     grad_context,
     grad_negatives,
@@ -304,34 +305,24 @@ def scatter_window(
     return padded_grad
 
 
-class RowUpdates:
-    """A step's sparse updates of one matrix, applied with a per-row rate
-    min(lr, max(cap, lr) / n_r).
+def row_rates(
+    vocab_size: int, lr: float, cap: float, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]
+) -> list[torch.Tensor]:
+    """Per-row learning rates min(lr, max(cap, lr) / n_r) of one matrix for one step.
 
-    n_r counts the pair-level SGD steps row r receives in the step (a shared negative of a
-    center with n pairs counts n). Rows with lr·n_r ≤ cap get the plain summed update (what
-    gensim's sequential steps add up to); rows that occur so often that the summed stale step
-    would overshoot get their total rate capped (see the module docstring)."""
-
-    def __init__(self, matrix: torch.Tensor, lr: float, cap: float):
-        self.matrix, self.lr, self.cap = matrix, lr, cap
-        self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-
-    def add(self, rows: torch.Tensor, grad: torch.Tensor, steps: torch.Tensor) -> None:
-        """rows: (N,) ids; grad: (N, d) summed gradients; steps: (N,) pair steps per grad row."""
-        self.parts.append((rows, grad, steps))
-
-    def apply(self) -> None:
-        counts = torch.zeros_like(self.matrix[:, 0])
-        for rows, _, steps in self.parts:
-            counts.index_add_(0, rows, steps)
-        # A row's total rate is at most max(cap, lr): the cap removes the batching's
-        # amplification, never a step that one sequential update at this lr would take.
-        limit = max(self.cap, self.lr)
-        for rows, grad, _ in self.parts:
-            # limit / 0 = inf for rows without steps (their gradient is 0): clamps to lr.
-            rate = (limit / counts[rows]).clamp_(max=self.lr)
-            self.matrix.index_add_(0, rows, grad * rate[:, None], alpha=-1.0)
+    `parts` are (rows, steps) pairs: the rows a step updates and how many pair-level SGD steps
+    each entry stands for (a shared negative of a center with n pairs stands for n); n_r sums
+    them per row. Rows with lr·n_r ≤ cap get the plain summed update (what gensim's sequential
+    steps add up to); rows so frequent in the step that the summed stale step would overshoot
+    get their total rate capped (module docstring). The cap never cuts a row below one step at
+    lr, so it removes the batching's amplification, not the learning rate the user chose.
+    Returns one rate tensor per part, aligned with its rows."""
+    counts = torch.zeros(vocab_size, dtype=parts[0][1].dtype, device=parts[0][1].device)
+    for rows, steps in parts:
+        counts.index_add_(0, rows, steps)
+    limit = max(cap, lr)
+    # limit / 0 = inf for rows without steps (their gradient is 0): clamps to lr.
+    return [(limit / counts[rows]).clamp_(max=lr) for rows, _ in parts]
 
 
 def train_step(
@@ -345,97 +336,100 @@ def train_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One batched update in place; returns (summed loss as float64, pairs) scalar tensors.
 
-    `negatives`: (B, K) ids, one set per center (None for the softmax objective)."""
+    `negatives`: (B, K) ids, one set per center (None for the softmax objective). Per-row rates
+    are folded into the small (B, ·) coefficient matrices, so no extra pass over the gradients.
+    """
     cap = MAX_ROW_STEP if cap is None else cap
-    up_in, up_out = RowUpdates(w_in, lr, cap), RowUpdates(w_out, lr, cap)
-    ones = torch.ones(win.centers.shape[0], 1, dtype=w_in.dtype, device=w_in.device)
+    size = 2 * win.window + 1
+    pairs = win.mask.sum(-1)  # (B,) contexts per center
     # Pairs (sg) or examples (CBOW) that use each padded position as a context.
     position_steps = scatter_window(
         torch.zeros(win.rows.shape[0], 1, dtype=w_in.dtype, device=w_in.device),
         win.mask,
-        ones,
+        torch.ones(win.centers.shape[0], 1, dtype=w_in.dtype, device=w_in.device),
         win.window,
     ).squeeze(1)
     if config.model == "sg":
+        (rate_in,) = row_rates(w_in.shape[0], lr, cap, [(win.centers, pairs)])
         v = w_in.index_select(0, win.centers)
-        g_v, loss, pairs = _sg_update(win, v, w_out, lr, negatives, up_out, position_steps)
-        up_in.add(win.centers, g_v, win.mask.sum(-1))
+        if negatives is None:  # full softmax: a center's contexts share its softmax
+            contexts = win.rows.unfold(0, size, 1)
+            g_v, g_out, loss = softmax_gradients(v, w_out, contexts, win.mask)
+            w_out.add_(g_out, alpha=-lr)  # dense: every row moves a little, no count to cap
+            w_in.index_add_(0, win.centers, g_v * rate_in[:, None], alpha=-1.0)
+            return loss.sum(dtype=torch.float64), pairs.sum()
+        k = negatives.shape[1]
+        neg_rows = negatives.reshape(-1)
+        rate_ctx, rate_neg = row_rates(
+            w_out.shape[0],
+            lr,
+            cap,
+            [(win.rows, position_steps), (neg_rows, pairs.repeat_interleave(k))],
+        )
+        padded_out = w_out.index_select(0, win.rows)
+        u_ctx = window_view(padded_out, win.window)
+        u_neg = w_out.index_select(0, neg_rows).view(*negatives.shape, -1)
+        terms = window_terms(v, u_ctx, win.mask, u_neg)
+        scaled = WindowTerms(
+            terms.loss,
+            terms.pairs,
+            terms.coef_pos * rate_in[:, None],
+            terms.coef_neg * rate_in[:, None],
+        )
+        g_v = window_grad_center(scaled, u_ctx, u_neg)  # already × rate
+        ctx_coef = terms.coef_pos * rate_ctx.unfold(0, size, 1)
+        grad_ctx = scatter_window(torch.zeros_like(padded_out), ctx_coef, v, win.window)
+        scaled.coef_neg = terms.coef_neg * rate_neg.view(-1, k)
+        w_out.index_add_(0, win.rows, grad_ctx, alpha=-1.0)
+        w_out.index_add_(
+            0, neg_rows, window_grad_negatives(scaled, v).view(-1, v.shape[1]), alpha=-1.0
+        )
+        w_in.index_add_(0, win.centers, g_v, alpha=-1.0)
+        return terms.loss.sum(dtype=torch.float64), terms.pairs.sum()
+
+    # CBOW: h = mean of the context vectors predicts the center.
+    (rate_rows,) = row_rates(w_in.shape[0], lr, cap, [(win.rows, position_steps)])
+    padded_in = w_in.index_select(0, win.rows)
+    active = (pairs > 0).to(w_in.dtype)  # centers whose window holds at least one word
+    h = torch.einsum("bo,bod->bd", win.mask, window_view(padded_in, win.window))
+    h = h / pairs.clamp(min=1.0)[:, None]
+    if negatives is None:
+        g_h, g_out, loss = softmax_gradients(h, w_out, win.centers, active)
+        w_out.add_(g_out, alpha=-lr)
     else:
-        padded_in = w_in.index_select(0, win.rows)
-        sizes = win.mask.sum(-1)
-        active = (sizes > 0).to(w_in.dtype)  # centers whose window holds at least one word
-        h = torch.einsum("bo,bod->bd", win.mask, window_view(padded_in, win.window))
-        h = h / sizes.clamp(min=1.0)[:, None]
-        g_h, loss, pairs = _cbow_update(win, h, active, w_out, lr, negatives, up_out)
-        # word2vec.c / gensim (cbow_mean=1): every context word receives the full ∂L/∂h.
-        grad_in = scatter_window(torch.zeros_like(padded_in), win.mask, g_h, win.window)
-        up_in.add(win.rows, grad_in, position_steps)
-    up_out.apply()
-    up_in.apply()
-    return loss.sum(dtype=torch.float64), pairs
+        g_h, loss = _cbow_output_update(win.centers, h, active, w_out, lr, cap, negatives)
+    # word2vec.c / gensim (cbow_mean=1): every context word receives the full ∂L/∂h.
+    in_coef = win.mask * rate_rows.unfold(0, size, 1)
+    grad_in = scatter_window(torch.zeros_like(padded_in), in_coef, g_h, win.window)
+    w_in.index_add_(0, win.rows, grad_in, alpha=-1.0)
+    return loss.sum(dtype=torch.float64), active.sum()
 
 
-def _sg_update(
-    win: Window,
-    v: torch.Tensor,
-    w_out: torch.Tensor,
-    lr: float,
-    negatives: torch.Tensor | None,
-    up_out: RowUpdates,
-    position_steps: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Skip-gram: queues the w_out updates; returns (∂L/∂v, loss per center, pairs)."""
-    dim = v.shape[1]
-    if negatives is None:  # full softmax, all of a center's contexts share its softmax
-        contexts = win.rows.unfold(0, 2 * win.window + 1, 1)
-        g_v, g_out, loss = softmax_gradients(v, w_out, contexts, win.mask)
-        w_out.add_(g_out, alpha=-lr)  # dense: every row moves a little, no count to cap
-        return g_v, loss, win.mask.sum()
-    padded_out = w_out.index_select(0, win.rows)
-    u_neg = w_out.index_select(0, negatives.reshape(-1)).view(*negatives.shape, dim)
-    terms = window_terms(v, window_view(padded_out, win.window), win.mask, u_neg)
-    g_v = window_grad_center(terms, window_view(padded_out, win.window), u_neg)
-    grad_ctx = scatter_window(torch.zeros_like(padded_out), terms.coef_pos, v, win.window)
-    up_out.add(win.rows, grad_ctx, position_steps)
-    up_out.add(
-        negatives.reshape(-1),
-        window_grad_negatives(terms, v).view(-1, dim),
-        terms.pairs.repeat_interleave(negatives.shape[1]),
-    )
-    return g_v, terms.loss, terms.pairs.sum()
-
-
-def _cbow_update(
-    win: Window,
+def _cbow_output_update(
+    centers: torch.Tensor,
     h: torch.Tensor,
     active: torch.Tensor,
     w_out: torch.Tensor,
     lr: float,
-    negatives: torch.Tensor | None,
-    up_out: RowUpdates,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CBOW: h predicts the center; queues the w_out updates; returns (∂L/∂h, loss, examples)."""
-    dim = h.shape[1]
-    if negatives is None:
-        g_h, g_out, loss = softmax_gradients(h, w_out, win.centers, active)
-        w_out.add_(g_out, alpha=-lr)
-        return g_h, loss, active.sum()
-    u_pos = w_out.index_select(0, win.centers)
-    u_neg = w_out.index_select(0, negatives.reshape(-1)).view(*negatives.shape, dim)
+    cap: float,
+    negatives: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CBOW with negatives per center (as gensim): updates w_out; returns (∂L/∂h, loss)."""
+    k = negatives.shape[1]
+    neg_rows = negatives.reshape(-1)
+    rate_pos, rate_neg = row_rates(
+        w_out.shape[0], lr, cap, [(centers, active), (neg_rows, active.repeat_interleave(k))]
+    )
+    u_pos = w_out.index_select(0, centers)
+    u_neg = w_out.index_select(0, neg_rows).view(*negatives.shape, -1)
     raw = sgns_terms(h, u_pos, u_neg)
-    terms = SGNSTerms(
-        loss=raw.loss * active,
-        coef_pos=raw.coef_pos * active,
-        coef_neg=raw.coef_neg * active[:, None],
-    )
+    terms = SGNSTerms(raw.loss * active, raw.coef_pos * active, raw.coef_neg * active[:, None])
     g_h = grad_center(terms, u_pos, u_neg)
-    up_out.add(win.centers, grad_context(terms, h), active)
-    up_out.add(
-        negatives.reshape(-1),
-        grad_negatives(terms, h).view(-1, dim),
-        active.repeat_interleave(negatives.shape[1]),
-    )
-    return g_h, terms.loss, active.sum()
+    terms.coef_pos = terms.coef_pos * rate_pos
+    terms.coef_neg = terms.coef_neg * rate_neg.view(-1, k)
+    w_out.index_add_(0, centers, grad_context(terms, h), alpha=-1.0)
+    w_out.index_add_(0, neg_rows, grad_negatives(terms, h).view(-1, h.shape[1]), alpha=-1.0)
+    return g_h, terms.loss
 
 
 def softmax_gradients(
