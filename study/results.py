@@ -56,12 +56,21 @@ def results_root(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 # -- atomic file writes -------------------------------------------------------------------
+_UMASK = os.umask(0)  # read once (os.umask can only be read by setting it)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp's 0600 hides results from others
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # e.g. a read-only results folder
+        raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -197,10 +206,14 @@ class ResultStore:
     def write_vectors(self, run_id: str, vectors: Any) -> Path:
         """Save KeyedVectors in word2vec binary format, atomically."""
         path = self.run_dir(run_id) / "vectors.bin"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors.", suffix=".tmp")
-        os.close(fd)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors.", suffix=".tmp")
+            os.close(fd)
+        except OSError as exc:
+            raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
         try:
             vectors.save_word2vec_format(tmp, binary=True)
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, path)
         except OSError as exc:
             raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -3,7 +3,8 @@
 Every worker runs the same `study grid ... --storage URL` command:
 1. The cells are put in the study's queue once: the worker that creates the lock study
    `<study>.grid-<cells hash>` (a unique name, so exactly one succeeds) enqueues every cell as a
-   WAITING trial carrying its config; the others wait until it is done.
+   WAITING trial carrying its config; the others wait until it is done. If it dies part-way
+   (no new trial for a heartbeat grace period), a waiting or restarted worker queues the rest.
 2. Each worker claims WAITING trials one at a time (WAITING → RUNNING is a row-locked update
    on PostgreSQL; on SQLite, which is one machine by nature, a file lock serialises claims),
    runs the cell into the shared result store and tells the outcome (COMPLETE or FAIL).
@@ -18,11 +19,14 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import optuna
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 from tqdm import tqdm
 
@@ -32,6 +36,7 @@ from study.runner import CorpusCache, execute_run, needs_run
 from study.storage import (
     Heartbeat,
     file_lock,
+    heartbeat_settings,
     load_or_create_study,
     open_storage,
     sqlite_lock_path,
@@ -56,13 +61,13 @@ def run_grid_shared(
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"])
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
-    _enqueue_once(study, storage, todo, wait_seconds)
+    _enqueue_once(study, storage, todo, wait_seconds, sqlite_lock_path(storage_url, "enqueue"))
     claim_lock = sqlite_lock_path(storage_url, "claim")
     counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, "failed": 0}
     corpora = CorpusCache(data_root)
     with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not progress) as bar:
         while True:
-            optuna.storages.fail_stale_trials(study)  # killed workers' trials → FAIL + retry
+            _fail_stale_trials(study)  # killed workers' trials → FAIL + retry
             trial_id = _claim(study, claim_lock)
             if trial_id is None:
                 if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -97,13 +102,24 @@ def _enqueue_once(
     storage: optuna.storages.RDBStorage,
     cells: Sequence[RunConfig],
     wait_seconds: float,
+    enqueue_lock: Path | None = None,
 ) -> None:
     lock_name = f"{study.study_name}.grid-{_cells_hash(cells)}"
     try:
         optuna.create_study(storage=storage, study_name=lock_name)
     except DuplicatedStudyError:
-        _wait_until_ready(storage, lock_name, wait_seconds)
-        return
+        if _wait_until_ready(study, storage, lock_name, wait_seconds):
+            return
+        # the worker that enqueues died part-way (or is stuck): queue what it did not
+        log.warning("the worker enqueuing the grid stopped part-way; queueing the rest")
+    with file_lock(enqueue_lock):
+        _enqueue_missing(study, cells)
+    lock = optuna.load_study(storage=storage, study_name=lock_name)
+    lock.set_user_attr(READY_ATTR, len(cells))
+
+
+def _enqueue_missing(study: optuna.Study, cells: Sequence[RunConfig]) -> None:
+    """Enqueue every cell that is not WAITING or RUNNING already."""
     queued = {
         t.user_attrs.get("run_id")
         for t in study.get_trials(deepcopy=False)
@@ -114,18 +130,34 @@ def _enqueue_once(
             study.enqueue_trial(
                 {}, user_attrs={"run_id": config.run_id, "config": config.canonical_json()}
             )
-    lock = optuna.load_study(storage=storage, study_name=lock_name)
-    lock.set_user_attr(READY_ATTR, len(cells))
 
 
-def _wait_until_ready(storage: optuna.storages.RDBStorage, lock_name: str, seconds: float) -> None:
+def _wait_until_ready(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, lock_name: str, seconds: float
+) -> bool:
+    """Wait for the enqueuing worker; False if it made no progress for a heartbeat grace
+    period (it was killed part-way: its queue is incomplete) or did not finish in time."""
+    _, grace = heartbeat_settings()
     deadline = time.monotonic() + seconds
+    seen, last_progress = -1, time.monotonic()
     while time.monotonic() < deadline:
         lock = optuna.load_study(storage=storage, study_name=lock_name)
         if READY_ATTR in lock.user_attrs:
-            return
+            return True
+        count = len(study.get_trials(deepcopy=False))
+        if count != seen:
+            seen, last_progress = count, time.monotonic()
+        elif time.monotonic() - last_progress > grace:
+            return False
         time.sleep(POLL_SECONDS)
-    log.warning("the worker that enqueues the grid did not finish in %.0f s; going on", seconds)
+    log.warning("the worker that enqueues the grid did not finish in %.0f s", seconds)
+    return False
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def _claim(study: optuna.Study, lock: Path | None) -> int | None:
@@ -137,6 +169,10 @@ def _claim(study: optuna.Study, lock: Path | None) -> int | None:
         ):
             try:
                 if storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    # at once: Optuna never counts a RUNNING trial without any heartbeat as
+                    # stale, so a worker killed before its Heartbeat thread starts would leave
+                    # the cell RUNNING forever (and every other worker waiting for it)
+                    cast(BaseHeartbeat, storage).record_heartbeat(trial._trial_id)
                     return int(trial._trial_id)
             except UpdateFinishedTrialError:
                 continue

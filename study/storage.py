@@ -47,7 +47,13 @@ def open_storage(url: str) -> RDBStorage:
     if url.startswith("sqlite:"):
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StudyError(
+                    f"cannot open Optuna storage {url}: cannot create {Path(path).parent} "
+                    f"({exc.strerror or exc})"
+                ) from exc
         # several processes write one SQLite file: wait for the lock instead of failing at once
         engine_kwargs["connect_args"] = {"timeout": 120}
     else:

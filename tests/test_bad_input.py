@@ -1,0 +1,470 @@
+"""Every bad input through the CLI: one line `error: ...` on stderr, exit code 2, no traceback;
+`--debug` raises it with its traceback. Plus failures of the results folder (read-only, full
+disk), diverging runs, and plot words missing from the vocabulary.
+
+Most cases call `study.cli.main` in this process (the same code `python -m study` runs; a
+non-user error would escape as an exception and fail the test); `test_real_process_*` check
+the exit code and stderr of real `python -m study` processes.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import lzma
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from fault_inject import run_worker, ws353_planted_text
+
+from study.cli import main
+from study.config import RunConfig
+from study.errors import StudyError
+from study.results import ResultStore, load_table
+from study.runner import CorpusCache
+from study.search import make_objective, parse_objectives, parse_space
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def corrupt_xz(folder: Path) -> Path:
+    data = lzma.compress(b"the cat sat on the mat\n" * 200)
+    return write(folder / "bad.txt.xz", data[: len(data) // 2])
+
+
+def corrupt_zip(folder: Path) -> Path:
+    path = folder / "bad.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("c.txt", "the cat sat on the mat\n" * 200)
+    data = path.read_bytes()
+    return write(path, data[: len(data) // 2])
+
+
+def two_member_zip(folder: Path) -> Path:
+    path = folder / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.txt", "a b\n")
+        archive.writestr("b.txt", "c d\n")
+    return path
+
+
+def small_vectors(folder: Path) -> Path:
+    from gensim.models import KeyedVectors
+
+    words = ["love", "sex", "tiger", "cat", "king", "queen"]
+    kv = KeyedVectors(vector_size=4, count=0)
+    kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 4)))
+    path = folder / "vectors.txt"
+    kv.save_word2vec_format(str(path), binary=False)
+    return path
+
+
+def grid(results: Path, *args: str) -> list[str]:
+    return ["grid", "--results", str(results), *args]
+
+
+def optuna_cmd(results: Path, *args: str) -> list[str]:
+    return ["optuna", "--study-name", "o", "--results", str(results), *args]
+
+
+# (id, argv builder given a scratch folder, expected part of the message)
+CASES = [
+    # -- corpora -------------------------------------------------------------------------
+    (
+        "missing-file",
+        lambda d: ["corpus", "info", "--corpus", str(d / "nope.txt")],
+        "is neither a known name",
+    ),
+    (
+        "empty-corpus",
+        lambda d: ["corpus", "info", "--corpus", str(write(d / "e.txt", ""))],
+        "is empty",
+    ),
+    (
+        "whitespace-corpus",
+        lambda d: ["corpus", "info", "--corpus", str(write(d / "w.txt", " \n\t\n"))],
+        "is empty",
+    ),
+    (
+        "no-word-above-min-count",
+        lambda d: ["corpus", "info", "--corpus", str(write(d / "r.txt", "a b c\n"))],
+        "no word occurs at least min_count=5 times",
+    ),
+    (
+        "non-utf8",
+        lambda d: ["corpus", "info", "--corpus", str(write(d / "b.txt", b"ok \xff\xfe bad\n"))],
+        "is not UTF-8 text: byte 3",
+    ),
+    ("corrupt-xz", lambda d: ["corpus", "info", "--corpus", str(corrupt_xz(d))], "corrupt"),
+    ("corrupt-zip", lambda d: ["corpus", "info", "--corpus", str(corrupt_zip(d))], "corrupt"),
+    (
+        "zip-two-members",
+        lambda d: ["corpus", "info", "--corpus", str(two_member_zip(d))],
+        "must hold exactly one file",
+    ),
+    # -- config values ----------------------------------------------------------------------
+    (
+        "unknown-key",
+        lambda d: ["run", "--results", str(d), "--set", "windw=5"],
+        "unknown config key 'windw' (did you mean 'window'?)",
+    ),
+    (
+        "wrong-type-int",
+        lambda d: ["run", "--results", str(d), "--set", "window=2.5"],
+        "window must be an integer, got '2.5'",
+    ),
+    (
+        "wrong-type-float",
+        lambda d: ["run", "--results", str(d), "--set", "alpha=high"],
+        "alpha must be a number, got 'high'",
+    ),
+    (
+        "wrong-choice",
+        lambda d: ["run", "--results", str(d), "--set", "model=glove"],
+        "model must be 'sg' or 'cbow'",
+    ),
+    (
+        "out-of-range",
+        lambda d: ["run", "--results", str(d), "--set", "negative=0"],
+        "negative=0 is out of range",
+    ),
+    (
+        "lr-end-above-start",
+        lambda d: ["run", "--results", str(d), "--set", "lr_start=0.01", "lr_end=0.1"],
+        "lr_end=0.1 must not exceed lr_start=0.01",
+    ),
+    (
+        "not-key-value",
+        lambda d: ["run", "--results", str(d), "--set", "window"],
+        "expected key=value",
+    ),
+    (
+        "bad-study-name",
+        lambda d: ["run", "--results", str(d), "--study", "a/b"],
+        "invalid study name 'a/b'",
+    ),
+    # -- grids ------------------------------------------------------------------------------
+    ("grid-empty-list", lambda d: grid(d, "--grid", "alpha="), "empty list of values"),
+    (
+        "grid-empty-list-commas",
+        lambda d: grid(d, "--grid", "window=,,"),
+        "empty list of values",
+    ),
+    ("grid-unknown-key", lambda d: grid(d, "--grid", "alpah=0.5"), "unknown config key 'alpah'"),
+    ("grid-out-of-range", lambda d: grid(d, "--grid", "alpha=0.5,3"), "alpha=3.0 is out of range"),
+    ("grid-wrong-type", lambda d: grid(d, "--grid", "window=2,x"), "window must be an integer"),
+    ("grid-empty-seeds", lambda d: grid(d, "--seeds", ","), "--seeds is an empty list"),
+    ("grid-bad-seeds", lambda d: grid(d, "--seeds", "1,x"), "list of ints"),
+    ("grid-trainer-axis", lambda d: grid(d, "--grid", "trainer=torch"), "use --trainers"),
+    ("grid-unknown-set", lambda d: grid(d, "--set", "windw=3"), "unknown config key 'windw'"),
+    # -- Optuna -----------------------------------------------------------------------------
+    ("optuna-unknown-key", lambda d: optuna_cmd(d, "--space", "alfa=0:1"), "unknown config key"),
+    ("optuna-empty-range", lambda d: optuna_cmd(d, "--space", "window=5:2"), "empty range"),
+    ("optuna-bad-range", lambda d: optuna_cmd(d, "--space", "alpha=0:1:lin"), "low:high:log"),
+    ("optuna-objective", lambda d: optuna_cmd(d, "--objective", "acc"), "unknown objective"),
+    ("optuna-n-trials", lambda d: optuna_cmd(d, "--n-trials", "0"), "--n-trials must be >= 1"),
+    (
+        "optuna-storage-unwritable",
+        lambda d: optuna_cmd(d, "--storage", "sqlite:////proc/nope/o.db", "--n-trials", "1"),
+        "cannot open Optuna storage sqlite:////proc/nope/o.db: cannot create /proc/nope",
+    ),
+    (
+        "optuna-storage-bad-dialect",
+        lambda d: optuna_cmd(d, "--storage", "nosuchdb://h/x", "--n-trials", "1"),
+        "cannot open Optuna storage nosuchdb://h/x",
+    ),
+    (
+        "grid-storage-unreachable",
+        lambda d: grid(
+            d,
+            "--grid",
+            "alpha=0.5",
+            "--storage",
+            "postgresql+psycopg2://u:pw@127.0.0.1:9/x",
+        ),
+        "cannot open Optuna storage postgresql+psycopg2://u:***@127.0.0.1:9/x",
+    ),
+    # -- evaluation files -------------------------------------------------------------------
+    ("eval-missing-vectors", lambda d: ["eval", str(d / "nope.bin")], "vectors file not found"),
+    (
+        "eval-not-vectors",
+        lambda d: ["eval", str(write(d / "v.txt", "hello world\n"))],
+        "not a word2vec file",
+    ),
+    (
+        "eval-pairs-malformed-line",
+        lambda d: [
+            "eval",
+            str(small_vectors(d)),
+            "--pairs",
+            str(write(d / "bad.txt", "love sex 6.77\ntiger cat\n")),
+        ],
+        "bad.txt:2: expected 'word1 word2 score', got 'tiger cat'",
+    ),
+    (
+        "eval-pairs-bad-score",
+        lambda d: [
+            "eval",
+            str(small_vectors(d)),
+            "--pairs",
+            str(write(d / "bad.txt", "# c\nlove sex high\n")),
+        ],
+        "bad.txt:2: score 'high' is not a number",
+    ),
+    (
+        "eval-pairs-missing",
+        lambda d: ["eval", str(small_vectors(d)), "--pairs", str(d / "none.txt")],
+        "none.txt: benchmark file not found",
+    ),
+    (
+        "eval-analogies-malformed",
+        lambda d: [
+            "eval",
+            str(small_vectors(d)),
+            "--analogies",
+            str(write(d / "an.txt", ": capital\nking queen man\n")),
+        ],
+        "an.txt:2: expected 4 words",
+    ),
+]
+
+
+# study/corpus.py (not owned here): `resolve` accepts any existing path and `fingerprint()` opens
+# it before `read_text` can check it, so a directory (or an unreadable file) escapes as an
+# OSError with a traceback instead of a CorpusError.
+CORPUS_IS_A_DIR = pytest.param(
+    lambda d: ["corpus", "info", "--corpus", str(d)],
+    "is a directory",
+    id="corpus-is-a-dir",
+    marks=pytest.mark.xfail(
+        raises=IsADirectoryError, strict=True, reason="corpus.resolve/fingerprint: OSError escapes"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "make_argv, message",
+    [pytest.param(*c[1:], id=c[0]) for c in CASES] + [CORPUS_IS_A_DIR],
+)
+def test_user_error_is_one_line_exit_2_and_debug_shows_it(tmp_path, capsys, make_argv, message):
+    argv = make_argv(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err
+    with pytest.raises(StudyError, match="."):
+        main(["--debug", *argv])
+
+
+def test_bad_heartbeat_setting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "fast")
+    argv = optuna_cmd(tmp_path, "--storage", f"sqlite:///{tmp_path / 'o.db'}", "--n-trials", "1")
+    assert main(argv) == 2
+    assert "$W2V_STUDY_HEARTBEAT must be 'interval,grace'" in capsys.readouterr().err
+
+
+def test_config_errors_write_nothing(tmp_path, capsys):
+    """A rejected config fails before the results folder is touched."""
+    for argv in (
+        ["run", "--results", str(tmp_path / "r"), "--set", "windw=5"],
+        grid(tmp_path / "r", "--grid", "alpha="),
+    ):
+        assert main(argv) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_unreadable_result_file_stops_the_grid_with_one_line(tmp_path, capsys, planted_corpus_file):
+    """A metrics.json damaged by hand (writes are atomic, so not by a crash) is reported."""
+    sets = [*FAST, f"corpus={planted_corpus_file}"]
+    config = RunConfig().with_overrides(dict(s.split("=", 1) for s in sets))
+    store = ResultStore(tmp_path / "grid")
+    store.start_run(config)
+    write(store.run_dir(config.run_id) / "metrics.json", "{not json")
+    assert main(grid(tmp_path, "--set", *sets)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unreadable result file ") and err.count("\n") == 1
+
+
+# -- runs that fail: recorded, reported, the study goes on -------------------------------------
+def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
+    """`study run` records the failed run (its reason in metrics.json) and exits 1."""
+    code = main(["run", "--results", str(tmp_path), "--set", *FAST, "corpus=nope.txt"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    [line] = [x for x in out.splitlines() if x.startswith("error:")]
+    assert "CorpusError: corpus 'nope.txt' is neither a known name" in line
+    runs, _ = load_table(tmp_path / "runs", save=False)
+    assert list(runs["status"]) == ["failed"] and "nope.txt" in runs["error"][0]
+
+
+# torch with one center word per step (batch_size=1) and lr_start=1000 overflows to NaN within
+# epoch 1 on any planted corpus. (With the default batch the trainer caps per-row rates, and
+# whether lr_start=10000 diverges depends on the corpus.) gensim never produces NaN/inf, even at
+# lr_start=10000 (its sigmoid table saturates), so it has no divergence to record.
+DIVERGE = ["lr_start=1000", "batch_size=1", "dim=16"]
+
+
+def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
+    tmp_path, capsys, planted_corpus_file
+):
+    argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *FAST, *DIVERGE]
+    assert main([*argv, f"corpus={planted_corpus_file}"]) == 1
+    out = capsys.readouterr().out
+    assert "error: run failed: DivergenceError:" in out and "Traceback" not in out
+    runs, epochs = load_table(tmp_path / "runs", save=False)
+    assert list(runs["status"]) == ["failed"]
+    assert runs["error"][0].startswith("DivergenceError: training diverged in epoch 1")
+    assert "lower lr_start" in runs["error"][0]
+    assert epochs.empty  # no epoch finished; a later divergence keeps the finished ones
+
+
+def test_diverging_optuna_trial_fails_and_the_study_goes_on(tmp_path):
+    corpus = write(tmp_path / "c.txt", ws353_planted_text())
+    store = ResultStore(tmp_path / "tune")
+    fixed = dict(s.split("=", 1) for s in [*FAST, "batch_size=1", "dim=16", f"corpus={corpus}"])
+    base = RunConfig().with_overrides(fixed)
+    study = optuna.create_study(direction="maximize")
+    for lr in (1000.0, 0.025):
+        study.enqueue_trial({"lr_start": lr})
+    objective = make_objective(
+        base,
+        parse_space(["lr_start=0.001:10000:log"]),
+        parse_objectives(["ws353_spearman"]),
+        store,
+        CorpusCache(),
+    )
+    study.optimize(objective, n_trials=2, catch=(StudyError,))
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    runs, _ = load_table(store, save=False)
+    failed = runs.set_index("run_id").loc[study.trials[0].user_attrs["run_id"]]
+    assert failed["status"] == "failed" and "diverged" in failed["error"]
+    assert sorted(runs["status"]) == ["done", "failed"]
+
+
+# -- the results folder fails --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "where, code",
+    [("fsync", errno.ENOSPC), ("replace", errno.ENOSPC), ("mkstemp", errno.EACCES)],
+)
+def test_disk_full_or_denied_is_one_line_and_leaves_no_temp_file(
+    tmp_path, capsys, monkeypatch, planted_corpus_file, where, code
+):
+    import study.results as results
+
+    def fail(*_args, **_kwargs):
+        raise OSError(code, os.strerror(code))
+
+    if where == "mkstemp":
+        monkeypatch.setattr(results.tempfile, "mkstemp", fail)
+    else:
+        monkeypatch.setattr(results.os, where, fail)
+    argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST]
+    assert main([*argv, f"corpus={planted_corpus_file}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: cannot write ")
+    assert os.strerror(code) in err
+    leftovers = [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+    assert leftovers == []  # no temp file, no config.json, nothing half-written
+
+
+def test_disk_full_mid_run_in_a_real_process(tmp_path, planted_corpus_file):
+    """Writes beyond 1500 bytes fail (RLIMIT_FSIZE → EFBIG, like a full disk) in a worker:
+    the small files are written, vectors.bin is not; the run is not marked done, no temp
+    file remains, the error is one line."""
+    from study.vocab import load_corpus
+
+    data = tmp_path / "data"
+    load_corpus(str(planted_corpus_file), 2, data_root=data)  # cache written before the limit
+    argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST]
+    argv += [f"corpus={planted_corpus_file}", "dim=16"]
+    out = tmp_path / "out.txt"
+    code = run_worker(argv, out, {"W2V_STUDY_DATA": str(data)}, fsize_limit=1500)
+    assert code == 2, out.read_text()
+    errors = [line for line in out.read_text().splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]] and "File too large" in errors[0] and "Traceback" not in errors[0]
+    [folder] = (tmp_path / "r" / "runs" / "runs").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "epochs.csv"]
+    assert json.loads((folder / "config.json").read_text())["dim"] == 16  # whole, not cut
+    assert load_table(tmp_path / "r" / "runs", save=False)[0].empty  # not read as a run
+
+
+def _can_drop_dac() -> bool:
+    if os.geteuid() != 0:
+        return True  # plain permissions apply
+    if shutil.which("setpriv") is None:
+        return False
+    probe = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", "true"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_drop_dac(), reason="root without setpriv: chmod cannot bite")
+def test_real_process_read_only_results_folder(tmp_path, planted_corpus_file):
+    """A read-only results folder (root drops CAP_DAC_OVERRIDE so chmod applies to it too)."""
+    results = tmp_path / "ro"
+    results.mkdir()
+    results.chmod(0o555)
+    prefix = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    command = [*prefix, sys.executable, "-m", "study"]
+    argv = ["run", "--results", str(results), "--set", *FAST, f"corpus={planted_corpus_file}"]
+    env = {**os.environ, "W2V_STUDY_DATA": str(tmp_path / "data")}
+    result = subprocess.run(
+        [*command, *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: cannot write ") and "Permission denied" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert list(results.iterdir()) == []
+
+
+def test_real_process_debug_shows_the_traceback(tmp_path):
+    """(Exit code 2 and one line without --debug: the read-only test above, and the grid CLI
+    tests in test_runner.py, run real processes too.)"""
+    command = [sys.executable, "-m", "study", "--debug", "run", "--results", str(tmp_path)]
+    result = subprocess.run(
+        [*command, "--set", "windw=5"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "study.errors.ConfigError: unknown config key 'windw'" in result.stderr
+
+
+# -- plots: words missing from the vocabulary ------------------------------------------------
+def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplog):
+    from gensim.models import KeyedVectors
+
+    from study.plots import select_words
+
+    rng = np.random.default_rng(0)
+    words = ["king", "queen", "man", "woman", "the", "of", "and", "a", "in", "to"]
+    kv = KeyedVectors(vector_size=8, count=0)
+    kv.add_vectors(words, rng.normal(size=(len(words), 8)))
+    other = KeyedVectors(vector_size=8, count=0)
+    other.add_vectors(words[1:], rng.normal(size=(len(words) - 1, 8)))
+    with caplog.at_level(logging.WARNING, logger="study.plots"):
+        chosen, missing = select_words([kv, other], seeds=["king", "queen", "paris"], target=5)
+    assert missing == ["king", "paris"]  # king is not in the second model, paris in neither
+    assert "queen" in chosen and "king" not in chosen and "paris" not in chosen
+    assert "skipped: king, paris" in caplog.text
+    with pytest.raises(StudyError, match="none of the PCA seed words"):
+        select_words([kv], seeds=["paris", "london"])

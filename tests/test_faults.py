@@ -1,0 +1,421 @@
+"""SIGKILL fault injection: killed grid workers and Optuna trials lose and duplicate nothing.
+
+Each test kills real worker processes (see `fault_inject`) at chosen or random points, restarts
+them, and checks that the final tables, epoch rows and saved vectors equal those of an
+uninterrupted run of the same cells (same seeds → same numbers on CPU), that no run is missing,
+duplicated or partial, and that no Optuna trial is left RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from fault_inject import (
+    Fault,
+    Worker,
+    assert_same_results,
+    assert_store_consistent,
+    read_log,
+    run_worker,
+    runs_completed,
+    ws353_planted_text,
+)
+
+from study.config import RunConfig
+from study.grid import GridSpec
+from study.results import ResultStore, load_table
+from study.runner import CorpusCache, execute_run, run_grid
+
+KILLED = -signal.SIGKILL
+HEARTBEAT = "1,3"  # interval, grace (s): a dead worker's trial is stale after 3 s
+FAST = {
+    "dim": 16,
+    "epochs": 2,
+    "min_count": 2,
+    "workers": 1,
+    "probe_pairs": 256,
+    "window": 3,
+    "device": "cpu",
+}
+AXES = {"alpha": [0.5, 1.0]}
+TRAINERS = ["torch", "gensim"]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "ws353_planted.txt"
+    path.write_text(ws353_planted_text())
+    return path
+
+
+def grid_cells(corpus: Path, axes: dict = AXES) -> list[RunConfig]:
+    spec = GridSpec(axes=axes, trainers=TRAINERS, fixed={**FAST, "corpus": str(corpus)})
+    return spec.cells()
+
+
+def grid_argv(study: str, results: Path, corpus: Path, axes: dict = AXES, *extra: str) -> list:
+    sets = [f"{k}={v}" for k, v in {**FAST, "corpus": corpus}.items()]
+    grid = [f"{k}={','.join(map(str, v))}" for k, v in axes.items()]
+    return [
+        "grid",
+        "--study",
+        study,
+        "--results",
+        str(results),
+        "--grid",
+        *grid,
+        "--trainers",
+        ",".join(TRAINERS),
+        *extra,
+        "--set",
+        *sets,
+    ]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    """The uninterrupted grid, run in this process."""
+    root = tmp_path_factory.mktemp("baseline")
+    store = ResultStore(root / "results" / "base")
+    counts = run_grid(grid_cells(corpus_file), store, data_root=str(root / "data"), progress=False)
+    assert counts["done"] == len(grid_cells(corpus_file))
+    return store.root
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {
+        "W2V_STUDY_DATA": str(tmp_path / "data"),
+        "W2V_STUDY_HEARTBEAT": HEARTBEAT,
+        "W2V_FAULT_LOG": str(tmp_path / "events.log"),
+    }
+
+
+def trial_states(storage_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=storage_url).get_trials()
+
+
+# -- a local grid ----------------------------------------------------------------------------
+def test_local_grid_killed_in_every_phase_resumes_to_the_uninterrupted_result(
+    tmp_path, corpus_file, baseline
+):
+    """Kill the worker while caching the corpus, training, evaluating and writing each result
+    file (after the temp file is written, before the rename); the restarted grid reruns exactly
+    the unfinished cells and ends with the same tables and vectors as a run without crashes."""
+    cells = {c.run_id for c in grid_cells(corpus_file)}
+    study = tmp_path / "results" / "g"
+    argv = grid_argv("g", tmp_path / "results", corpus_file)
+    env = env_for(tmp_path)
+    faults = [
+        Fault("cache"),
+        Fault("config.json"),
+        Fault("epoch", 3),  # the 2nd run's first epoch (the 1st run finishes this time)
+        Fault("eval"),
+        Fault("epochs.csv"),
+        Fault("vectors.bin"),
+        Fault("metrics.json"),
+    ]
+    finished: set[str] = set()
+    for fault in faults:
+        code = run_worker(argv, tmp_path / "out.txt", env, fault)
+        assert code == KILLED, f"{fault} did not fire:\n{(tmp_path / 'out.txt').read_text()}"
+        now = assert_store_consistent(study, cells)
+        assert finished <= now  # a crash never loses a finished run
+        finished = now
+    log = read_log(tmp_path / "events.log")
+    killed = [rest.split()[0] for _pid, event, rest in log if event == "killed"]
+    assert killed == [f.point for f in faults]
+    assert len(finished) < len(cells)
+
+    assert run_worker(argv, tmp_path / "out.txt", env) == 0
+    assert assert_store_consistent(study, cells) == cells
+    ended = runs_completed(tmp_path / "events.log")
+    assert sorted(ended) == sorted(cells)  # every cell finished exactly once over all restarts
+    assert_same_results(study, baseline)
+    assert json.loads((study / "study.json").read_text())["cells"] == len(cells)
+    runs = load_table(study, save=False)[0]
+    assert set(runs["status"]) == {"done"} and runs["ws353_spearman"].notna().all()
+
+
+# -- a grid shared through SQLite ------------------------------------------------------------------
+@pytest.mark.parametrize("point", ["claim", "metrics.json+"])
+def test_shared_grid_killed_worker_trial_is_failed_and_retried(
+    tmp_path, corpus_file, baseline, point
+):
+    """Two workers share a grid; one is killed right after claiming a cell (before its first
+    heartbeat) or right after finishing a run (before telling Optuna). The survivor fails the
+    stale trial after the grace period, retries the cell, and the grid ends complete."""
+    cells = {c.run_id for c in grid_cells(corpus_file)}
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    argv = grid_argv("sg", tmp_path / "results", corpus_file, AXES, "--storage", url)
+    env = env_for(tmp_path)
+    victim = Worker(argv, tmp_path / "victim.txt", env, Fault(point))
+    survivor = Worker(argv, tmp_path / "survivor.txt", env)
+    assert victim.wait(120) == KILLED, victim.text()
+    assert survivor.wait(120) == 0, survivor.text()
+
+    study = tmp_path / "results" / "sg"
+    assert assert_store_consistent(study, cells) == cells
+    assert_same_results(study, baseline)
+    trials = trial_states(url, "sg")
+    states = [t.state.name for t in trials]
+    assert "RUNNING" not in states and "WAITING" not in states
+    assert states.count("FAIL") == 1  # the killed worker's trial
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    complete = [t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"]
+    assert sorted(complete) == sorted(cells)  # each cell completed once
+    assert failed.user_attrs["run_id"] in complete  # ... the killed one through its retry
+    assert sorted(runs_completed(tmp_path / "events.log")) == sorted(cells)  # trained once each
+
+
+def test_shared_grid_worker_killed_while_enqueuing_is_restarted(tmp_path, corpus_file, baseline):
+    """The first worker dies after queueing 2 of 4 cells; a restarted worker must not wait for
+    it forever nor skip the cells that never got queued."""
+    cells = {c.run_id for c in grid_cells(corpus_file)}
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    argv = grid_argv("sq", tmp_path / "results", corpus_file, AXES, "--storage", url)
+    env = env_for(tmp_path)
+    assert run_worker(argv, tmp_path / "out.txt", env, Fault("enqueue", 2)) == KILLED
+    started = time.monotonic()
+    assert run_worker(argv, tmp_path / "out.txt", env, timeout=90) == 0
+    assert time.monotonic() - started < 60
+    study = tmp_path / "results" / "sq"
+    assert assert_store_consistent(study, cells) == cells
+    assert_same_results(study, baseline)
+    states = [t.state.name for t in trial_states(url, "sq")]
+    assert set(states) == {"COMPLETE"} and len(states) == len(cells)
+
+
+# -- an Optuna study on SQLite ---------------------------------------------------------------
+def optuna_argv(results: Path, url: str, corpus: Path, n_trials: int) -> list[str]:
+    sets = [f"{k}={v}" for k, v in {**FAST, "corpus": corpus}.items()]
+    return [
+        "optuna",
+        "--study-name",
+        "opt",
+        "--results",
+        str(results),
+        "--storage",
+        url,
+        "--n-trials",
+        str(n_trials),
+        "--objective",
+        "ws353_spearman",
+        "--space",
+        "alpha=0.0:1.0",
+        "--sampler",
+        "random",
+        "--seed",
+        "3",
+        "--no-pruning",
+        "--set",
+        *sets,
+    ]
+
+
+def check_optuna_study(url: str, study_dir: Path) -> list[optuna.trial.FrozenTrial]:
+    """No trial RUNNING or WAITING; every killed trial FAILED and retried to COMPLETE with its
+    params; every COMPLETE trial's value is its stored run's metric; no partial run."""
+    trials = trial_states(url, "opt")
+    states = [t.state.name for t in trials]
+    assert "RUNNING" not in states and "WAITING" not in states, states
+    by_number = {t.number: t for t in trials}
+    for trial in trials:
+        if trial.state.name == "FAIL":
+            retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+            assert retries, f"trial {trial.number} failed and was not retried"
+            assert all(t.params == trial.params for t in retries)
+        if "failed_trial" in trial.system_attrs:
+            assert by_number[trial.system_attrs["failed_trial"]].state.name == "FAIL"
+    store = ResultStore(study_dir)
+    done_ids = {t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"}
+    assert assert_store_consistent(study_dir, done_ids) == done_ids
+    for trial in trials:
+        if trial.state.name == "COMPLETE":
+            metrics = store.read_metrics(trial.user_attrs["run_id"])
+            assert metrics is not None
+            assert trial.value == pytest.approx(metrics["metrics"]["ws353_spearman"], abs=0)
+    return trials
+
+
+def test_optuna_trial_killed_mid_training_is_failed_and_retried(tmp_path, corpus_file):
+    url = f"sqlite:///{tmp_path / 'opt.db'}"
+    results = tmp_path / "results"
+    env = env_for(tmp_path)
+    argv = optuna_argv(results, url, corpus_file, n_trials=2)
+    assert run_worker(argv, tmp_path / "out.txt", env, Fault("epoch", 1)) == KILLED
+    [trial] = trial_states(url, "opt")
+    assert trial.state.name == "RUNNING"  # until a worker notices the missing heartbeats
+    time.sleep(3.5)  # the grace period passes; then the restarted worker fails and retries it
+    assert run_worker(argv, tmp_path / "out.txt", env) == 0
+    trials = check_optuna_study(url, results / "opt")
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1].system_attrs["failed_trial"] == 0 and trials[1].params == trial.params
+
+    # the retried run equals the same config run without any crash
+    run_id = trials[1].user_attrs["run_id"]
+    config = ResultStore(results / "opt").read_config(run_id)
+    alone = ResultStore(tmp_path / "alone")
+    execute_run(config, alone, CorpusCache(str(tmp_path / "data2")))
+    assert (alone.vectors_path(run_id)).read_bytes() == (
+        ResultStore(results / "opt").vectors_path(run_id).read_bytes()
+    )
+    assert alone.read_metrics(run_id)["metrics"] == pytest.approx(
+        ResultStore(results / "opt").read_metrics(run_id)["metrics"], nan_ok=True
+    )
+
+
+# -- long randomized versions (slow) -----------------------------------------------------------
+SLOW_AXES = {"alpha": [0.25, 0.75], "window": [2, 3]}
+
+
+def grid_cells_slow(corpus: Path) -> list[RunConfig]:
+    spec = GridSpec(
+        axes=SLOW_AXES,
+        trainers=TRAINERS,
+        fixed={k: v for k, v in {**FAST, "corpus": str(corpus)}.items() if k != "window"},
+    )
+    return spec.cells()
+
+
+def slow_argv(study: str, results: Path, corpus: Path, *extra: str) -> list[str]:
+    argv = grid_argv(study, results, corpus, SLOW_AXES, *extra)
+    return [a for a in argv if not a.startswith("window=3")]
+
+
+@pytest.fixture(scope="module")
+def slow_baseline(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    root = tmp_path_factory.mktemp("slow_baseline")
+    store = ResultStore(root / "results" / "base")
+    run_grid(grid_cells_slow(corpus_file), store, data_root=str(root / "data"), progress=False)
+    return store.root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(4))
+def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, trial):
+    """Repeated SIGKILLs at random points and after random delays; restart until done."""
+    rng = random.Random(trial)
+    cells = {c.run_id for c in grid_cells_slow(corpus_file)}
+    argv = slow_argv("g", tmp_path / "results", corpus_file)
+    env = env_for(tmp_path)
+    finished: set[str] = set()
+    kills = 0
+    for _attempt in range(60):
+        if rng.random() < 0.5:
+            fault = Fault.random(0.08, rng.randrange(9**9))
+            code = Worker(argv, tmp_path / "out.txt", env, fault).wait(300)
+        else:
+            worker = Worker(argv, tmp_path / "out.txt", env)
+            time.sleep(rng.uniform(0.0, 2.5))
+            worker.kill()
+            code = worker.wait()
+        now = assert_store_consistent(tmp_path / "results" / "g", cells)
+        assert finished <= now
+        finished = now
+        if code == 0:
+            break
+        assert code == KILLED
+        kills += 1
+    else:
+        pytest.fail("the grid never finished")
+    assert kills >= 2 and finished == cells
+    assert sorted(runs_completed(tmp_path / "events.log")) == sorted(cells)
+    assert_same_results(tmp_path / "results" / "g", slow_baseline)
+
+
+@pytest.mark.slow
+def test_random_external_kills_of_python_m_study(tmp_path, corpus_file, slow_baseline):
+    """The real command line in a fresh interpreter, SIGKILLed after random delays."""
+    rng = random.Random(7)
+    cells = {c.run_id for c in grid_cells_slow(corpus_file)}
+    command = [sys.executable, "-m", "study", *slow_argv("g", tmp_path / "results", corpus_file)]
+    env = {**__import__("os").environ, **env_for(tmp_path)}
+    root = Path(__file__).resolve().parents[1]
+    codes = []
+    for _attempt in range(30):
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            process.wait(timeout=rng.uniform(3.0, 9.0))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        codes.append(process.returncode)
+        assert_store_consistent(tmp_path / "results" / "g", cells)
+        if process.returncode == 0:
+            break
+    assert codes[-1] == 0 and KILLED in codes, codes
+    assert_same_results(tmp_path / "results" / "g", slow_baseline)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(3))
+def test_random_kills_of_shared_grid_workers(tmp_path, corpus_file, slow_baseline, trial):
+    """Three workers on one SQLite grid, random ones killed at random points and restarted."""
+    rng = random.Random(100 + trial)
+    cells = {c.run_id for c in grid_cells_slow(corpus_file)}
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    argv = slow_argv("sg", tmp_path / "results", corpus_file, "--storage", url)
+    env = env_for(tmp_path)
+
+    def start(i: int) -> Worker:
+        fault = Fault.random(0.1, rng.randrange(9**9)) if rng.random() < 0.6 else None
+        return Worker(argv, tmp_path / f"w{i}.txt", env, fault)
+
+    workers = [start(i) for i in range(3)]
+    restarts = 0
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.5, 2.0))
+        if rng.random() < 0.3 and restarts < 8:  # an external kill of a random live worker
+            live = [w for w in workers if w.alive()]
+            if live:
+                rng.choice(live).kill()
+        for i, worker in enumerate(workers):
+            if not worker.alive() and worker.process.exitcode == KILLED and restarts < 8:
+                workers[i] = start(i)
+                restarts += 1
+        if all(not w.alive() for w in workers) and all(w.process.exitcode == 0 for w in workers):
+            break
+        if all(not w.alive() for w in workers) and restarts >= 8:
+            workers = [Worker(argv, tmp_path / "final.txt", env)]  # a clean last worker
+    else:
+        pytest.fail("the shared grid never finished")
+    assert assert_store_consistent(tmp_path / "results" / "sg", cells) == cells
+    assert_same_results(tmp_path / "results" / "sg", slow_baseline)
+    trials = trial_states(url, "sg")
+    states = [t.state.name for t in trials]
+    assert "RUNNING" not in states and "WAITING" not in states
+    complete = [t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"]
+    assert sorted(set(complete)) == sorted(cells)
+    ended = runs_completed(tmp_path / "events.log")
+    assert sorted(ended) == sorted(cells)  # nothing trained twice to completion
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(3))
+def test_random_kills_of_an_optuna_study(tmp_path, corpus_file, trial):
+    rng = random.Random(200 + trial)
+    url = f"sqlite:///{tmp_path / 'opt.db'}"
+    results = tmp_path / "results"
+    env = env_for(tmp_path)
+    argv = optuna_argv(results, url, corpus_file, n_trials=3)
+    kills = 0
+    for _attempt in range(12):
+        fault = Fault.random(0.08, rng.randrange(9**9))
+        code = run_worker(argv, tmp_path / "out.txt", env, fault)
+        if code == KILLED:
+            kills += 1
+            time.sleep(3.5)  # past the grace period: the next worker retries the trial
+    assert run_worker(argv, tmp_path / "out.txt", env) == 0  # a clean worker settles the rest
+    check_optuna_study(url, results / "opt")
+    assert kills >= 1
