@@ -403,3 +403,21 @@ def assert_store_consistent(study_dir: Path, allowed_run_ids: set[str]) -> set[s
         runs, _ = load_table(study_dir, save=False)
         assert runs["run_id"].is_unique and set(runs["run_id"]) == finished
     return finished
+
+
+def hammer(path: str, tag: int, n: int) -> None:
+    """Write `{"tag": tag, "i": i, "pad": ...}` to one path n times with the store's atomic write
+    (a worker target for the concurrent-writers test)."""
+    from study.results import atomic_write_json
+
+    pad = "x" * (20_000 + 1_000 * tag)  # larger than one write() so a torn write would show
+    for i in range(n):
+        atomic_write_json(Path(path), {"tag": tag, "i": i, "pad": pad})
+
+
+def start_process(target: Callable[..., None], *args: Any) -> Any:
+    """A forkserver process running `target(*args)` (target must live in this module)."""
+    _ensure_forkserver()
+    process = _CONTEXT.Process(target=target, args=args)
+    process.start()
+    return process

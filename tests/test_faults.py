@@ -102,6 +102,51 @@ def trial_states(storage_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage_url).get_trials()
 
 
+# -- determinism: the premise of every comparison below -----------------------------------------
+DETERMINISM_SCRIPT = """
+import hashlib, json, sys
+from study.config import RunConfig
+from study.results import ResultStore
+from study.runner import CorpusCache, execute_run
+out = {}
+for config in [RunConfig.from_dict(d) for d in json.loads(sys.argv[1])]:
+    store = ResultStore(sys.argv[2])
+    execute_run(config, store, CorpusCache(sys.argv[3]))
+    out[config.run_id] = hashlib.sha256(store.vectors_path(config.run_id).read_bytes()).hexdigest()
+print(json.dumps(out))
+"""
+
+
+def test_same_config_and_seed_give_identical_vectors_in_two_processes(
+    tmp_path, corpus_file, baseline
+):
+    """torch and gensim (workers=1) on CPU: bit-identical vectors in a fresh interpreter with
+    another hash seed as in this process (the baseline)."""
+    import hashlib
+    import os
+
+    configs = [c for c in grid_cells(corpus_file) if c.alpha == AXES["alpha"][0]]
+    payload = json.dumps([c.to_dict() for c in configs])
+    result = subprocess.run(
+        [sys.executable, "-c", DETERMINISM_SCRIPT, payload, str(tmp_path / "s"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    theirs = json.loads(result.stdout.strip().splitlines()[-1])
+    ours = {
+        c.run_id: hashlib.sha256(
+            (baseline / "runs" / c.run_id / "vectors.bin").read_bytes()
+        ).hexdigest()
+        for c in configs
+    }
+    assert theirs == ours
+    assert len(set(ours.values())) == len(configs)  # and the configs do differ
+
+
 # -- a local grid ----------------------------------------------------------------------------
 def test_local_grid_killed_in_every_phase_resumes_to_the_uninterrupted_result(
     tmp_path, corpus_file, baseline
