@@ -14,6 +14,7 @@ a figure shows one hyperparameter, the other swept ones are held at the best cel
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,12 +272,13 @@ def plot_curves(
         squeeze=False,
         layout="constrained",
         sharex=True,
-        sharey="row",
     )
+    failed = _failed_by_value(runs, where, by)
     for col, trainer in enumerate(trainers):
         subset = data[data["trainer"] == trainer]
         for row, column in enumerate(columns):
             ax = axes[row][col]
+            drawn: list[float] = []
             for value in values:
                 curve = subset[subset[by] == value].groupby("epoch")[column]
                 mean = curve.mean()
@@ -299,8 +301,35 @@ def plot_curves(
                     ax.fill_between(
                         mean.index, low.values, high.values, color=colors[value], alpha=0.2, lw=0
                     )
+                drawn += [*low.dropna(), *high.dropna(), *mean.dropna()]
+            if drawn and min(drawn) > 0 and max(drawn) / min(drawn) > 20:
+                ax.set_yscale("log")  # one unstable run must not flatten every other curve
+                ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+                ax.text(
+                    0.99,
+                    0.97,
+                    "log scale",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=8,
+                    color="grey",
+                )
             if row == 0:
                 ax.set_title(f"{trainer}", fontsize=11, fontweight="bold")
+                if failed.get(trainer):
+                    ax.text(
+                        0.01,
+                        0.97,
+                        "failed runs (not shown): " + failed[trainer],
+                        transform=ax.transAxes,
+                        ha="left",
+                        va="top",
+                        fontsize=8,
+                        color="firebrick",
+                    )
             if col == 0:
                 ax.set_ylabel(COLUMN_LABELS.get(column, column), fontsize=9)
             if row == len(columns) - 1:
@@ -328,6 +357,18 @@ def plot_curves(
         sub += f"; {_where_text(where)}"
     fig.suptitle(f"{heading} vs epoch by {by}\n{sub}", x=0.01, ha="left", fontsize=11)
     return fig
+
+
+def _failed_by_value(runs: pd.DataFrame, where: Mapping[str, Any], by: str) -> dict[str, str]:
+    """Per trainer: "alpha=1 (2), ..." for runs that failed at the held-fixed values."""
+    if "status" not in runs or by not in runs:
+        return {}
+    bad = _select(runs[runs["status"] == "failed"], where)
+    out: dict[str, str] = {}
+    for trainer, group in bad.groupby("trainer"):
+        counts = group.groupby(by).size()
+        out[str(trainer)] = ", ".join(f"{by}={_fmt(v)} ({n})" for v, n in counts.items())
+    return out
 
 
 def plot_losses(
@@ -458,6 +499,8 @@ def plot_heatmaps(
         for col, trainer in enumerate(trainers):
             ax = axes[row][col]
             mine = cells[cells["trainer"] == trainer]
+            bad = runs[(runs["status"] != "done") & (runs["trainer"] == trainer)]
+            failed_cells = set(zip(bad["trainer"], bad[yname], bad[xname], strict=True))
             grid = mine.groupby([yname, xname])[metric].max().unstack(xname)
             grid = grid.reindex(
                 index=_sorted_values(runs[yname]), columns=_sorted_values(runs[xname])
@@ -480,8 +523,20 @@ def plot_heatmaps(
                             f"{value:.3f}",
                             ha="center",
                             va="center",
-                            fontsize=8,
+                            fontsize=9,
                             color="black" if light else "white",
+                        )
+                    else:
+                        key = (trainer, grid.index[i], grid.columns[j])
+                        failed = key in failed_cells
+                        ax.text(
+                            j,
+                            i,
+                            "failed" if failed else "no runs",
+                            ha="center",
+                            va="center",
+                            fontsize=9,
+                            color="firebrick" if failed else "grey",
                         )
             if np.isfinite(grid.values).any():
                 i, j = np.unravel_index(np.nanargmax(grid.values), grid.shape)
@@ -527,35 +582,40 @@ def plot_trainer_scatter(runs: pd.DataFrame, metrics: Sequence[str] | None = Non
     pairs = trainer_pairs(runs, metrics)
     if pairs.empty or not metrics:
         return None
-    params = swept_fields(runs)
+    params = sorted(swept_fields(runs), key=lambda f: f != "alpha")  # colour by α if swept
     color_by = params[0] if params else None
+    marker_by = params[1] if len(params) > 1 and pairs[params[1]].nunique() <= 5 else None
+    markers = (
+        dict(zip(_sorted_values(pairs[marker_by]), "osD^v", strict=False)) if marker_by else {}
+    )
+    colors = {}
+    if color_by is not None:
+        values = _sorted_values(pairs[color_by])
+        cmap = plt.get_cmap("viridis")
+        colors = {v: cmap(i / max(len(values) - 1, 1) * 0.9) for i, v in enumerate(values)}
     fig, axes = plt.subplots(
-        1, len(metrics), figsize=(4.3 * len(metrics), 4.6), squeeze=False, layout="constrained"
+        1, len(metrics), figsize=(4.3 * len(metrics), 4.8), squeeze=False, layout="constrained"
     )
     for ax, metric in zip(axes[0], metrics, strict=True):
         x, y = pairs[f"{metric}_torch"], pairs[f"{metric}_gensim"]
-        if color_by is not None:
-            values = _sorted_values(pairs[color_by])
-            cmap = plt.get_cmap("viridis")
-            for i, value in enumerate(values):
-                mask = pairs[color_by] == value
-                ax.scatter(
-                    x[mask],
-                    y[mask],
-                    s=40,
-                    color=cmap(i / max(len(values) - 1, 1) * 0.9),
-                    label=f"{color_by}={_fmt(value)}",
-                    edgecolor="black",
-                    lw=0.4,
-                )
-        else:
-            ax.scatter(x, y, s=40, edgecolor="black", lw=0.4)
+        for _, cell in pairs.iterrows():
+            ax.scatter(
+                cell[f"{metric}_torch"],
+                cell[f"{metric}_gensim"],
+                s=50,
+                color=colors.get(cell[color_by], "tab:purple") if color_by else "tab:purple",
+                marker=markers.get(cell[marker_by], "o") if marker_by else "o",
+                edgecolor="black",
+                lw=0.4,
+            )
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         finite = pd.concat([x, y]).dropna()
         if not finite.empty:
             low, high = float(finite.min()), float(finite.max())
             pad = 0.08 * max(high - low, 1e-3)
             lim = (low - pad, high + pad)
-            ax.plot(lim, lim, color="grey", ls="--", lw=1, label="y = x")
+            ax.plot(lim, lim, color="grey", ls="--", lw=1)
             ax.set_xlim(lim)
             ax.set_ylim(lim)
         ax.set_aspect("equal")
@@ -564,7 +624,26 @@ def plot_trainer_scatter(runs: pd.DataFrame, metrics: Sequence[str] | None = Non
         delta = pairs[f"{metric}_delta"].mean()
         ax.set_title(f"{metric}\nmean torch − gensim = {delta:+.3f}", fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="best")
+    handles = [
+        matplotlib.lines.Line2D(
+            [], [], ls="", marker="o", color=c, mec="black", mew=0.4, label=f"{color_by}={_fmt(v)}"
+        )
+        for v, c in colors.items()
+    ] + [
+        matplotlib.lines.Line2D(
+            [],
+            [],
+            ls="",
+            marker=m,
+            color="lightgrey",
+            mec="black",
+            mew=0.4,
+            label=f"{marker_by}={_fmt(v)}",
+        )
+        for v, m in markers.items()
+    ]
+    handles.append(matplotlib.lines.Line2D([], [], color="grey", ls="--", lw=1, label="y = x"))
+    axes[0][0].legend(handles=handles, fontsize=8, loc="best")
     fig.suptitle(
         f"torch vs gensim per grid cell ({len(pairs)} cells, mean over seeds); "
         "points above the dashed line: gensim better",
@@ -821,8 +900,8 @@ def _overlay_3d(
             points[n_seed:, 0],
             points[n_seed:, 1],
             points[n_seed:, 2],
-            s=6,
-            alpha=0.3,
+            s=12,
+            alpha=0.5,
             color=color,
             lw=0,
         )
@@ -866,7 +945,7 @@ def sweep_models(
     if by not in done or done.empty:
         return done.iloc[0:0], {}
     automatic = where is None
-    where = dict(_held_fixed(runs, by, select_metric) if where is None else where)
+    where = {} if where is None else dict(where)
     if "trainer" in done:
         if trainer not in set(done["trainer"]):
             trainer = _trainers(done)[0]
@@ -875,20 +954,39 @@ def sweep_models(
         seed = int(min(done["seed"]))
     if seed is not None:
         where["seed"] = seed
-    sweep = _select(done, where).sort_values(by).drop_duplicates(subset=[by])
     others = [f for f in swept_fields(runs) if f != by]
-    if automatic and others and len(sweep) < 2:  # a partial grid: the most complete sweep
-        pool = _select(done, {k: v for k, v in where.items() if k not in others})
-        if not pool.empty:
-            sizes = pool.groupby(others, dropna=False)[by].nunique()
-            where.update(dict(zip(others, _as_tuple(sizes.idxmax()), strict=True)))
-            sweep = _select(done, where).sort_values(by).drop_duplicates(subset=[by])
+    if automatic and others:
+        where.update(
+            _most_complete_sweep(runs, _select(done, where), by, others, trainer, select_metric)
+        )
+    sweep = _select(done, where).sort_values(by).drop_duplicates(subset=[by])
     if sweep.empty:
         return sweep, where
     values = list(sweep[by])
     ref = 0.75 if by == "alpha" and 0.75 in values else values[(len(values) - 1) // 2]
     order = [values.index(ref)] + [i for i in range(len(values)) if values[i] != ref]
     return sweep.iloc[order], where
+
+
+def _most_complete_sweep(
+    runs: pd.DataFrame, pool: pd.DataFrame, by: str, others: list[str], trainer: str, metric: str
+) -> dict[str, Any]:
+    """Values of the other swept fields with the most `by` values done (failed runs leave
+    holes); among those, the one holding this trainer's best cell by `metric`."""
+    if pool.empty:
+        return {}
+    sizes = pool.groupby(others, dropna=False)[by].nunique()
+    complete = [_as_tuple(key) for key in sizes[sizes == sizes.max()].index]
+    if metric in available_metrics(runs):
+        cells = cell_table(runs, [metric])
+        if "trainer" in cells:
+            cells = cells[cells["trainer"] == trainer]
+        score = {
+            key: cells[(cells[others] == pd.Series(key, index=others)).all(axis=1)][metric].max()
+            for key in complete
+        }
+        complete.sort(key=lambda key: -score[key] if score[key] == score[key] else math.inf)
+    return dict(zip(others, complete[0], strict=True))
 
 
 def _as_tuple(key: Any) -> tuple[Any, ...]:

@@ -244,7 +244,7 @@ def _format_speed(speed: pd.DataFrame) -> pd.DataFrame:
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     bad = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
     keys = ["run_id", "status", *plots.cell_fields(runs), "seed", "error"]
-    out = bad[[k for k in dict.fromkeys(keys) if k in bad]].copy()
+    out = _format_keys(bad[[k for k in dict.fromkeys(keys) if k in bad]])
     if "error" in out:
         out["error"] = out["error"].fillna("").astype(str).str.slice(0, 300)
     return out.reset_index(drop=True)
