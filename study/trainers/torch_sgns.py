@@ -6,39 +6,50 @@ word2vec semantics (as word2vec.c and gensim):
   dropped words.
 - Dynamic window: each center draws b ~ U[1, window] and uses the b words on each side;
   windows never cross a sentence (`corpus.sentence_starts`).
-- Negatives from count**alpha with an alias table on the device (`study.sampling`), K fresh ones
-  per (center, context) pair. (word2vec.c skips a negative that equals the target; we keep it:
-  with the noise mass of any one word ≲ 2 %, it changes nothing measurable.)
-- Learning rate decays linearly from lr_start to lr_end over all epochs (updated every batch).
+- Negatives from count**alpha with an alias table on the device (`study.sampling`), never
+  `torch.multinomial`. K negatives are drawn per *center* and shared by the center's pairs
+  (skip-gram; CBOW has one example per center, as in gensim). Each pair still sees K negatives
+  from the noise distribution, so the objective and its expected gradient are word2vec's; the
+  sharing (Ji et al. 2016, "Parallelizing Word2Vec in Shared and Distributed Memory", who
+  report no accuracy loss) cuts the rows gathered and scattered per center from ~6(K+1) to
+  ~K + 7. word2vec.c skips a negative equal to the target; we keep it (any one word has ≲ 2 %
+  of the noise mass).
+- Learning rate decays linearly from lr_start to lr_end over all epochs (updated every step).
 - W_in ~ U(-0.5/dim, 0.5/dim), W_out = 0.
 - CBOW: h = mean of the context vectors; as in word2vec.c/gensim (cbow_mean=1), *every* context
   vector receives the full ∂L/∂h (not ∂L/∂h / |context|, the exact gradient of the mean).
 
-Hot loop: pairs are built on the device with tensor ops (window offsets × centers, masked by
-the drawn window and the sentence ids); gradients are the closed forms of `study.sgns_math`,
-applied with `index_add_`; no autograd, no Python loop over tokens.
+Hot loop, all tensor ops on the device: a step takes `batch_size` consecutive centers of the
+subsampled stream, gathers the rows of positions start - W .. stop + W once, and sees each
+center's window as a strided view of them (`Window`); the mask (drawn reach, same sentence)
+selects the real pairs. Gradients are the closed forms of `study.sgns_math` (no autograd);
+context gradients go back with 2W shifted adds and all rows with `index_add_`. No Python loop
+over tokens, no per-pair gathers.
 
-Batch size and frequent words. `batch_size` is the number of *center words* per step (≈ batch
-× (window + 1) pairs for skip-gram). All gradients of a step are computed from the same
-parameters and *summed* per row (`index_add_`), i.e. each occurrence of a word contributes its
-own full SGD step, exactly the total step that gensim takes for it, only computed from
-parameters up to one batch stale (Hogwild-like, as gensim's own threads are). We do not average
-per row: averaging would cut the learning rate of a word in proportion to how often it occurs in
-a batch, i.e. frequent words (and the frequent negatives) would learn up to hundreds of times
-slower than in gensim. Summing stays close to sequential SGD while lr × (occurrences of a row
-per step) is small; subsampling bounds the occurrences of frequent words, and with the
-defaults (batch 1024 ≈ 6k pairs, lr 0.025) quality matches gensim (see the report in the
-issue). Very large batches (≳ 16k centers) on small corpora give fewer, staler steps and lose
-quality; a batch that diverges raises `DivergenceError`.
+Batch size and frequent words. `batch_size` counts *center words* per step (≈ batch × (window
++ 1) pairs for skip-gram). All gradients of a step are computed from the same parameters and
+*summed* per row: each occurrence contributes its own full SGD step, the same total step gensim
+takes for it, computed from parameters up to one step stale. We do not average per row: that
+would cut the learning rate of a word in proportion to how often it occurs in a step, so the
+frequent words and negatives would learn hundreds of times slower than in gensim. Summing is
+close to sequential SGD while lr × n_r (n_r = pair updates of row r in the step) is small, but
+the most frequent rows reach n_r ≈ 800 per 1024 centers on the default corpus ("the" as a
+negative; lr × n_r ≈ 20), and the summed stale step then overshoots: the loss rose *above* its
+initial value in the first epoch. So each row's total rate in a step is capped:
+rate_r = min(lr, max(MAX_ROW_STEP, lr) / n_r) (`row_rates`); rows below the cap - nearly all
+rows, nearly all the time - get exactly the summed update. The cap makes batch sizes from 256 to
+4096 behave alike (measurements in the docstring of MAX_ROW_STEP) and never cuts a row below one
+plain step at lr, so a learning rate that is too large still diverges (`DivergenceError`).
 
-Full softmax (`objective=softmax`): the exact objective SGNS approximates; every pair scores the
-whole vocabulary (O(V·dim) per pair, a dense W_out update per step), so it is limited to
-vocabularies of at most `MAX_SOFTMAX_VOCAB` words (a `ConfigError` above that: set max_vocab or
-raise min_count). Loss per pair is the cross-entropy -log p(context | center).
+Full softmax (`objective=softmax`): the exact objective SGNS approximates. Each center's
+softmax over the whole vocabulary is shared by its window's pairs (loss per pair
+-log p(context | center)); O(V·dim) per center and a dense W_out update per step, so it is
+limited to vocabularies of at most `MAX_SOFTMAX_VOCAB` words (`ConfigError` above that: set
+max_vocab or raise min_count). The per-row cap applies to W_in only.
 
-Loss: the mean training loss per (center, context) pair of each epoch, summed in float64 on the
-device (for CBOW, per (context window, center) example). Deterministic given the seed on CPU:
-all randomness (init, subsampling, windows, negatives) comes from one `torch.Generator`.
+Loss: the exact mean training loss per (center, context) pair of each epoch, summed in float64
+on the device (for CBOW, per (context window, center) example). Deterministic given the seed on
+CPU: all randomness (init, subsampling, windows, negatives) comes from one `torch.Generator`.
 """
 
 from __future__ import annotations
@@ -85,7 +96,7 @@ from study.vocab import EncodedCorpus, keep_probabilities
 # ~2·10^6 multiply-adds per pair at dim 100; beyond that negative sampling is the tool.
 MAX_SOFTMAX_VOCAB = 10_000
 SOFTMAX_CHUNK_ELEMENTS = 1 << 23  # rows × vocab of one logits chunk (32 MB in float32)
-MAX_ROW_STEP = 0.5  # cap on lr × (pair steps of one row in one batch); see the docstring
+MAX_ROW_STEP = 1.0  # cap on a row's total rate lr × n_r in one step; see the module docstring
 MAX_STEP_BYTES = 4 << 30  # refuse batch sizes whose per-step tensors would exceed ~4 GiB
 CHECK_EVERY = 64  # steps between divergence checks of the running loss
 
@@ -106,18 +117,42 @@ class Window:
 
 
 class TorchTrainer:
-    """SGNS / CBOW / full-softmax word2vec in PyTorch; `progress=None` shows a bar on a TTY."""
+    """SGNS / CBOW / full-softmax word2vec in PyTorch.
+
+    progress: tqdm bar per epoch; None shows it only when stderr is a terminal.
+    cpu_threads: torch intra-op threads while training on the CPU (restored afterwards);
+    None leaves torch's setting. Default 1: a step's tensors are small (≈ 1-2 MB), and on the
+    2-core box splitting each op over 2 threads made steps 3-10× *slower* (thread hand-offs per
+    op; worse when anything else runs), while one thread alone beat gensim with 2 workers.
+    """
 
     name = "torch"
 
-    def __init__(self, progress: bool | None = None):
+    def __init__(self, progress: bool | None = None, cpu_threads: int | None = 1):
         self.progress = progress
+        self.cpu_threads = cpu_threads
 
     def fit(
         self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
     ) -> TrainResult:
-        check_config(corpus, config)
         device = resolve_device(config.device)
+        if device.type != "cpu" or self.cpu_threads is None:
+            return self._fit(corpus, config, callbacks, device)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.cpu_threads)
+        try:
+            return self._fit(corpus, config, callbacks, device)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit(
+        self,
+        corpus: EncodedCorpus,
+        config: RunConfig,
+        callbacks: Sequence[Callback],
+        device: torch.device,
+    ) -> TrainResult:
+        check_config(corpus, config)
         gen = torch.Generator(device=device)
         gen.manual_seed(config.seed)
         vocab_size, dim = len(corpus.vocab), config.dim
@@ -251,14 +286,12 @@ def check_config(corpus: EncodedCorpus, config: RunConfig) -> None:
 
 
 def step_memory_bytes(config: RunConfig, vocab_size: int) -> int:
-    """Rough upper bound of one step's float32 tensors (gathered rows + gradients)."""
-    examples = config.batch_size * (2 * config.window if config.model == "sg" else 1)
-    if config.objective == "softmax":  # gathered rows and gradients + logits chunks + dense grad
-        return 4 * (
-            3 * examples * config.dim + 3 * SOFTMAX_CHUNK_ELEMENTS + vocab_size * config.dim
-        )
-    rows = 3 * (config.negative + 2) + (2 * config.window if config.model == "cbow" else 0)
-    return 4 * examples * rows * config.dim
+    """Rough size of one step's float32 tensors: gathered rows, gradients, window masks
+    (softmax: logits chunks and the dense W_out gradient)."""
+    batch, dim, slots = config.batch_size, config.dim, 2 * config.window + 1
+    if config.objective == "softmax":
+        return 4 * (6 * batch * dim + 3 * SOFTMAX_CHUNK_ELEMENTS + vocab_size * dim)
+    return 4 * batch * (3 * (config.negative + 2) * dim + 4 * slots)
 
 
 def make_window(
