@@ -2,7 +2,8 @@
 
 Every worker runs the same `study grid ... --storage URL` command:
 1. The cells are put in the study's queue once: the worker that creates the lock study
-   `<study>.grid-<cells hash>` (a unique name, so exactly one succeeds) enqueues every cell as a
+   `<study>.grid-<cells hash>-<finished trials of those cells>` (a unique name, so exactly one
+   succeeds; the count makes a rerun of the same cells a new round) enqueues every cell as a
    WAITING trial carrying its config; the others wait until it is done. If it dies part-way
    (no new trial for a heartbeat grace period), a waiting or restarted worker queues the rest.
 2. Each worker claims WAITING trials one at a time (WAITING → RUNNING is a row-locked update
@@ -104,7 +105,7 @@ def _enqueue_once(
     wait_seconds: float,
     enqueue_lock: Path | None = None,
 ) -> None:
-    lock_name = f"{study.study_name}.grid-{_cells_hash(cells)}"
+    lock_name = _lock_name(study, cells)
     try:
         optuna.create_study(storage=storage, study_name=lock_name)
     except DuplicatedStudyError:
@@ -116,6 +117,21 @@ def _enqueue_once(
         _enqueue_missing(study, cells)
     lock = optuna.load_study(storage=storage, study_name=lock_name)
     lock.set_user_attr(READY_ATTR, len(cells))
+
+
+def _lock_name(study: optuna.Study, cells: Sequence[RunConfig]) -> str:
+    """One lock study per round: the cells, and how many of their trials have finished before.
+
+    Without the count, a rerun of the same cells (`--overwrite`, `--retry-failed` after a round
+    where all failed, cells given up after the retries) finds the old round's lock, queues
+    nothing and exits having run nothing."""
+    ids = {c.run_id for c in cells}
+    finished = sum(
+        1
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+        if t.user_attrs.get("run_id") in ids
+    )
+    return f"{study.study_name}.grid-{_cells_hash(cells)}-{finished}"
 
 
 def _enqueue_missing(study: optuna.Study, cells: Sequence[RunConfig]) -> None:

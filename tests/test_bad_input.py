@@ -313,6 +313,17 @@ def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
     assert list(runs["status"]) == ["failed"] and "nope.txt" in runs["error"][0]
 
 
+def test_grid_with_a_bad_corpus_records_every_cell_failed_and_warns(tmp_path, capsys):
+    """A grid goes on past failed cells: each is recorded with its reason; exit 0 + warning."""
+    argv = grid(tmp_path, "--grid", "alpha=0.5,1.0", "--set", *FAST, "corpus=nope.txt")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "warning: 2 runs failed; their errors are in runs.csv" in out
+    runs, _ = load_table(tmp_path / "grid", save=False)
+    assert list(runs["status"]) == ["failed", "failed"]
+    assert runs["error"].str.contains("'nope.txt' is neither a known name").all()
+
+
 # torch with one center word per step (batch_size=1) and lr_start=1000 overflows to NaN within
 # epoch 1 on any planted corpus. (With the default batch the trainer caps per-row rates, and
 # whether lr_start=10000 diverges depends on the corpus.) gensim never produces NaN/inf, even at

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -36,6 +37,7 @@ from study.runner import CorpusCache, execute_run, run_grid
 
 KILLED = -signal.SIGKILL
 HEARTBEAT = "1,3"  # interval, grace (s): a dead worker's trial is stale after 3 s
+MAX_RETRY = 3  # study.storage: a trial killed again after 3 retries is given up (stays FAIL)
 FAST = {
     "dim": 16,
     "epochs": 2,
@@ -238,6 +240,32 @@ def test_shared_grid_worker_killed_while_enqueuing_is_restarted(tmp_path, corpus
     assert set(states) == {"COMPLETE"} and len(states) == len(cells)
 
 
+def test_shared_grid_rerun_with_overwrite_or_retry_failed_runs_again(tmp_path, corpus_file):
+    """A rerun of the same cells is a new round: it used to find the old round's queue lock,
+    queue nothing and exit having run nothing."""
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    argv = [
+        *("grid", "--study", "re", "--results", str(tmp_path / "results"), "--storage", url),
+        *("--grid", f"corpus={corpus_file},{tmp_path / 'missing.txt'}", "--set"),
+        *(f"{k}={v}" for k, v in FAST.items()),
+    ]
+    env = env_for(tmp_path)
+    log = tmp_path / "events.log"
+
+    def round_(*flags: str) -> Counter:
+        before = len(read_log(log))
+        assert run_worker([*argv, *flags], tmp_path / "out.txt", env) == 0
+        return Counter(rest.split()[1] for _, e, rest in read_log(log)[before:] if e == "end")
+
+    assert round_() == {"done": 1, "failed": 1}
+    assert round_("--retry-failed") == {"failed": 1}
+    assert round_("--overwrite") == {"done": 1, "failed": 1}
+    states = Counter(t.state.name for t in trial_states(url, "re"))
+    assert states == {"COMPLETE": 2, "FAIL": 3}
+    runs, _ = load_table(tmp_path / "results" / "re", save=False)
+    assert sorted(runs["status"]) == ["done", "failed"]
+
+
 # -- an Optuna study on SQLite ---------------------------------------------------------------
 def optuna_argv(results: Path, url: str, corpus: Path, n_trials: int) -> list[str]:
     sets = [f"{k}={v}" for k, v in {**FAST, "corpus": corpus}.items()]
@@ -273,12 +301,12 @@ def check_optuna_study(url: str, study_dir: Path) -> list[optuna.trial.FrozenTri
     assert "RUNNING" not in states and "WAITING" not in states, states
     by_number = {t.number: t for t in trials}
     for trial in trials:
-        if trial.state.name == "FAIL":
-            retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+        history = trial.system_attrs.get("retry_history", [])
+        if trial.state.name == "FAIL" and len(history) < MAX_RETRY:
+            retries = [t for t in trials if trial.number in t.system_attrs.get("retry_history", [])]
             assert retries, f"trial {trial.number} failed and was not retried"
             assert all(t.params == trial.params for t in retries)
-        if "failed_trial" in trial.system_attrs:
-            assert by_number[trial.system_attrs["failed_trial"]].state.name == "FAIL"
+        assert all(by_number[n].state.name == "FAIL" for n in history)
     store = ResultStore(study_dir)
     done_ids = {t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"}
     assert assert_store_consistent(study_dir, done_ids) == done_ids
@@ -354,12 +382,12 @@ def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, tria
     finished: set[str] = set()
     kills = 0
     for _attempt in range(60):
-        if rng.random() < 0.5:
-            fault = Fault.random(0.08, rng.randrange(9**9))
+        if rng.random() < 0.5:  # at a random point (p per point reached)
+            fault = Fault.random(0.15, rng.randrange(9**9))
             code = Worker(argv, tmp_path / "out.txt", env, fault).wait(300)
-        else:
+        else:  # from outside, after a random delay (a grid of 8 runs takes ~3-5 s)
             worker = Worker(argv, tmp_path / "out.txt", env)
-            time.sleep(rng.uniform(0.0, 2.5))
+            time.sleep(rng.uniform(0.1, 2.0))
             worker.kill()
             code = worker.wait()
         now = assert_store_consistent(tmp_path / "results" / "g", cells)
@@ -371,7 +399,7 @@ def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, tria
         kills += 1
     else:
         pytest.fail("the grid never finished")
-    assert kills >= 2 and finished == cells
+    assert kills >= 1 and finished == cells
     assert sorted(runs_completed(tmp_path / "events.log")) == sorted(cells)
     assert_same_results(tmp_path / "results" / "g", slow_baseline)
 
