@@ -132,7 +132,11 @@ class CorpusSource:
 
     def fingerprint(self) -> str:
         """Identifies the content (file bytes + how they are read); keys the vocabulary cache."""
-        return f"{self.name}:{file_sha256(self.path)}:{CLEANER_VERSION}"
+        try:
+            digest = file_sha256(self.path)
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus {self.path}: {exc.strerror or exc}") from exc
+        return f"{self.name}:{digest}:{CLEANER_VERSION}"
 
 
 def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
@@ -157,6 +161,8 @@ def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
             description="text8 (first 10^8 bytes of English Wikipedia, Matt Mahoney)",
         )
     path = Path(spec).expanduser()
+    if path.is_dir():
+        raise CorpusError(f"corpus path is a directory, not a file: {path}")
     if not path.exists():
         raise CorpusError(
             f"corpus {spec!r} is neither a known name ({DEFAULT_CORPUS_NAME}, text8) "

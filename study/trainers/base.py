@@ -143,12 +143,17 @@ def keyed_vectors(words: Sequence[str], vectors: np.ndarray) -> KeyedVectors:
     return kv
 
 
+# A mean loss per pair this large is divergence even if still finite: a fresh model starts at
+# (1 + K)·ln 2 (≤ 70 for K ≤ 100) for SGNS and ln V for the full softmax.
+EXPLODED_LOSS = 1e6
+
+
 def check_finite(loss: float, *arrays: Any, where: str) -> None:
-    """Divergence guard: NaN/inf in the loss or in any parameter array stops the run."""
-    bad_loss = not math.isfinite(loss)
+    """Divergence guard: NaN/inf in the loss or any parameter array, or an exploded loss."""
+    bad_loss = not math.isfinite(loss) or loss > EXPLODED_LOSS
     bad_array = any(not bool(torch.isfinite(torch.as_tensor(a)).all()) for a in arrays)
     if bad_loss or bad_array:
-        what = f"loss={loss}" if bad_loss else "NaN/inf in the vectors"
+        what = f"loss per pair {loss:.3g}" if bad_loss else "NaN/inf in the vectors"
         raise DivergenceError(f"training diverged at {where} ({what}): lower lr_start")
 
 
