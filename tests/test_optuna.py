@@ -35,8 +35,22 @@ def test_parse_space_and_objectives():
 
 def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
     """Two good trials set the median; a trial with a tiny learning rate is pruned early."""
+    from study.corpus import enwiki_sample_documents, enwiki_sample_path
+
+    # the first ~40 articles of the embedded corpus: real words, so WS353 is meaningful
+    corpus = tmp_path / "wiki-part.txt"
+    corpus.write_text("\n".join(enwiki_sample_documents(enwiki_sample_path())[:40]))
     store = ResultStore(tmp_path / "tune")
-    base = RunConfig(trainer="gensim", workers=1, dim=24, epochs=4, probe_pairs=0, lr_end=0.0)
+    base = RunConfig(
+        trainer="gensim",
+        workers=1,
+        dim=16,
+        epochs=3,
+        probe_pairs=0,
+        lr_end=0.0,
+        min_count=3,
+        corpus=str(corpus),
+    )
     study = optuna.create_study(
         direction="maximize",
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
