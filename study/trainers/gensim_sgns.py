@@ -22,6 +22,13 @@ stays: the loss is a slight underestimate; prefer the probe's float64 `probe_los
 trainers. `tally="stock"` keeps gensim's own tally (used by benchmarks/gensim_loss_tally.py and
 the tests to show its limits).
 
+The tally is an online loss: each pair is scored just before its own update, by sequential SGD
+on vectors that the preceding pairs of the same window and sentence have just moved. At a high
+learning rate this reads well below the loss of the same vectors on fresh pairs (wiki8, α=0.5:
+1.84 in epoch 1 vs a probe loss of 2.20 at its end; the gap shrinks with lr and is < 0.01 in the
+last epoch). The torch trainer scores a batch before updating it, so its loss tracks the probe;
+compare trainers with the probe, not with this column.
+
 Counting pairs. gensim does not report pairs, only each job's effective words (kept after
 subsampling), which the trainer adds up per epoch (exact). Skip-gram trains one pair per
 (center, context in its dynamic window), so pairs = effective words × ρ, where ρ = expected
