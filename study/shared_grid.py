@@ -1,11 +1,12 @@
 """A grid run by many worker processes or machines that share one Optuna storage.
 
 Every worker runs the same `study grid ... --storage URL` command:
-1. The cells are put in the study's queue once: the worker that creates the lock study
-   `<study>.grid-<cells hash>-<finished trials of those cells>` (a unique name, so exactly one
-   succeeds; the count makes a rerun of the same cells a new round) enqueues every cell as a
-   WAITING trial carrying its config; the others wait until it is done. If it dies part-way
-   (no new trial for a heartbeat grace period), a waiting or restarted worker queues the rest.
+1. The cells are put in the study's queue once per round: the worker that creates the lock
+   study `<study>.grid-<cells hash>-<round>` (a unique name, so exactly one succeeds) enqueues
+   every cell as a WAITING trial carrying its config; the others wait until it is done and
+   join. If it dies part-way (no new trial for a heartbeat grace period), a waiting or
+   restarted worker queues the rest. Once none of a round's cells is waiting or running, a
+   worker whose cells still need a run (`--overwrite`, `--retry-failed`) starts the next round.
 2. Each worker claims WAITING trials one at a time (WAITING → RUNNING is a row-locked update
    on PostgreSQL; on SQLite, which is one machine by nature, a file lock serialises claims),
    runs the cell into the shared result store and tells the outcome (COMPLETE or FAIL).
@@ -17,11 +18,12 @@ Workers exit when no cell is waiting or running.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -62,7 +64,14 @@ def run_grid_shared(
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"])
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
-    _enqueue_once(study, storage, todo, wait_seconds, sqlite_lock_path(storage_url, "enqueue"))
+    _enqueue_once(
+        study,
+        storage,
+        todo,
+        wait_seconds,
+        sqlite_lock_path(storage_url, "enqueue"),
+        lambda cs: [c for c in cs if needs_run(store, c, overwrite, retry_failed)],
+    )
     claim_lock = sqlite_lock_path(storage_url, "claim")
     counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, "failed": 0}
     corpora = CorpusCache(data_root)
@@ -104,43 +113,49 @@ def _enqueue_once(
     cells: Sequence[RunConfig],
     wait_seconds: float,
     enqueue_lock: Path | None = None,
+    still_needed: Callable[[Sequence[RunConfig]], list[RunConfig]] = list,
 ) -> None:
-    lock_name = _lock_name(study, cells)
-    try:
-        optuna.create_study(storage=storage, study_name=lock_name)
-    except DuplicatedStudyError:
-        if _wait_until_ready(study, storage, lock_name, wait_seconds):
-            return
-        # the worker that enqueues died part-way (or is stuck): queue what it did not
-        log.warning("the worker enqueuing the grid stopped part-way; queueing the rest")
+    if not cells:
+        return
+    base = f"{study.study_name}.grid-{_cells_hash(cells)}"
+    ids = {c.run_id for c in cells}
+    for round_ in itertools.count():
+        lock_name = f"{base}-{round_}"
+        try:
+            optuna.create_study(storage=storage, study_name=lock_name)
+        except DuplicatedStudyError:
+            if not _wait_until_ready(study, storage, lock_name, wait_seconds):
+                # the worker that enqueues died part-way (or is stuck): queue what it did not
+                log.warning("the worker enqueuing the grid stopped part-way; queueing the rest")
+                break
+            if _queued(study, ids):
+                return  # that round is still going: join it
+            remaining = still_needed(cells)  # that round may have run them since we looked
+            if len(remaining) < len(cells):
+                return _enqueue_once(
+                    study, storage, remaining, wait_seconds, enqueue_lock, still_needed
+                )
+            # That round is over and these cells still need a run (a rerun with --overwrite or
+            # --retry-failed, cells given up after the retries): a new round.
+            continue
+        break
     with file_lock(enqueue_lock):
         _enqueue_missing(study, cells)
     lock = optuna.load_study(storage=storage, study_name=lock_name)
     lock.set_user_attr(READY_ATTR, len(cells))
 
 
-def _lock_name(study: optuna.Study, cells: Sequence[RunConfig]) -> str:
-    """One lock study per round: the cells, and how many of their trials have finished before.
-
-    Without the count, a rerun of the same cells (`--overwrite`, `--retry-failed` after a round
-    where all failed, cells given up after the retries) finds the old round's lock, queues
-    nothing and exits having run nothing."""
-    ids = {c.run_id for c in cells}
-    finished = sum(
-        1
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-        if t.user_attrs.get("run_id") in ids
+def _queued(study: optuna.Study, run_ids: set[str]) -> bool:
+    states = (TrialState.WAITING, TrialState.RUNNING)
+    return any(
+        t.user_attrs.get("run_id") in run_ids for t in study.get_trials(False, states=states)
     )
-    return f"{study.study_name}.grid-{_cells_hash(cells)}-{finished}"
 
 
 def _enqueue_missing(study: optuna.Study, cells: Sequence[RunConfig]) -> None:
     """Enqueue every cell that is not WAITING or RUNNING already."""
-    queued = {
-        t.user_attrs.get("run_id")
-        for t in study.get_trials(deepcopy=False)
-        if t.state in (TrialState.WAITING, TrialState.RUNNING)
-    }
+    states = (TrialState.WAITING, TrialState.RUNNING)
+    queued = {t.user_attrs.get("run_id") for t in study.get_trials(False, states=states)}
     for config in cells:
         if config.run_id not in queued:
             study.enqueue_trial(

@@ -116,6 +116,7 @@ CASES = [
         lambda d: ["corpus", "info", "--corpus", str(two_member_zip(d))],
         "must hold exactly one file",
     ),
+    ("corpus-is-a-dir", lambda d: ["corpus", "info", "--corpus", str(d)], "is a directory"),
     # -- config values ----------------------------------------------------------------------
     (
         "unknown-key",
@@ -243,22 +244,9 @@ CASES = [
 ]
 
 
-# study/corpus.py (not owned here): `resolve` accepts any existing path and `fingerprint()` opens
-# it before `read_text` can check it, so a directory (or an unreadable file) escapes as an
-# OSError with a traceback instead of a CorpusError.
-CORPUS_IS_A_DIR = pytest.param(
-    lambda d: ["corpus", "info", "--corpus", str(d)],
-    "is a directory",
-    id="corpus-is-a-dir",
-    marks=pytest.mark.xfail(
-        raises=IsADirectoryError, strict=True, reason="corpus.resolve/fingerprint: OSError escapes"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "make_argv, message",
-    [pytest.param(*c[1:], id=c[0]) for c in CASES] + [CORPUS_IS_A_DIR],
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
 )
 def test_user_error_is_one_line_exit_2_and_debug_shows_it(tmp_path, capsys, make_argv, message):
     argv = make_argv(tmp_path)

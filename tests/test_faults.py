@@ -196,16 +196,19 @@ def test_local_grid_killed_in_every_phase_resumes_to_the_uninterrupted_result(
 def test_shared_grid_killed_worker_trial_is_failed_and_retried(
     tmp_path, corpus_file, baseline, point
 ):
-    """Two workers share a grid; one is killed right after claiming a cell (before its first
-    heartbeat) or right after finishing a run (before telling Optuna). The survivor fails the
-    stale trial after the grace period, retries the cell, and the grid ends complete."""
+    """A shared-grid worker is killed right after claiming a cell (before its heartbeat thread
+    starts) or right after finishing a run (before telling Optuna). Another worker fails the
+    stale trial after the grace period, retries the cell, and the grid ends complete.
+    (Workers killed while others run: test_random_kills_of_shared_grid_workers, slow.)"""
     cells = {c.run_id for c in grid_cells(corpus_file)}
     url = f"sqlite:///{tmp_path / 'grid.db'}"
     argv = grid_argv("sg", tmp_path / "results", corpus_file, AXES, "--storage", url)
     env = env_for(tmp_path)
+    # the victim queues the grid and dies on its first cell; a worker started then must finish
+    # (started together, the other worker could finish every cell before the victim claims one)
     victim = Worker(argv, tmp_path / "victim.txt", env, Fault(point))
-    survivor = Worker(argv, tmp_path / "survivor.txt", env)
     assert victim.wait(120) == KILLED, victim.text()
+    survivor = Worker(argv, tmp_path / "survivor.txt", env)
     assert survivor.wait(120) == 0, survivor.text()
 
     study = tmp_path / "results" / "sg"
