@@ -51,53 +51,43 @@ def grad_negatives(terms: SGNSTerms, v: torch.Tensor) -> torch.Tensor:
     return terms.coef_neg[:, :, None] * v[:, None, :]
 
 
-# -- a center's whole window, negatives shared by the center's pairs ---------------------------
-# The trainer's skip-gram step: center v with context rows u_o (mask m_o ∈ {0, 1} marks the
-# real pairs, n = Σ_o m_o) and K negatives drawn once per center and used by each of its n
-# pairs (negative sharing, Ji et al. 2016). Summing the per-pair formulas above over the window:
-#     L        = Σ_o m_o softplus(-s_o) + n Σ_k softplus(s_k)
-#     ∂L/∂v    = Σ_o m_o (σ(s_o) - 1) u_o + n Σ_k σ(s_k) u_k
-#     ∂L/∂u_o  = m_o (σ(s_o) - 1) v,   ∂L/∂u_k = n σ(s_k) v
+# -- a center's whole window, negatives shared by the window's pairs ---------------------------
+# The trainer's skip-gram step, in word2vec.c's orientation: the input vectors x_o of the
+# context words predict the center's output vector t_0 (s_o0 = x_o·t_0, label 1) against K
+# negatives t_1..t_K drawn once per center and shared by its pairs (s_ok = x_o·t_k, label 0;
+# Ji et al. 2016). m_o ∈ {0, 1} marks the real pairs. Summing the per-pair formulas above:
+#     L        = Σ_o m_o [softplus(-s_o0) + Σ_k softplus(s_ok)]
+#     ∂L/∂s_oj = m_o (σ(s_oj) - [j = 0])  =: G_oj
+#     ∂L/∂x_o  = Σ_j G_oj t_j,   ∂L/∂t_j = Σ_o G_oj x_o
 
 
 @dataclass
 class WindowTerms:
     loss: torch.Tensor  # (B,) loss summed over the center's pairs
-    pairs: torch.Tensor  # (B,) n, pairs per center
-    coef_pos: torch.Tensor  # (B, O) m_o (σ(s_o) - 1)
-    coef_neg: torch.Tensor  # (B, K) n σ(s_k)
+    pairs: torch.Tensor  # (B,) Σ_o m_o, pairs per center
+    coef: torch.Tensor  # (B, O, 1 + K) G = ∂L/∂s
 
 
-def window_terms(
-    v: torch.Tensor, u_ctx: torch.Tensor, mask: torch.Tensor, u_neg: torch.Tensor
-) -> WindowTerms:
-    """v: (B, d); u_ctx: (B, O, d) (may be a strided view); mask: (B, O) 0/1; u_neg: (B, K, d)."""
-    s_pos = torch.einsum("bd,bod->bo", v, u_ctx)
-    s_neg = torch.einsum("bd,bkd->bk", v, u_neg)
-    pairs = mask.sum(-1)
-    loss = (F.softplus(-s_pos) * mask).sum(-1) + pairs * F.softplus(s_neg).sum(-1)
-    coef_pos = (torch.sigmoid(s_pos) - 1.0) * mask
-    coef_neg = pairs[:, None] * torch.sigmoid(s_neg)
-    return WindowTerms(loss=loss, pairs=pairs, coef_pos=coef_pos, coef_neg=coef_neg)
-
-
-def window_grad_center(
-    terms: WindowTerms, u_ctx: torch.Tensor, u_neg: torch.Tensor
-) -> torch.Tensor:
-    """∂L/∂v, shape (B, d)."""
-    return torch.einsum("bo,bod->bd", terms.coef_pos, u_ctx) + torch.einsum(
-        "bk,bkd->bd", terms.coef_neg, u_neg
+def window_terms(x: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> WindowTerms:
+    """x: (B, O, d) context input vectors (may be a strided view); mask: (B, O) 0/1;
+    targets: (B, 1 + K, d), the center's output vector then its K negatives."""
+    scores = torch.bmm(x, targets.transpose(1, 2))
+    per_pair = F.softplus(-scores[:, :, 0]) + F.softplus(scores[:, :, 1:]).sum(-1)
+    coef = torch.sigmoid(scores)
+    coef[:, :, 0] -= 1.0
+    return WindowTerms(
+        loss=(per_pair * mask).sum(-1), pairs=mask.sum(-1), coef=coef * mask[:, :, None]
     )
 
 
-def window_grad_context(terms: WindowTerms, v: torch.Tensor) -> torch.Tensor:
-    """∂L/∂u_o, shape (B, O, d) (the trainer scatters it without materialising it)."""
-    return terms.coef_pos[:, :, None] * v[:, None, :]
+def window_grad_inputs(terms: WindowTerms, targets: torch.Tensor) -> torch.Tensor:
+    """∂L/∂x, shape (B, O, d)."""
+    return torch.bmm(terms.coef, targets)
 
 
-def window_grad_negatives(terms: WindowTerms, v: torch.Tensor) -> torch.Tensor:
-    """∂L/∂u_k, shape (B, K, d)."""
-    return terms.coef_neg[:, :, None] * v[:, None, :]
+def window_grad_targets(terms: WindowTerms, x: torch.Tensor) -> torch.Tensor:
+    """∂L/∂t (center's output vector, then the negatives), shape (B, 1 + K, d)."""
+    return torch.bmm(terms.coef.transpose(1, 2), x)
 
 
 # -- full softmax (the exact objective SGNS approximates) ----------------------------------------

@@ -17,9 +17,8 @@ from study.sgns_math import (
     softmax_grad_center,
     softmax_grad_output,
     softmax_terms,
-    window_grad_center,
-    window_grad_context,
-    window_grad_negatives,
+    window_grad_inputs,
+    window_grad_targets,
     window_terms,
 )
 
@@ -82,32 +81,29 @@ def test_reference_matrix_gradients_scatter_repeated_ids() -> None:
 
 def test_window_form_equals_pairs_sharing_the_centers_negatives() -> None:
     batch, slots, k, dim = 16, 7, 4, 9
-    v, u_ctx, u_neg = (
-        random_rows(batch, dim, seed=4),
-        random_rows(batch, slots, dim, seed=5),
-        random_rows(batch, k, dim, seed=6),
-    )
+    x, targets = random_rows(batch, slots, dim, seed=4), random_rows(batch, 1 + k, dim, seed=5)
     mask = (torch.rand(batch, slots, generator=torch.Generator().manual_seed(7)) < 0.6).double()
     mask[0] = 0.0  # a center without contexts contributes nothing
-    terms = window_terms(v, u_ctx, mask, u_neg)
-    g_v, g_ctx, g_neg = torch.autograd.grad(terms.loss.sum(), [v, u_ctx, u_neg])
+    terms = window_terms(x, mask, targets)
+    g_x, g_t = torch.autograd.grad(terms.loss.sum(), [x, targets])
     with torch.no_grad():
-        close(window_grad_center(terms, u_ctx, u_neg), g_v)
-        close(window_grad_context(terms, v), g_ctx)
-        close(window_grad_negatives(terms, v), g_neg)
-        # the same thing as independent pairs (b, o) that all use center b's negatives
+        close(window_grad_inputs(terms, targets), g_x)
+        close(window_grad_targets(terms, x), g_t)
+        close(terms.pairs, mask.sum(-1))
+        # the same thing as independent pairs (b, o): input x[b, o] predicts center b's output
+        # vector against center b's negatives
         b, o = mask.nonzero(as_tuple=True)
-        pair_loss, np_v, np_ctx, np_neg = reference.sgns_pair_terms(
-            v[b].numpy(), u_ctx[b, o].numpy(), u_neg[b].numpy()
+        pair_loss, np_x, np_pos, np_neg = reference.sgns_pair_terms(
+            x[b, o].numpy(), targets[b, 0].numpy(), targets[b, 1:].numpy()
         )
         close(
             torch.zeros(batch, dtype=torch.float64).index_add_(0, b, torch.tensor(pair_loss)),
             terms.loss,
         )
-        close(torch.zeros_like(v).index_add_(0, b, torch.tensor(np_v)), g_v)
-        close(g_ctx[b, o], np_ctx)
-        close(torch.zeros_like(u_neg).index_add_(0, b, torch.tensor(np_neg)), g_neg)
-        close(terms.pairs, mask.sum(-1))
+        close(g_x[b, o], np_x)
+        np_t = np.concatenate([np_pos[:, None, :], np_neg], axis=1)
+        close(torch.zeros_like(targets).index_add_(0, b, torch.tensor(np_t)), g_t)
+        assert not g_x[mask == 0].any()
 
 
 @pytest.mark.parametrize("window_targets", [False, True])

@@ -219,7 +219,9 @@ def test_skipgram_step_equals_numpy_oracle() -> None:
         7, (win.centers.shape[0], 3), generator=torch.Generator().manual_seed(2)
     )
     b, centers, contexts = window_pairs(win)
-    oracle = reference.sgns(w_in.numpy(), w_out.numpy(), centers, contexts, negatives.numpy()[b])
+    # word2vec.c's orientation: the context word's input vector predicts the center word
+    # against the center's (shared) negatives
+    oracle = reference.sgns(w_in.numpy(), w_out.numpy(), contexts, centers, negatives.numpy()[b])
     lr = 0.1
     new_in, new_out = w_in.clone(), w_out.clone()
     loss, pairs = train_step(win, new_in, new_out, config(model="sg"), lr, negatives, cap=1e9)

@@ -68,7 +68,6 @@ from study.errors import ConfigError, CorpusError, DivergenceError
 from study.sampling import AliasSampler
 from study.sgns_math import (
     SGNSTerms,
-    WindowTerms,
     grad_center,
     grad_context,
     grad_negatives,
@@ -76,8 +75,8 @@ from study.sgns_math import (
     softmax_grad_center,
     softmax_grad_output,
     softmax_terms,
-    window_grad_center,
-    window_grad_negatives,
+    window_grad_inputs,
+    window_grad_targets,
     window_terms,
 )
 from study.trainers.base import (
@@ -383,42 +382,15 @@ def train_step(
         win.window,
     ).squeeze(1)
     if config.model == "sg":
-        (rate_in,) = row_rates(w_in.shape[0], lr, cap, [(win.centers, pairs)])
-        v = w_in.index_select(0, win.centers)
-        if negatives is None:  # full softmax: a center's contexts share its softmax
+        if negatives is None:  # full softmax: center → contexts, one softmax per center
+            (rate_in,) = row_rates(w_in.shape[0], lr, cap, [(win.centers, pairs)])
+            v = w_in.index_select(0, win.centers)
             contexts = win.rows.unfold(0, size, 1)
             g_v, g_out, loss = softmax_gradients(v, w_out, contexts, win.mask)
             w_out.add_(g_out, alpha=-lr)  # dense: every row moves a little, no count to cap
             w_in.index_add_(0, win.centers, g_v * rate_in[:, None], alpha=-1.0)
             return loss.sum(dtype=torch.float64), pairs.sum()
-        k = negatives.shape[1]
-        neg_rows = negatives.reshape(-1)
-        rate_ctx, rate_neg = row_rates(
-            w_out.shape[0],
-            lr,
-            cap,
-            [(win.rows, position_steps), (neg_rows, pairs.repeat_interleave(k))],
-        )
-        padded_out = w_out.index_select(0, win.rows)
-        u_ctx = window_view(padded_out, win.window)
-        u_neg = w_out.index_select(0, neg_rows).view(*negatives.shape, -1)
-        terms = window_terms(v, u_ctx, win.mask, u_neg)
-        scaled = WindowTerms(
-            terms.loss,
-            terms.pairs,
-            terms.coef_pos * rate_in[:, None],
-            terms.coef_neg * rate_in[:, None],
-        )
-        g_v = window_grad_center(scaled, u_ctx, u_neg)  # already × rate
-        ctx_coef = terms.coef_pos * rate_ctx.unfold(0, size, 1)
-        grad_ctx = scatter_window(torch.zeros_like(padded_out), ctx_coef, v, win.window)
-        scaled.coef_neg = terms.coef_neg * rate_neg.view(-1, k)
-        w_out.index_add_(0, win.rows, grad_ctx, alpha=-1.0)
-        w_out.index_add_(
-            0, neg_rows, window_grad_negatives(scaled, v).view(-1, v.shape[1]), alpha=-1.0
-        )
-        w_in.index_add_(0, win.centers, g_v, alpha=-1.0)
-        return terms.loss.sum(dtype=torch.float64), terms.pairs.sum()
+        return _skipgram_ns_update(win, w_in, w_out, lr, cap, negatives, position_steps, pairs)
 
     # CBOW: h = mean of the context vectors predicts the center.
     (rate_rows,) = row_rates(w_in.shape[0], lr, cap, [(win.rows, position_steps)])
@@ -436,6 +408,42 @@ def train_step(
     grad_in = scatter_window(torch.zeros_like(padded_in), in_coef, g_h, win.window)
     w_in.index_add_(0, win.rows, grad_in, alpha=-1.0)
     return loss.sum(dtype=torch.float64), active.sum()
+
+
+def _skipgram_ns_update(
+    win: Window,
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    lr: float,
+    cap: float,
+    negatives: torch.Tensor,
+    position_steps: torch.Tensor,
+    pairs: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Skip-gram with negative sampling, word2vec.c's orientation: each context word's input
+    vector predicts the center's output vector against the center's K shared negatives."""
+    batch, k = negatives.shape
+    size = 2 * win.window + 1
+    out_rows = torch.cat([win.centers[:, None], negatives], dim=1).reshape(-1)
+    (rate_in,) = row_rates(w_in.shape[0], lr, cap, [(win.rows, position_steps)])
+    (rate_out,) = row_rates(w_out.shape[0], lr, cap, [(out_rows, pairs.repeat_interleave(1 + k))])
+    padded_in = w_in.index_select(0, win.rows)
+    x = window_view(padded_in, win.window)
+    targets = w_out.index_select(0, out_rows).view(batch, 1 + k, -1)
+    terms = window_terms(x, win.mask, targets)
+    coef = terms.coef
+    # Rates folded into the (B, O, 1 + K) coefficients: by input position, then by output row.
+    terms.coef = coef * rate_in.unfold(0, size, 1)[:, :, None]
+    grad_x = window_grad_inputs(terms, targets)
+    terms.coef = coef * rate_out.view(batch, 1, 1 + k)
+    grad_t = window_grad_targets(terms, x)
+    grad_in = torch.zeros_like(padded_in)
+    for slot in range(size):
+        if slot != win.window:
+            grad_in[slot : slot + batch] += grad_x[:, slot]
+    w_in.index_add_(0, win.rows, grad_in, alpha=-1.0)
+    w_out.index_add_(0, out_rows, grad_t.reshape(batch * (1 + k), -1), alpha=-1.0)
+    return terms.loss.sum(dtype=torch.float64), terms.pairs.sum()
 
 
 def _cbow_output_update(
