@@ -192,7 +192,7 @@ def test_local_grid_killed_in_every_phase_resumes_to_the_uninterrupted_result(
 
 
 # -- a grid shared through SQLite ------------------------------------------------------------------
-@pytest.mark.parametrize("point", ["claim", "metrics.json+"])
+@pytest.mark.parametrize("point", ["claim", pytest.param("metrics.json+", marks=pytest.mark.slow)])
 def test_shared_grid_killed_worker_trial_is_failed_and_retried(
     tmp_path, corpus_file, baseline, point
 ):
