@@ -21,6 +21,7 @@ import numpy as np
 
 from study.corpus import CorpusSource, data_dir, resolve
 from study.errors import CorpusError
+from study.results import FILE_MODE
 
 CACHE_VERSION = 1
 MAX_SENTENCE_WORDS = 10_000  # gensim truncates longer sentences; we split at this length instead
@@ -154,6 +155,7 @@ def _write_cache(path: Path, corpus: EncodedCorpus) -> None:
             fingerprint=np.asarray(corpus.fingerprint),
             created=np.float64(time.time()),
         )
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; a shared data dir needs readable caches
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from study.config import RunConfig, parse_assignments
@@ -59,7 +60,7 @@ def run_command(args: argparse.Namespace) -> int:
         save_vectors=not args.no_vectors,
     )
     if payload["status"] != "done":
-        print(f"error: run failed: {payload['error']}")
+        print(f"error: run failed: {payload['error']}", file=sys.stderr)
         return 1
     print(json.dumps(payload["metrics"], indent=2, sort_keys=True))
     print(f"{payload['words_per_sec']:,.0f} words/s; stored in {store.run_dir(config.run_id)}")
