@@ -56,3 +56,16 @@ def report(session: nox.Session) -> None:
     """Report of a finished study, e.g. `nox -s report -- results/demo` (report.html + .md)."""
     install_project(session)
     session.run("python", "-m", "study", "report", *(session.posargs or ["results/demo"]))
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Training throughput, torch vs gensim (all cores and 1 worker), JSON in results/bench/.
+
+    Arguments go to `benchmarks/bench_throughput.py`, e.g. `nox -s bench -- --corpus
+    ../shared/data/wiki8.xz --epochs 5`; `benchmarks/bench_scaling.py` and `bench_grid.py` run
+    the same way with python. The session installs the CPU torch build: on a GPU machine run
+    the scripts directly with your CUDA torch.
+    """
+    install_project(session)
+    session.run("python", "benchmarks/bench_throughput.py", *session.posargs)

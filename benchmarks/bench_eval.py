@@ -33,6 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import machine  # noqa: E402
+
 from study.evaluate import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
 from study.trainers.base import keyed_vectors  # noqa: E402
 
@@ -65,29 +67,6 @@ def planted_vectors(words: list[str], dim: int) -> np.ndarray:
             if sid == s and ia is not None and ib is not None:
                 vecs[ib] = vecs[ia] + offset + 1.2 * rng.normal(size=dim)
     return vecs.astype(np.float32)
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_cores": os.cpu_count(),
-        "affinity_cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else None,
-        "torch_threads": torch.get_num_threads(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def time_ours(kv, restrict: int, device: str, repeats: int, threads: int) -> tuple[dict, object]:

@@ -1,0 +1,100 @@
+"""Smoke tests of the benchmark scripts: tiny settings, real trainers, checked JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import _common  # noqa: E402
+import bench_grid  # noqa: E402
+import bench_scaling  # noqa: E402
+import bench_throughput  # noqa: E402
+
+from study.vocab import load_corpus  # noqa: E402
+
+HEADER = {"benchmark", "device", "date", "machine", "versions", "load_average_before_after"}
+
+
+def read_report(path: Path, benchmark: str) -> dict[str, Any]:
+    report = json.loads(path.read_text())
+    assert HEADER | {"config"} <= set(report)
+    assert report["benchmark"] == benchmark
+    assert report["device"] in {"cpu", "cuda"}
+    assert report["machine"]["cpu_cores"] >= 1 and report["machine"]["cpu"]
+    assert {"torch", "gensim", "numpy", "python"} <= set(report["versions"])
+    loads = report["load_average_before_after"]
+    assert len(loads["before"]) == 3 and len(loads["after"]) == 3
+    return report
+
+
+def test_truncated_and_repeated_keep_sentences_consistent(planted_corpus_file: Path) -> None:
+    corpus = load_corpus(str(planted_corpus_file))
+    cut = _common.truncated(corpus, 1234)
+    assert cut.n_words == 1234 and cut.sentence_starts[-1] == 1234
+    assert np.all(np.diff(cut.sentence_starts) > 0)
+    np.testing.assert_array_equal(cut.ids, corpus.ids[:1234])
+    assert cut.vocab is corpus.vocab
+    twice = _common.repeated(cut, 3)
+    assert twice.n_words == 3 * 1234 and twice.sentence_starts[-1] == 3 * 1234
+    assert len(twice.sentence_starts) == 3 * (len(cut.sentence_starts) - 1) + 1
+    np.testing.assert_array_equal(twice.ids[1234:2468], cut.ids)
+    assert _common.truncated(corpus, None) is corpus
+
+
+def test_throughput(planted_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "throughput.json"
+    argv = ["--corpus", str(planted_corpus_file), "--max-words", "4000", "--dims", "8",
+            "--negatives", "2", "--warmup-words", "500", "--out", str(out)]  # fmt: skip
+    bench_throughput.main(argv)
+    report = read_report(out, "throughput")
+    assert report["corpus"]["words"] == 4000
+    (case,) = report["cases"]
+    assert case["dim"] == 8 and case["negative"] == 2
+    cores = report["machine"]["cpu_cores"]
+    expected = {f"torch-{report['device']}", f"gensim-{cores}w", "gensim-1w"}
+    assert set(case["runs"]) == expected
+    for run in case["runs"].values():
+        assert run["words"] == 4000
+        assert run["words_per_sec"] > 0 and run["pairs_per_sec"] > 0
+        assert "ws353_spearman" in run["quality"] and "analogy_acc" in run["quality"]
+    assert case["ratios"] and all(r > 0 for r in case["ratios"].values())
+
+
+def test_scaling(planted_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scaling.json"
+    argv = ["--corpus", str(planted_corpus_file), "--max-words", "3000", "--repeats", "1,2",
+            "--vocab-caps", "10,0", "--dim", "8", "--trials", "1", "--warmup-words", "500",
+            "--out", str(out)]  # fmt: skip
+    bench_scaling.main(argv)
+    report = read_report(out, "scaling")
+    size = report["axes"]["corpus_size"]["torch"]
+    assert [row["words"] for row in size] == [3000, 6000]
+    vocab = report["axes"]["vocabulary"]["torch"]
+    assert vocab[0]["vocab"] == 10 < vocab[1]["vocab"]
+    assert vocab[0]["words"] == vocab[1]["words"]  # same work for every cap
+    for row in size + vocab:
+        assert row["words_per_sec"] > 0 and row["seconds_per_word_ratio"] > 0
+    assert size[0]["seconds_per_word_ratio"] == pytest.approx(1.0)
+
+
+def test_grid_quick(planted_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grid.json"
+    argv = ["--quick", "--set", f"corpus={planted_corpus_file}", "dim=8", "probe_pairs=256",
+            "--out", str(out)]  # fmt: skip
+    bench_grid.main(argv)
+    report = read_report(out, "grid_quick")
+    figures = report["figures"]
+    assert figures["runs"] == 2 and figures["counts"]["done"] == 2
+    assert figures["wall_seconds"] > 0 and figures["train_seconds_mean"] > 0
+    projection = figures["projection"]
+    assert projection["full_grid_runs"] == 135 and projection["full_grid_epochs"] == 5
+    assert projection["full_grid_seconds"] > figures["wall_seconds"]
+    assert "PROJECTION" in projection["label"]
