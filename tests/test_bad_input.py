@@ -324,8 +324,8 @@ def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
 ):
     argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *FAST, *DIVERGE]
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 1
-    out = capsys.readouterr().out
-    assert "error: run failed: DivergenceError:" in out and "Traceback" not in out
+    err = capsys.readouterr().err
+    assert "error: run failed: DivergenceError:" in err and "Traceback" not in err
     runs, epochs = load_table(tmp_path / "runs", save=False)
     assert list(runs["status"]) == ["failed"]
     assert runs["error"][0].startswith("DivergenceError: training diverged in epoch 1")
