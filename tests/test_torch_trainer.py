@@ -169,6 +169,12 @@ def test_callbacks_see_state_and_add_columns(corpus: EncodedCorpus) -> None:
     assert result.train_seconds <= result.seconds
 
 
+def test_cpu_thread_setting_is_restored(corpus: EncodedCorpus) -> None:
+    before = torch.get_num_threads()
+    TorchTrainer(progress=False, cpu_threads=1).fit(corpus, config(epochs=1))
+    assert torch.get_num_threads() == before
+
+
 def test_registry_returns_the_torch_trainer() -> None:
     trainer = get_trainer("torch")
     assert isinstance(trainer, TorchTrainer) and trainer.name == "torch"

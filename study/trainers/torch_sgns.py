@@ -7,23 +7,26 @@ word2vec semantics (as word2vec.c and gensim):
 - Dynamic window: each center draws b ~ U[1, window] and uses the b words on each side;
   windows never cross a sentence (`corpus.sentence_starts`).
 - Negatives from count**alpha with an alias table on the device (`study.sampling`), never
-  `torch.multinomial`. K negatives are drawn per *center* and shared by the center's pairs
-  (skip-gram; CBOW has one example per center, as in gensim). Each pair still sees K negatives
-  from the noise distribution, so the objective and its expected gradient are word2vec's; the
-  sharing (Ji et al. 2016, "Parallelizing Word2Vec in Shared and Distributed Memory", who
-  report no accuracy loss) cuts the rows gathered and scattered per center from ~6(K+1) to
-  ~K + 7. word2vec.c skips a negative equal to the target; we keep it (any one word has ≲ 2 %
-  of the noise mass).
+  `torch.multinomial`.
+- Skip-gram in word2vec.c's orientation: the input vector of each context word predicts the
+  center's output vector against K negatives. The K negatives are drawn once per center and
+  shared by the center's pairs (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
+  Distributed Memory"): every pair still meets K noise words, every input vector gets fresh
+  negatives in each of its pairs, and a center's window becomes one small matrix product
+  ((2W+1) × (1+K) scores) instead of ~6(K+1) row gathers. (Sharing them per *input* vector,
+  in the center → context orientation, halved the analogy accuracy on wiki8: 0.068 vs 0.154.)
+  word2vec.c skips a negative equal to the target; we keep it (≲ 2 % of the noise mass).
+- CBOW: h = mean of the context vectors predicts the center against K negatives per center; as
+  in word2vec.c/gensim (cbow_mean=1), *every* context vector receives the full ∂L/∂h (not
+  ∂L/∂h / |context|, the exact gradient of the mean).
 - Learning rate decays linearly from lr_start to lr_end over all epochs (updated every step).
-- W_in ~ U(-0.5/dim, 0.5/dim), W_out = 0.
-- CBOW: h = mean of the context vectors; as in word2vec.c/gensim (cbow_mean=1), *every* context
-  vector receives the full ∂L/∂h (not ∂L/∂h / |context|, the exact gradient of the mean).
+- W_in ~ U(-0.5/dim, 0.5/dim), W_out = 0; the embeddings are W_in.
 
 Hot loop, all tensor ops on the device: a step takes `batch_size` consecutive centers of the
 subsampled stream, gathers the rows of positions start - W .. stop + W once, and sees each
 center's window as a strided view of them (`Window`); the mask (drawn reach, same sentence)
 selects the real pairs. Gradients are the closed forms of `study.sgns_math` (no autograd);
-context gradients go back with 2W shifted adds and all rows with `index_add_`. No Python loop
+window gradients go back with 2W shifted adds and every row with `index_add_`. No Python loop
 over tokens, no per-pair gathers.
 
 Batch size and frequent words. `batch_size` counts *center words* per step (≈ batch × (window
@@ -33,19 +36,22 @@ takes for it, computed from parameters up to one step stale. We do not average p
 would cut the learning rate of a word in proportion to how often it occurs in a step, so the
 frequent words and negatives would learn hundreds of times slower than in gensim. Summing is
 close to sequential SGD while lr × n_r (n_r = pair updates of row r in the step) is small, but
-the most frequent rows reach n_r ≈ 800 per 1024 centers on the default corpus ("the" as a
-negative; lr × n_r ≈ 20), and the summed stale step then overshoots: the loss rose *above* its
-initial value in the first epoch. So each row's total rate in a step is capped:
+the most frequent rows reach n_r ≈ 800 per 1024 centers ("the" as a negative; lr × n_r ≈ 20)
+and the summed stale step overshoots: uncapped, wiki8 (1 epoch, batch 1024) ended at loss 32
+with WS353 0.34 / analogy 0.04. So each row's total rate in a step is capped:
 rate_r = min(lr, max(MAX_ROW_STEP, lr) / n_r) (`row_rates`); rows below the cap - nearly all
-rows, nearly all the time - get exactly the summed update. The cap makes batch sizes from 256 to
-4096 behave alike (measurements in the docstring of MAX_ROW_STEP) and never cuts a row below one
-plain step at lr, so a learning rate that is too large still diverges (`DivergenceError`).
+rows, nearly all the time - get exactly the summed update, and the cap never cuts a row below
+one plain step at lr (a learning rate that is too large still diverges: `DivergenceError`).
+Measured on wiki8, 1 epoch, WS353 / analogy: batch 256: 0.500 / 0.151, 1024: 0.516 / 0.154,
+4096: 0.499 / 0.129; gensim 0.444 / 0.139. Caps from 0.5 to 2 trained alike on the default
+corpus; 4 and above let the first epoch's loss rise again.
 
-Full softmax (`objective=softmax`): the exact objective SGNS approximates. Each center's
-softmax over the whole vocabulary is shared by its window's pairs (loss per pair
--log p(context | center)); O(V·dim) per center and a dense W_out update per step, so it is
-limited to vocabularies of at most `MAX_SOFTMAX_VOCAB` words (`ConfigError` above that: set
-max_vocab or raise min_count). The per-row cap applies to W_in only.
+Full softmax (`objective=softmax`): the exact objective SGNS approximates, p(context | center)
+with one softmax over the vocabulary per center shared by its window's pairs (the pairs are
+symmetric in distribution, so this orientation estimates the same thing as the one above).
+O(V·dim) per center and a dense W_out update per step, so it is limited to vocabularies of at
+most `MAX_SOFTMAX_VOCAB` words (`ConfigError` above: set max_vocab or raise min_count). The
+per-row cap applies to W_in only.
 
 Loss: the exact mean training loss per (center, context) pair of each epoch, summed in float64
 on the device (for CBOW, per (context window, center) example). Deterministic given the seed on
@@ -95,7 +101,7 @@ from study.vocab import EncodedCorpus, keep_probabilities
 # ~2·10^6 multiply-adds per pair at dim 100; beyond that negative sampling is the tool.
 MAX_SOFTMAX_VOCAB = 10_000
 SOFTMAX_CHUNK_ELEMENTS = 1 << 23  # rows × vocab of one logits chunk (32 MB in float32)
-MAX_ROW_STEP = 1.0  # cap on a row's total rate lr × n_r in one step; see the module docstring
+MAX_ROW_STEP = 1.0  # cap on a row's total rate lr × n_r in one step (module docstring)
 MAX_STEP_BYTES = 4 << 30  # refuse batch sizes whose per-step tensors would exceed ~4 GiB
 CHECK_EVERY = 64  # steps between divergence checks of the running loss
 
