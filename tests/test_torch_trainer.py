@@ -9,13 +9,14 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from gensim.models import KeyedVectors
 
 from study import reference
 from study.config import RunConfig
 from study.errors import ConfigError, DivergenceError
 from study.sgns_math import sgns_terms
 from study.trainers import get_trainer
-from study.trainers.base import EPOCH_COLUMNS, Callback, TrainState
+from study.trainers.base import EPOCH_COLUMNS, Callback, TrainResult, TrainState
 from study.trainers.torch_sgns import (
     MAX_SOFTMAX_VOCAB,
     TorchTrainer,
@@ -49,12 +50,11 @@ def planted_corpus(seed: int = 0, n_sentences: int = 500, length: int = 10) -> E
     return make_corpus(sentences, f"planted{seed}")
 
 
-def group_precision(result_vectors: object) -> float:
+def group_precision(kv: KeyedVectors) -> float:
     """Mean fraction of each word's GROUP_SIZE - 1 nearest neighbours in its own group."""
-    kv = result_vectors
     hits = []
-    for word in kv.index_to_key:  # type: ignore[attr-defined]
-        near = [w for w, _ in kv.most_similar(word, topn=GROUP_SIZE - 1)]  # type: ignore[attr-defined]
+    for word in kv.index_to_key:
+        near = [w for w, _ in kv.most_similar(word, topn=GROUP_SIZE - 1)]
         hits.append(np.mean([w.split("w")[0] == word.split("w")[0] for w in near]))
     return float(np.mean(hits))
 
@@ -76,7 +76,7 @@ def config(**overrides: object) -> RunConfig:
     return RunConfig(**base)  # type: ignore[arg-type]
 
 
-def fit(corpus: EncodedCorpus, cfg: RunConfig, callbacks: tuple[Callback, ...] = ()):  # type: ignore[no-untyped-def]
+def fit(corpus: EncodedCorpus, cfg: RunConfig, callbacks: tuple[Callback, ...] = ()) -> TrainResult:
     return TorchTrainer(progress=False).fit(corpus, cfg, callbacks)
 
 
