@@ -43,15 +43,16 @@ rate_r = min(lr, max(MAX_ROW_STEP, lr) / n_r) (`row_rates`); rows below the cap 
 rows, nearly all the time - get exactly the summed update, and the cap never cuts a row below
 one plain step at lr (a learning rate that is too large still diverges: `DivergenceError`).
 Measured on wiki8, 1 epoch, WS353 / analogy: batch 256: 0.500 / 0.151, 1024: 0.516 / 0.154,
-4096: 0.499 / 0.129; gensim 0.444 / 0.139. Caps from 0.5 to 2 trained alike on the default
-corpus; 4 and above let the first epoch's loss rise again.
+4096: 0.499 / 0.129; gensim 0.444 / 0.139. On the default corpus (5 epochs, batch 1024) caps
+0.5 / 1 / 2 end at loss 2.55 / 2.51 / 2.51 and a cap of 4 diverges (NaN in epoch 2); without a
+cap even batch 256 diverges. CBOW's rows are far less concentrated (uncapped: same loss).
 
 Full softmax (`objective=softmax`): the exact objective SGNS approximates, p(context | center)
 with one softmax over the vocabulary per center shared by its window's pairs (the pairs are
 symmetric in distribution, so this orientation estimates the same thing as the one above).
 O(V·dim) per center and a dense W_out update per step, so it is limited to vocabularies of at
 most `MAX_SOFTMAX_VOCAB` words (`ConfigError` above: set max_vocab or raise min_count). The
-per-row cap applies to W_in only.
+per-row cap applies to its dense W_out update too, with n_r = pairs with target r + Σ_pairs p_r.
 
 Loss: the exact mean training loss per (center, context) pair of each epoch, summed in float64
 on the device (for CBOW, per (context window, center) example). Deterministic given the seed on
@@ -126,9 +127,10 @@ class TorchTrainer:
 
     progress: tqdm bar per epoch; None shows it only when stderr is a terminal.
     cpu_threads: torch intra-op threads while training on the CPU (restored afterwards);
-    None leaves torch's setting. Default 1: a step's tensors are small (≈ 1-2 MB), and on the
-    2-core box splitting each op over 2 threads made steps 3-10× *slower* (thread hand-offs per
-    op; worse when anything else runs), while one thread alone beat gensim with 2 workers.
+    None leaves torch's setting. Default 1: a step's ops are small (≈ 1 MB tensors), so a second
+    thread gains little (+13 % skip-gram, +17 % CBOW on the idle 2-core box) and costs a lot
+    whenever other processes share the cores (each op waits for both threads: 3-19× slower
+    steps measured with a few other jobs running); grids also run several trainings at once.
     """
 
     name = "torch"
@@ -392,8 +394,8 @@ def train_step(
             (rate_in,) = row_rates(w_in.shape[0], lr, cap, [(win.centers, pairs)])
             v = w_in.index_select(0, win.centers)
             contexts = win.rows.unfold(0, size, 1)
-            g_v, g_out, loss = softmax_gradients(v, w_out, contexts, win.mask)
-            w_out.add_(g_out, alpha=-lr)  # dense: every row moves a little, no count to cap
+            g_v, g_out, loss, steps = softmax_gradients(v, w_out, contexts, win.mask)
+            apply_dense_output(w_out, g_out, steps, lr, cap)
             w_in.index_add_(0, win.centers, g_v * rate_in[:, None], alpha=-1.0)
             return loss.sum(dtype=torch.float64), pairs.sum()
         return _skipgram_ns_update(win, w_in, w_out, lr, cap, negatives, position_steps, pairs)
@@ -405,8 +407,8 @@ def train_step(
     h = torch.einsum("bo,bod->bd", win.mask, window_view(padded_in, win.window))
     h = h / pairs.clamp(min=1.0)[:, None]
     if negatives is None:
-        g_h, g_out, loss = softmax_gradients(h, w_out, win.centers, active)
-        w_out.add_(g_out, alpha=-lr)
+        g_h, g_out, loss, steps = softmax_gradients(h, w_out, win.centers, active)
+        apply_dense_output(w_out, g_out, steps, lr, cap)
     else:
         g_h, loss = _cbow_output_update(win.centers, h, active, w_out, lr, cap, negatives)
     # word2vec.c / gensim (cbow_mean=1): every context word receives the full ∂L/∂h.
@@ -481,17 +483,31 @@ def _cbow_output_update(
 
 def softmax_gradients(
     h: torch.Tensor, w_out: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Full-softmax (∂L/∂h, ∂L/∂W_out dense, loss per input), in row chunks that bound the
-    logits' memory."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Full softmax, in row chunks that bound the logits' memory. Returns ∂L/∂h, the dense
+    ∂L/∂W_out, the loss per input and each output row's pair steps for the rate cap:
+    n_r = (pairs with target r) + Σ_pairs p_r, i.e. Σ_b coef_br + 2 · (target count of r)."""
     chunk = max(1, SOFTMAX_CHUNK_ELEMENTS // w_out.shape[0])
     g_h = torch.empty_like(h)
     g_out = torch.zeros_like(w_out)
+    target_counts = torch.zeros_like(w_out[:, 0]).index_add_(
+        0, targets.reshape(-1), weights.reshape(-1).to(w_out.dtype)
+    )
+    steps = 2.0 * target_counts
     losses = []
     for a in range(0, h.shape[0], chunk):
         part = slice(a, a + chunk)
         terms = softmax_terms(h[part], w_out, targets[part], weights[part])
         g_h[part] = softmax_grad_center(terms, w_out)
         g_out += softmax_grad_output(terms, h[part])
+        steps += terms.coef.sum(0)
         losses.append(terms.loss)
-    return g_h, g_out, torch.cat(losses)
+    return g_h, g_out, torch.cat(losses), steps
+
+
+def apply_dense_output(
+    w_out: torch.Tensor, g_out: torch.Tensor, steps: torch.Tensor, lr: float, cap: float
+) -> None:
+    """The softmax's dense W_out update with the same per-row rate cap as `row_rates`."""
+    rate = (max(cap, lr) / steps).clamp_(max=lr)
+    w_out.sub_(g_out.mul_(rate[:, None]))
