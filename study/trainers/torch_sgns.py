@@ -98,8 +98,9 @@ from study.trainers.base import (
 )
 from study.vocab import EncodedCorpus, keep_probabilities
 
-# Full softmax scores every word for every pair: 10k words ≈ 40 MB of logits per 1k pairs and
-# ~2·10^6 multiply-adds per pair at dim 100; beyond that negative sampling is the tool.
+# Full softmax scores every word for every center: 10k words ≈ 40 MB of logits per 1k centers
+# and ~3·10^6 multiply-adds per center at dim 100 (≈ 12k words/s on one CPU core at 9k words);
+# beyond that negative sampling is the tool.
 MAX_SOFTMAX_VOCAB = 10_000
 SOFTMAX_CHUNK_ELEMENTS = 1 << 23  # rows × vocab of one logits chunk (32 MB in float32)
 MAX_ROW_STEP = 1.0  # cap on a row's total rate lr × n_r in one step (module docstring)
