@@ -293,9 +293,9 @@ def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
     """`study run` records the failed run (its reason in metrics.json) and exits 1."""
     code = main(["run", "--results", str(tmp_path), "--set", *FAST, "corpus=nope.txt"])
     assert code == 1
-    out = capsys.readouterr().out
-    assert "Traceback" not in out
-    [line] = [x for x in out.splitlines() if x.startswith("error:")]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
     assert "CorpusError: corpus 'nope.txt' is neither a known name" in line
     runs, _ = load_table(tmp_path / "runs", save=False)
     assert list(runs["status"]) == ["failed"] and "nope.txt" in runs["error"][0]
