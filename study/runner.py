@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from study.config import RunConfig
 from study.errors import StudyError
+from study.probes import PROBE_COLUMNS
 from study.results import (
     STATUS_DONE,
     STATUS_FAILED,
@@ -45,17 +46,8 @@ class EpochRecorder(Callback):
 class EpochPrinter(Callback):
     """Prints one line per epoch with the standard columns and the probe's."""
 
-    COLUMNS = [
-        "loss",
-        "probe_loss",
-        "probe_loss_ref",
-        "grad_v_norm",
-        "grad_c_norm",
-        "grad_n_norm",
-        "lr",
-        "seconds",
-        "words_per_sec",
-    ]
+    COLUMNS = ["loss", *(c for c in PROBE_COLUMNS if c != "probe_seconds"), "lr", "seconds",
+               "words_per_sec"]  # fmt: skip
 
     def __init__(self, write: Callable[[str], None] = tqdm.write) -> None:
         self.write = write
