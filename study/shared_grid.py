@@ -47,6 +47,7 @@ from study.storage import (
 
 log = logging.getLogger(__name__)
 READY_ATTR = "grid_enqueued"
+SKIPPED_ATTR = "skipped_already_finished"  # on trials closed without a run (duplicate entries)
 POLL_SECONDS = 2.0
 
 
@@ -87,8 +88,10 @@ def run_grid_shared(
             trial = storage.get_trial(trial_id)
             config = RunConfig.from_dict(json.loads(trial.user_attrs["config"]))
             bar.set_postfix_str(config.run_id)
-            if not overwrite and not needs_run(store, config, overwrite, retry_failed):
-                # a duplicate queue entry (a worker that joined late): the cell is already done
+            if not needs_run(store, config, overwrite, retry_failed):
+                # A duplicate queue entry (a late worker, or one that took a slow enqueuer for
+                # a dead one, queued a finished cell again): close it without training.
+                storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
                 storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
                 continue
             with Heartbeat(storage, trial_id):

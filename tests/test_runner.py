@@ -12,6 +12,7 @@ import study.runner as runner
 from study.grid import GridSpec, build_spec
 from study.results import ResultStore, load_table
 from study.runner import run_grid
+from study.shared_grid import SKIPPED_ATTR
 
 FAST = {
     "dim": 16,
@@ -206,6 +207,8 @@ def test_two_workers_share_one_sqlite_grid(tmp_path, planted_corpus_file):
     import optuna
 
     trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{db}").get_trials()
-    run_ids = [t.user_attrs["run_id"] for t in trials]
-    assert len(run_ids) == 8 and len(set(run_ids)) == 8  # each cell queued and run once
     assert {t.state.name for t in trials} == {"COMPLETE"}
+    # Each cell was trained by exactly one trial; a duplicate queue entry (possible when a
+    # worker takes a slow enqueuer for a dead one) is closed without training.
+    trained = [t.user_attrs["run_id"] for t in trials if SKIPPED_ATTR not in t.user_attrs]
+    assert sorted(trained) == sorted(runs["run_id"])
