@@ -143,7 +143,8 @@ def _enqueue_once(
             continue
         break
     with file_lock(enqueue_lock):
-        _enqueue_missing(study, cells)
+        # re-check the store: after a wait, some of these cells may have finished meanwhile
+        _enqueue_missing(study, still_needed(cells))
     lock = optuna.load_study(storage=storage, study_name=lock_name)
     lock.set_user_attr(READY_ATTR, len(cells))
 
