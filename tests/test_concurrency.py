@@ -171,12 +171,12 @@ def test_killed_worker_on_postgres_is_retried(tmp_path, corpus_file):
             "W2V_STUDY_HEARTBEAT": "1,3",
             "W2V_FAULT_LOG": str(tmp_path / "events.log"),
         }
-        victims = [
-            Worker(argv, tmp_path / f"v{i}.txt", env, Fault("claim", 1 + i)) for i in range(2)
-        ]
-        survivors = [Worker(argv, tmp_path / f"s{i}.txt", env) for i in range(2)]
+        # Victims first and alone, each killed at its first claim (deterministic: started
+        # together with the survivors, a victim could find every cell already taken).
+        victims = [Worker(argv, tmp_path / f"v{i}.txt", env, Fault("claim", 1)) for i in range(2)]
         for victim in victims:
             assert victim.wait(300) == -9, victim.text()
+        survivors = [Worker(argv, tmp_path / f"s{i}.txt", env) for i in range(2)]
         for survivor in survivors:
             assert survivor.wait(300) == 0, survivor.text()
         trials = optuna.load_study(study_name="four", storage=url).get_trials()
