@@ -29,6 +29,7 @@ from fault_inject import (
     runs_completed,
     ws353_planted_text,
 )
+from tiny_run import FAST
 
 from study.config import RunConfig
 from study.grid import GridSpec
@@ -38,15 +39,6 @@ from study.runner import CorpusCache, execute_run, run_grid
 KILLED = -signal.SIGKILL
 HEARTBEAT = "1,3"  # interval, grace (s): a dead worker's trial is stale after 3 s
 MAX_RETRY = 3  # study.storage: a trial killed again after 3 retries is given up (stays FAIL)
-FAST = {
-    "dim": 16,
-    "epochs": 2,
-    "min_count": 2,
-    "workers": 1,
-    "probe_pairs": 256,
-    "window": 3,
-    "device": "cpu",
-}
 AXES = {"alpha": [0.5, 1.0]}
 TRAINERS = ["torch", "gensim"]
 

@@ -7,22 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_run import FAST
 
 import study.runner as runner
 from study.grid import GridSpec, build_spec
 from study.results import ResultStore, load_table
 from study.runner import run_grid
 from study.shared_grid import SKIPPED_ATTR
-
-FAST = {
-    "dim": 16,
-    "epochs": 2,
-    "min_count": 2,
-    "workers": 1,
-    "probe_pairs": 256,
-    "window": 3,
-    "device": "cpu",
-}
 
 
 def spec_for(corpus: Path, **fixed) -> GridSpec:
