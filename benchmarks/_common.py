@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from study.atomic import atomic_write_text  # noqa: E402
 from study.vocab import EncodedCorpus  # noqa: E402
 
 WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
@@ -132,8 +133,7 @@ def write_report(report: dict[str, Any], out: str | os.PathLike[str] | None) -> 
     """Record the load average after the run and write the JSON (default results/bench/)."""
     report["load_average_before_after"]["after"] = load_average()
     path = Path(out) if out else BENCH_DIR / f"{report['benchmark']}_{report['device']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(report), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(_clean(report), indent=2, allow_nan=False) + "\n")
     print(f"wrote {path}")
     return path
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from _common import machine  # noqa: E402
 
+from study.atomic import atomic_write_text  # noqa: E402
 from study.evaluate import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
 from study.trainers.base import keyed_vectors  # noqa: E402
 
@@ -168,8 +169,7 @@ def main() -> int:
         },
     }
     out = Path(args.out) if args.out else ROOT / "results" / "bench" / f"eval_{device}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     print(
         f"{report['questions_counted']:,} questions, {restrict:,} words, dim {args.dim}: "
         f"ours ({device}, best) {best:.3f} s, gensim {gensim_s:.1f} s, "

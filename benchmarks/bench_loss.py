@@ -41,6 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from study.atomic import atomic_write_text  # noqa: E402
 from study.config import RunConfig  # noqa: E402
 from study.probes import GradientProbe  # noqa: E402
 from study.trainers import get_trainer  # noqa: E402
@@ -161,9 +162,8 @@ def main() -> None:
     parts = {"tally": part_tally, "alpha": part_alpha, "probe": part_probe}
     runs = parts[args.part](corpus, args)
     out = Path(args.out or ROOT / "results" / "bench" / f"loss_{args.part}_{platform.node()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"part": args.part, "corpus": corpus.name, "machine": machine(), "runs": runs}
-    out.write_text(json.dumps(payload, indent=1, default=float))
+    atomic_write_text(out, json.dumps(payload, indent=1, default=float))
     print(f"\nwrote {out}")
 
 

@@ -13,6 +13,7 @@ a figure shows one hyperparameter, the other swept ones are held at the best cel
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -30,8 +31,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy.linalg import orthogonal_procrustes  # noqa: E402
 
+from study.atomic import atomic_write_bytes  # noqa: E402
 from study.config import field_names  # noqa: E402
 from study.errors import StudyError  # noqa: E402
+from study.results import STATUS_DONE, STATUS_FAILED  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ DPI = 110
 
 # -- table helpers ------------------------------------------------------------------------
 def done_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["status"] == "done"] if "status" in runs else runs
+    return runs[runs["status"] == STATUS_DONE] if "status" in runs else runs
 
 
 def swept_fields(runs: pd.DataFrame) -> list[str]:
@@ -231,9 +234,10 @@ def _where_text(where: Mapping[str, Any]) -> str:
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write a PNG and close the figure (so long reports do not pile up open figures)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
+    atomic_write_bytes(path, png.getvalue())
     return path
 
 
@@ -363,7 +367,7 @@ def _failed_by_value(runs: pd.DataFrame, where: Mapping[str, Any], by: str) -> d
     """Per trainer: "alpha=1 (2), ..." for runs that failed at the held-fixed values."""
     if "status" not in runs or by not in runs:
         return {}
-    bad = _select(runs[runs["status"] == "failed"], where)
+    bad = _select(runs[runs["status"] == STATUS_FAILED], where)
     out: dict[str, str] = {}
     for trainer, group in bad.groupby("trainer"):
         counts = group.groupby(by).size()
@@ -499,7 +503,7 @@ def plot_heatmaps(
         for col, trainer in enumerate(trainers):
             ax = axes[row][col]
             mine = cells[cells["trainer"] == trainer]
-            bad = runs[(runs["status"] != "done") & (runs["trainer"] == trainer)]
+            bad = runs[(runs["status"] != STATUS_DONE) & (runs["trainer"] == trainer)]
             failed_cells = set(zip(bad["trainer"], bad[yname], bad[xname], strict=True))
             grid = mine.groupby([yname, xname])[metric].max().unstack(xname)
             grid = grid.reindex(

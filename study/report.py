@@ -20,8 +20,9 @@ from typing import Any
 import pandas as pd
 
 from study import plots
+from study.atomic import atomic_write_text
 from study.errors import StudyError
-from study.results import ResultStore, load_table
+from study.results import STATUS_DONE, ResultStore, load_table
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ def build_report(
     )
     info = store.read_study_info()
     provenance = provenance_table(store)
-    report.markdown_path.write_text(render_markdown(report, runs, info, provenance))
-    report.html_path.write_text(render_html(report, runs, info, provenance))
+    atomic_write_text(report.markdown_path, render_markdown(report, runs, info, provenance))
+    atomic_write_text(report.html_path, render_html(report, runs, info, provenance))
     return report
 
 
@@ -242,7 +243,7 @@ def _format_speed(speed: pd.DataFrame) -> pd.DataFrame:
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    bad = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
+    bad = runs[runs["status"] != STATUS_DONE] if "status" in runs else runs.iloc[0:0]
     keys = ["run_id", "status", *plots.cell_fields(runs), "seed", "error"]
     out = _format_keys(bad[[k for k in dict.fromkeys(keys) if k in bad]])
     if "error" in out:
@@ -255,7 +256,7 @@ def provenance_table(store: ResultStore) -> pd.DataFrame:
     seen: dict[str, list[str]] = {}
     dates: list[str] = []
     for record in store.finished_runs():
-        prov = record.metrics.get("provenance") or {}
+        prov = record.result.get("provenance") or {}
         flat = {k: v for k, v in prov.items() if k not in {"versions", "seeds", "date"}}
         flat.update({f"{k} version": v for k, v in (prov.get("versions") or {}).items()})
         if prov.get("date"):

@@ -10,16 +10,11 @@ results/<study>/
     metrics.json              written LAST: status, evaluation metrics, timing, provenance
   runs.csv, epochs.csv        tables rebuilt from the run folders by `load_table`
 ```
-A run is done only when its `metrics.json` exists; every file is written to a temporary name
-and renamed into place, so a process killed at any point leaves either a finished run or an
-unfinished one (never a partial file read as done). Tables are rebuilt from the folders, so
-nothing finished is lost. Two writers of the same run id both write complete files; the last
-rename wins and both are valid results of the same config.
-
-`metrics.json` keys: `run_id`, `status` ("done" | "failed" | "pruned"), `error` (failed runs),
-`metrics` (flat evaluation metrics, e.g. `ws353_spearman`), `train_seconds`, `seconds`, `words`,
-`words_per_sec`, `epochs_done`, `provenance` (git revision + dirty flag, date, host, Python and
-package versions, device name, seeds).
+A run is done only when its `metrics.json` (a `RunResult`) exists; every file is written
+through `study.atomic`, so a process killed at any point leaves either a finished run or an
+unfinished one, never a partial file read as done. Tables are rebuilt from the folders, so
+nothing finished is lost; two writers of the same run id both write complete files of the same
+config and the last rename wins.
 """
 
 from __future__ import annotations
@@ -29,23 +24,46 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 import pandas as pd
 
+from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from study.config import RunConfig, field_names
 from study.errors import StudyError
 
 RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
 SCHEMA_VERSION = 1
-STATUS_DONE = "done"
-STATUS_FAILED = "failed"
-STATUS_PRUNED = "pruned"  # stopped early by an Optuna pruner; its epochs.csv has what it did
+
+# -- the run record (metrics.json) ------------------------------------------------------------
+Status = Literal["done", "failed", "pruned"]
+STATUS_DONE: Final = "done"
+STATUS_FAILED: Final = "failed"
+STATUS_PRUNED: Final = "pruned"  # stopped early by an Optuna pruner; its epochs.csv has what it did
+STATUSES: Final[tuple[Status, ...]] = (STATUS_DONE, STATUS_FAILED, STATUS_PRUNED)
+
+
+class RunResult(TypedDict):
+    """The content of metrics.json, written last: its presence marks a run as finished."""
+
+    status: Status
+    run_id: NotRequired[str]  # set by ResultStore.finish_run
+    schema_version: NotRequired[int]  # likewise
+    error: NotRequired[str]  # failed and pruned runs: "ErrorType: message"
+    traceback: NotRequired[str]  # failed runs
+    metrics: NotRequired[dict[str, float]]  # done runs: flat evaluation metrics (study.evaluate)
+    train_seconds: NotRequired[float]  # training alone
+    seconds: NotRequired[float]  # the whole run: corpus, training, evaluation, writes
+    words: NotRequired[int]  # training words processed
+    words_per_sec: NotRequired[float]
+    epochs_done: NotRequired[int]
+    vocab_size: NotRequired[int]
+    corpus_words: NotRequired[int]
+    provenance: NotRequired[dict[str, Any]]  # see `provenance()`
 
 
 def results_root(override: str | os.PathLike[str] | None = None) -> Path:
@@ -53,49 +71,6 @@ def results_root(override: str | os.PathLike[str] | None = None) -> Path:
     if override is not None:
         return Path(override)
     return Path(os.environ.get(RESULTS_ROOT_ENV, "results"))
-
-
-# -- atomic file writes -------------------------------------------------------------------
-_UMASK = os.umask(0)  # read once (os.umask can only be read by setting it)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp's 0600 hides results from others
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # e.g. a read-only results folder
-        raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    text = json.dumps(_jsonable(payload), indent=2, sort_keys=True, allow_nan=True)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    return value
 
 
 # -- provenance ---------------------------------------------------------------------------
@@ -160,14 +135,14 @@ def _device_name(config: RunConfig) -> str:
 # -- the store ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunRecord:
-    """A finished (done or failed) run as read back from disk."""
+    """A finished (done, failed or pruned) run as read back from disk."""
 
     config: RunConfig
-    metrics: dict[str, Any]
+    result: RunResult
 
     @property
-    def status(self) -> str:
-        return str(self.metrics.get("status"))
+    def status(self) -> Status:
+        return self.result["status"]
 
 
 class ResultStore:
@@ -205,45 +180,35 @@ class ResultStore:
 
     def write_vectors(self, run_id: str, vectors: Any) -> Path:
         """Save KeyedVectors in word2vec binary format, atomically."""
-        path = self.run_dir(run_id) / "vectors.bin"
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors.", suffix=".tmp")
-            os.close(fd)
-        except OSError as exc:
-            raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        try:
-            vectors.save_word2vec_format(tmp, binary=True)
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        path = self.vectors_path(run_id)
+        with atomic_path(path) as tmp:
+            vectors.save_word2vec_format(str(tmp), binary=True)
         return path
 
-    def finish_run(self, config: RunConfig, payload: Mapping[str, Any]) -> None:
-        """Write metrics.json: the marker that the run is finished (done or failed)."""
-        record = {"run_id": config.run_id, "schema_version": SCHEMA_VERSION, **payload}
-        if record.get("status") not in {STATUS_DONE, STATUS_FAILED, STATUS_PRUNED}:
-            raise ValueError(f"bad run status {record.get('status')!r}")
+    def finish_run(self, config: RunConfig, result: RunResult) -> None:
+        """Write metrics.json: the marker that the run is finished (done, failed or pruned)."""
+        if result.get("status") not in STATUSES:
+            raise ValueError(f"bad run status {result.get('status')!r}")
+        record: RunResult = {**result, "run_id": config.run_id, "schema_version": SCHEMA_VERSION}
         atomic_write_json(self.run_dir(config.run_id) / "metrics.json", record)
 
     # -- reading ------------------------------------------------------------------------
-    def is_finished(self, run_id: str) -> bool:
-        return (self.run_dir(run_id) / "metrics.json").exists()
-
-    def status(self, run_id: str) -> str | None:
+    def status(self, run_id: str) -> Status | None:
         record = self.read_metrics(run_id)
-        return None if record is None else str(record.get("status"))
+        return None if record is None else record["status"]
 
-    def read_metrics(self, run_id: str) -> dict[str, Any] | None:
+    def read_metrics(self, run_id: str) -> RunResult | None:
+        """The run's metrics.json, or None while the run is unfinished."""
         path = self.run_dir(run_id) / "metrics.json"
         try:
-            return dict(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
         except FileNotFoundError:
             return None
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise StudyError(f"unreadable result file {path}: {exc}") from exc
+        if not isinstance(record, dict) or record.get("status") not in STATUSES:
+            raise StudyError(f"unreadable result file {path}: no valid run status")
+        return cast(RunResult, record)
 
     def read_config(self, run_id: str) -> RunConfig:
         return RunConfig.from_dict(json.loads((self.run_dir(run_id) / "config.json").read_text()))
@@ -265,10 +230,10 @@ class ResultStore:
         if not runs.is_dir():
             return
         for folder in sorted(runs.iterdir()):
-            metrics = self.read_metrics(folder.name)
-            if metrics is None:
+            result = self.read_metrics(folder.name)
+            if result is None:
                 continue
-            yield RunRecord(self.read_config(folder.name), metrics)
+            yield RunRecord(self.read_config(folder.name), result)
 
 
 def load_table(
@@ -289,15 +254,15 @@ def load_table(
     epoch_frames: list[pd.DataFrame] = []
     for record in store.finished_runs():
         config = record.config.to_dict()
-        metrics = record.metrics
+        result = record.result
         run_rows.append(
             {
                 "run_id": record.config.run_id,
-                "status": metrics.get("status"),
-                "error": metrics.get("error"),
+                "status": result["status"],
+                "error": result.get("error"),
                 **config,
-                **metrics.get("metrics", {}),
-                **{k: metrics.get(k, math.nan) for k in _TIMING_KEYS},
+                **result.get("metrics", {}),
+                **{k: result.get(k, math.nan) for k in _TIMING_KEYS},
             }
         )
         epochs = store.read_epochs(record.config.run_id)

@@ -24,6 +24,7 @@ from study.results import (
     STATUS_DONE,
     STATUS_FAILED,
     ResultStore,
+    RunResult,
     provenance,
 )
 from study.trainers import get_trainer
@@ -31,6 +32,7 @@ from study.trainers.base import Callback, TrainState
 from study.vocab import EncodedCorpus, load_corpus
 
 log = logging.getLogger(__name__)
+SKIPPED = "skipped"  # a grid's count of cells already finished in the store (not a run status)
 
 
 class EpochRecorder(Callback):
@@ -94,8 +96,8 @@ def execute_run(
     extra_callbacks: Sequence[Callback] = (),
     print_epochs: bool = False,
     save_vectors: bool = True,
-) -> dict[str, Any]:
-    """Train, evaluate and store one run; returns the metrics.json payload.
+) -> RunResult:
+    """Train, evaluate and store one run; returns its record (what metrics.json holds).
 
     User errors (`StudyError`, e.g. divergence) are recorded as a failed run and returned;
     the caller decides whether to go on. Anything else (a bug, KeyboardInterrupt, an Optuna
@@ -121,7 +123,7 @@ def execute_run(
         log.warning("run %s failed: %s", config.run_id, exc)
         if recorder.rows:
             store.write_epochs(config.run_id, recorder.rows)
-        payload = {
+        failed: RunResult = {
             "status": STATUS_FAILED,
             "error": f"{type(exc).__name__}: {exc}",
             "traceback": traceback.format_exc(limit=8),
@@ -129,13 +131,13 @@ def execute_run(
             "epochs_done": len(recorder.rows),
             "provenance": provenance(config),
         }
-        store.finish_run(config, payload)
-        return payload
+        store.finish_run(config, failed)
+        return failed
     except BaseException:
         if recorder.rows:  # e.g. an Optuna pruner stopped it: keep the epochs it did
             store.write_epochs(config.run_id, recorder.rows)
         raise
-    payload = {
+    done: RunResult = {
         "status": STATUS_DONE,
         "metrics": metrics,
         "train_seconds": result.train_seconds,
@@ -147,8 +149,8 @@ def execute_run(
         "corpus_words": corpus.n_words,
         "provenance": provenance(config),
     }
-    store.finish_run(config, payload)
-    return payload
+    store.finish_run(config, done)
+    return done
 
 
 def attach_counts(vectors: Any, corpus: EncodedCorpus) -> None:
@@ -177,13 +179,12 @@ def run_grid(
 ) -> dict[str, int]:
     """Run the missing cells of a grid one after the other; returns counts by outcome."""
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
-    counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
+    counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)
     with tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not progress) as bar:
         for config in todo:
             bar.set_postfix_str(describe(config))
-            payload = execute_run(config, store, corpora)
-            counts[str(payload["status"])] += 1
+            counts[execute_run(config, store, corpora)["status"]] += 1
             bar.update()
     return counts
 

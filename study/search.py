@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import optuna
 
 from study.config import RunConfig, check_value, field_type, parse_value
 from study.errors import ConfigError, StudyError
-from study.results import STATUS_DONE, STATUS_PRUNED, ResultStore, provenance
+from study.results import STATUS_DONE, STATUS_PRUNED, ResultStore, RunResult, provenance
 from study.runner import CorpusCache, execute_run
 from study.trainers.base import Callback, TrainState, keyed_vectors
 
@@ -144,7 +144,7 @@ def make_objective(
         config = base.with_overrides({p.name: p.suggest(trial) for p in space})
         trial.set_user_attr("run_id", config.run_id)
         payload = store.read_metrics(config.run_id)
-        if payload is None or payload.get("status") != STATUS_DONE:
+        if payload is None or payload["status"] != STATUS_DONE:
             callbacks = [PruningReporter(trial, objectives[0])] if prune else []
             try:
                 payload = execute_run(config, store, corpora, extra_callbacks=callbacks)
@@ -154,7 +154,7 @@ def make_objective(
                     {"status": STATUS_PRUNED, "error": str(exc), "provenance": provenance(config)},
                 )
                 raise
-        if payload.get("status") != STATUS_DONE:
+        if payload["status"] != STATUS_DONE:
             raise StudyError(str(payload.get("error")))  # recorded as a FAILED trial
         values = [_value(payload, o.name) for o in objectives]
         return values[0] if len(values) == 1 else values
@@ -162,7 +162,7 @@ def make_objective(
     return objective
 
 
-def _value(payload: dict[str, Any], name: str) -> float:
+def _value(result: RunResult, name: str) -> float:
     if name in _RUN_KEYS:
-        return float(payload[name])
-    return float(payload["metrics"].get(name, math.nan))
+        return float(cast(dict[str, Any], result)[name])  # a done run has every run key
+    return float(result.get("metrics", {}).get(name, math.nan))

@@ -34,8 +34,8 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from study.config import RunConfig
-from study.results import STATUS_DONE, ResultStore
-from study.runner import CorpusCache, execute_run, needs_run
+from study.results import STATUS_DONE, STATUS_FAILED, ResultStore
+from study.runner import SKIPPED, CorpusCache, execute_run, needs_run
 from study.storage import (
     Heartbeat,
     file_lock,
@@ -74,7 +74,7 @@ def run_grid_shared(
         lambda cs: [c for c in cs if needs_run(store, c, overwrite, retry_failed)],
     )
     claim_lock = sqlite_lock_path(storage_url, "claim")
-    counts = {"skipped": len(cells) - len(todo), STATUS_DONE: 0, "failed": 0}
+    counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)
     with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not progress) as bar:
         while True:
@@ -96,7 +96,7 @@ def run_grid_shared(
                 continue
             with Heartbeat(storage, trial_id):
                 payload = execute_run(config, store, corpora)
-            outcome = str(payload["status"])
+            outcome = payload["status"]
             counts[outcome] = counts.get(outcome, 0) + 1
             if outcome == STATUS_DONE:
                 storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from study.atomic import atomic_path
 from study.errors import CorpusError
 
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
@@ -46,9 +47,7 @@ def download_verified(
     `member_sha256` is the sha256 of the single file inside the zip (the unzipped text), which
     is what a public reproduction publishes.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    try:
+    with atomic_path(dest, suffix=".part") as part:  # removed unless every check passes
         _fetch(url, part, timeout)
         size = part.stat().st_size
         if expected_bytes is not None and size != expected_bytes:
@@ -62,9 +61,6 @@ def download_verified(
                 f"checksum mismatch for {url}: sha256 of its content is {actual[:16]}…, "
                 f"expected {member_sha256[:16]}…; nothing was kept"
             )
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
     return dest
 
 
@@ -82,7 +78,9 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
         with (
             response,
             open(part, "wb") as out,
-            tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {part.stem}") as bar,
+            tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"downloading {url.rsplit('/', 1)[-1]}"
+            ) as bar,
         ):
             while block := response.read(1 << 16):
                 out.write(block)

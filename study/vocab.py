@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from study.atomic import atomic_path
 from study.corpus import CorpusSource, data_dir, resolve
 from study.errors import CorpusError
-from study.results import FILE_MODE
 
 CACHE_VERSION = 1
 MAX_SENTENCE_WORDS = 10_000  # gensim truncates longer sentences; we split at this length instead
@@ -141,10 +140,7 @@ def cache_key(fingerprint: str, min_count: int, max_vocab: int | None) -> str:
 
 
 def _write_cache(path: Path, corpus: EncodedCorpus) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp.npz") as tmp:  # np.savez appends .npz to other names
         np.savez(
             tmp,
             ids=corpus.ids,
@@ -155,10 +151,6 @@ def _write_cache(path: Path, corpus: EncodedCorpus) -> None:
             fingerprint=np.asarray(corpus.fingerprint),
             created=np.float64(time.time()),
         )
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; a shared data dir needs readable caches
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _read_cache(path: Path, source: CorpusSource, fingerprint: str) -> EncodedCorpus:

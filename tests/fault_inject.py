@@ -38,6 +38,7 @@ from typing import Any
 import optuna  # noqa: F401 - preloaded in the forkserver
 import torch  # noqa: F401 - preloaded in the forkserver
 
+import study.atomic
 import study.cli
 import study.evaluate
 import study.results
@@ -124,16 +125,15 @@ class _OsProxy:
 
 
 def _install(trigger: _Trigger) -> None:
-    def results_replace(name: str, done: bool) -> None:
+    def on_replace(name: str, done: bool) -> None:
         if not done and name in RESULT_FILES:
             trigger.reach(name)
+        elif not done and name.endswith(".npz"):  # the corpus cache
+            trigger.reach("cache")
         if done and name == "metrics.json":
             trigger.reach("metrics.json+")
 
-    study.results.os = _OsProxy(results_replace)  # type: ignore[assignment]
-    study.vocab.os = _OsProxy(  # type: ignore[assignment]
-        lambda name, done: None if done else trigger.reach("cache")
-    )
+    study.atomic.os = _OsProxy(on_replace)  # type: ignore[assignment]
 
     recorder_end = study.runner.EpochRecorder.on_epoch_end
 
@@ -408,7 +408,7 @@ def assert_store_consistent(study_dir: Path, allowed_run_ids: set[str]) -> set[s
 def hammer(path: str, tag: int, n: int) -> None:
     """Write `{"tag": tag, "i": i, "pad": ...}` to one path n times with the store's atomic write
     (a worker target for the concurrent-writers test)."""
-    from study.results import atomic_write_json
+    from study.atomic import atomic_write_json
 
     pad = "x" * (20_000 + 1_000 * tag)  # larger than one write() so a torn write would show
     for i in range(n):

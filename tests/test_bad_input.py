@@ -364,15 +364,15 @@ def test_diverging_optuna_trial_fails_and_the_study_goes_on(tmp_path):
 def test_disk_full_or_denied_is_one_line_and_leaves_no_temp_file(
     tmp_path, capsys, monkeypatch, planted_corpus_file, where, code
 ):
-    import study.results as results
+    import study.atomic as atomic
 
     def fail(*_args, **_kwargs):
         raise OSError(code, os.strerror(code))
 
     if where == "mkstemp":
-        monkeypatch.setattr(results.tempfile, "mkstemp", fail)
+        monkeypatch.setattr(atomic.tempfile, "mkstemp", fail)
     else:
-        monkeypatch.setattr(results.os, where, fail)
+        monkeypatch.setattr(atomic.os, where, fail)
     argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST]
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 2
     err = capsys.readouterr().err

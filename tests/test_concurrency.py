@@ -23,9 +23,10 @@ from fault_inject import (
     ws353_planted_text,
 )
 
+from study.atomic import FILE_MODE
 from study.config import RunConfig
 from study.grid import GridSpec
-from study.results import FILE_MODE, ResultStore, load_table
+from study.results import ResultStore, load_table
 from study.runner import CorpusCache, execute_run
 from study.shared_grid import SKIPPED_ATTR
 

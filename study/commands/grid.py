@@ -9,7 +9,7 @@ from typing import Any
 
 from study.config import parse_assignments
 from study.grid import PRESETS, build_spec
-from study.results import ResultStore, load_table
+from study.results import STATUS_FAILED, ResultStore, load_table
 
 
 def register(subparsers: Any) -> None:
@@ -95,9 +95,9 @@ def grid_command(args: argparse.Namespace) -> int:
         f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
         f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows)"
     )
-    if counts.get("failed"):
+    if counts.get(STATUS_FAILED):
         print(
-            f"warning: {counts['failed']} runs failed; their errors are in runs.csv "
+            f"warning: {counts[STATUS_FAILED]} runs failed; their errors are in runs.csv "
             "(rerun them with --retry-failed)"
         )
     return 0

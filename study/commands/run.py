@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
 from study.config import RunConfig, parse_assignments
-from study.results import ResultStore
+from study.results import STATUS_DONE, ResultStore
 from study.runner import CorpusCache, execute_run
 
 
@@ -52,16 +53,17 @@ def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     store = ResultStore.for_study(args.study, args.results)
     print(f"run {config.run_id}: {config.canonical_json()}")
-    payload = execute_run(
+    result = execute_run(
         config,
         store,
         CorpusCache(args.data_dir),
         print_epochs=True,
         save_vectors=not args.no_vectors,
     )
-    if payload["status"] != "done":
-        print(f"error: run failed: {payload['error']}", file=sys.stderr)
+    if result["status"] != STATUS_DONE:
+        print(f"error: run failed: {result.get('error')}", file=sys.stderr)
         return 1
-    print(json.dumps(payload["metrics"], indent=2, sort_keys=True))
-    print(f"{payload['words_per_sec']:,.0f} words/s; stored in {store.run_dir(config.run_id)}")
+    print(json.dumps(result.get("metrics", {}), indent=2, sort_keys=True))
+    speed = result.get("words_per_sec", math.nan)
+    print(f"{speed:,.0f} words/s; stored in {store.run_dir(config.run_id)}")
     return 0

@@ -1,0 +1,62 @@
+"""The typed run record (metrics.json): what writers may write and what readers accept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from study.config import RunConfig
+from study.errors import StudyError
+from study.results import (
+    SCHEMA_VERSION,
+    STATUS_DONE,
+    STATUS_FAILED,
+    STATUSES,
+    ResultStore,
+    RunResult,
+    load_table,
+)
+
+
+def test_finish_run_adds_id_and_schema_and_reads_back(tmp_path):
+    store = ResultStore(tmp_path)
+    config = RunConfig(epochs=1)
+    store.start_run(config)
+    result: RunResult = {"status": STATUS_DONE, "metrics": {"ws353_spearman": 0.5}, "seconds": 2.0}
+    store.finish_run(config, result)
+    back = store.read_metrics(config.run_id)
+    assert back == {**result, "run_id": config.run_id, "schema_version": SCHEMA_VERSION}
+    assert store.status(config.run_id) == STATUS_DONE
+    [record] = store.finished_runs()
+    assert record.status == STATUS_DONE and record.config == config
+    runs, _ = load_table(store, save=False)
+    assert runs.loc[0, "ws353_spearman"] == 0.5 and runs.loc[0, "seconds"] == 2.0
+
+
+def test_statuses_are_the_three_documented_ones():
+    assert STATUSES == ("done", "failed", "pruned")
+
+
+def test_finish_run_rejects_an_unknown_status(tmp_path):
+    with pytest.raises(ValueError, match="bad run status"):
+        ResultStore(tmp_path).finish_run(RunConfig(), {"status": "finished"})  # type: ignore[typeddict-item]
+
+
+@pytest.mark.parametrize("content", ['{"status": "finished"}', "[1, 2]", "{not json"])
+def test_a_damaged_metrics_file_is_one_line_error(tmp_path, content):
+    store = ResultStore(tmp_path)
+    config = RunConfig()
+    store.start_run(config)
+    (store.run_dir(config.run_id) / "metrics.json").write_text(content)
+    with pytest.raises(StudyError, match="unreadable result file"):
+        store.read_metrics(config.run_id)
+
+
+def test_an_unfinished_run_has_no_status(tmp_path):
+    store = ResultStore(tmp_path)
+    config = RunConfig()
+    store.start_run(config)
+    assert store.status(config.run_id) is None
+    store.finish_run(config, {"status": STATUS_FAILED, "error": "DivergenceError: nan"})
+    assert json.loads((store.run_dir(config.run_id) / "metrics.json").read_text())["error"]
