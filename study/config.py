@@ -23,6 +23,8 @@ Trainer = Literal["torch", "gensim"]
 Model = Literal["sg", "cbow"]
 Objective = Literal["ns", "softmax"]
 Device = Literal["auto", "cpu", "cuda"]
+Kernel = Literal["auto", "torch", "triton"]
+NegDraw = Literal["center", "pair"]
 
 DEFAULT_CORPUS = "enwiki-sample"
 
@@ -44,7 +46,14 @@ class RunConfig:
     epochs: int = 5
     lr_start: float = 0.025  # learning rate, decayed linearly to lr_end over all epochs
     lr_end: float = 0.0001
-    batch_size: int = 1024  # center words per update step (torch trainer)
+    batch_size: int = 1024  # center words per update step (torch trainer, kernel=torch)
+    # torch trainer's step: "torch" (batched tensor ops), "triton" (Hogwild kernel; CUDA), or
+    # "auto" (triton on CUDA when triton imports, torch elsewhere)
+    kernel: Kernel = "auto"
+    # skip-gram negatives: K per center shared by its pairs, or K fresh per pair (word2vec.c,
+    # gensim: the gensim trainer always draws per pair); kernel=torch shares them per center
+    neg_draw: NegDraw = "center"
+    programs: int = 0  # kernel=triton: parallel workers, one stream slice each (0 = 32 per SM)
     seed: int = 0
     device: Device = "auto"
     workers: int = 0  # gensim worker threads; 0 = all CPU cores (only 1 is deterministic)
@@ -75,13 +84,24 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def canonical_json(self) -> str:
-        """Sorted-key compact JSON: the text the run id is hashed from."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Sorted-key compact JSON: the text the run id is hashed from. Fields added after the
+        first release enter it only when set away from their default, so the ids of existing
+        runs stay valid."""
+        values = {
+            key: value
+            for key, value in self.to_dict().items()
+            if not (key in ADDED_FIELDS and value == ADDED_FIELDS[key])
+        }
+        return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
     @property
     def run_id(self) -> str:
         """Stable 16-hex-digit id: sha256 of the canonical JSON."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+# Fields added after run ids were first published, with their defaults (see canonical_json).
+ADDED_FIELDS: dict[str, Any] = {"kernel": "auto", "neg_draw": "center", "programs": 0}
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -190,6 +210,7 @@ _RANGES: list[tuple[str, float | None, float | None]] = [
     ("batch_size", 1, 1 << 24),
     ("seed", 0, 2**31 - 1),
     ("workers", 0, 1024),
+    ("programs", 0, 1 << 20),
     ("probe_pairs", 0, 1 << 22),
     ("probe_seed", 0, 2**31 - 1),
 ]
@@ -216,6 +237,14 @@ def _check_ranges(c: RunConfig) -> None:
         raise ConfigError(
             "objective=softmax is only available with trainer=torch "
             "(gensim has hierarchical softmax, not the exact full softmax)"
+        )
+    if c.kernel == "triton" and c.trainer != "torch":
+        raise ConfigError("kernel=triton is a step of the torch trainer: use trainer=torch")
+    if c.kernel == "triton" and c.objective != "ns":
+        raise ConfigError("kernel=triton trains negative sampling only: use objective=ns")
+    if c.neg_draw == "pair" and c.trainer == "torch" and c.kernel == "torch":
+        raise ConfigError(
+            "neg_draw=pair needs kernel=triton (the batched torch step shares negatives per center)"
         )
     if not c.corpus.strip():
         raise ConfigError("corpus must name a corpus or a path, got an empty string")

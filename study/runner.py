@@ -147,7 +147,7 @@ def execute_run(
         "epochs_done": len(result.epochs),
         "vocab_size": len(corpus.vocab),
         "corpus_words": corpus.n_words,
-        "provenance": provenance(config),
+        "provenance": {**provenance(config), "trainer": result.info},
     }
     store.finish_run(config, done)
     return done

@@ -54,9 +54,12 @@ class AliasSampler:
         self.size = len(accept)
 
     def sample(
-        self, shape: tuple[int, ...], generator: torch.Generator | None = None
+        self,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.int64,
     ) -> torch.Tensor:
-        """int64 ids of the given shape."""
-        slot = torch.randint(self.size, shape, generator=generator, device=self.device)
+        """Ids of the given shape (int64, or int32 for the Triton kernels' draws)."""
+        slot = torch.randint(self.size, shape, generator=generator, device=self.device, dtype=dtype)
         coin = torch.rand(shape, generator=generator, device=self.device)
-        return torch.where(coin < self.accept[slot], slot, self.alias[slot])
+        return torch.where(coin < self.accept[slot], slot, self.alias[slot].to(dtype))

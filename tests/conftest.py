@@ -9,6 +9,16 @@ import numpy as np
 import pytest
 
 
+def _has_nvidia_gpu() -> bool:
+    return Path("/dev/nvidiactl").exists()
+
+
+# Without a GPU, Triton kernels run on CPU tensors through Triton's interpreter. Triton reads
+# the switch when its functions are wrapped, at import, so it is set before anything imports it.
+if not _has_nvidia_gpu():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Caches and downloads go to a temporary folder, never the user's ./data."""

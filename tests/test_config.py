@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from study.config import RunConfig, parse_assignments
+from study.config import ADDED_FIELDS, RunConfig, parse_assignments
 from study.errors import ConfigError
 
 
@@ -10,9 +10,20 @@ def test_defaults_are_valid_and_id_is_stable():
     config = RunConfig()
     assert config.run_id == RunConfig().run_id
     assert len(config.run_id) == 16
-    # the id is a hash of the canonical (sorted-key) JSON: a pinned value guards against drift
-    assert json.loads(config.canonical_json()) == config.to_dict()
-    assert list(json.loads(config.canonical_json())) == sorted(config.to_dict())
+    # the id is a hash of the canonical (sorted-key) JSON; fields added later enter it only
+    # away from their defaults
+    canonical = json.loads(config.canonical_json())
+    assert canonical == {k: v for k, v in config.to_dict().items() if k not in ADDED_FIELDS}
+    assert list(canonical) == sorted(canonical)
+    assert config.run_id == "0c068bdb57f4b766"  # the default config's id before `kernel` existed
+
+
+def test_fields_added_later_keep_old_ids_and_change_them_when_set():
+    base = RunConfig()
+    for key, value in {"kernel": "triton", "neg_draw": "pair", "programs": 64}.items():
+        changed = RunConfig.from_dict({**base.to_dict(), key: value})
+        assert changed.run_id != base.run_id
+        assert json.loads(changed.canonical_json())[key] == value
 
 
 def test_run_id_changes_with_any_field_and_not_with_dict_order():

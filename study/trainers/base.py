@@ -96,6 +96,7 @@ class TrainResult:
     seconds: float  # wall time of training (all epochs, callbacks included)
     train_seconds: float  # wall time of training alone (callbacks excluded)
     words: int  # corpus words processed over all epochs
+    info: dict[str, Any] = field(default_factory=dict)  # how it ran (kernel, threads, ...)
 
     @property
     def words_per_sec(self) -> float:

@@ -243,6 +243,7 @@ class GensimTrainer:
             seconds=seconds,
             train_seconds=adapter.train_seconds,
             words=adapter.words,
+            info={"workers": model.workers},
         )
 
     def build_model(self, corpus: EncodedCorpus, config: RunConfig) -> _CountingWord2Vec:

@@ -62,9 +62,11 @@ CPU: all randomness (init, subsampling, windows, negatives) comes from one `torc
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,6 +88,7 @@ from study.sgns_math import (
     window_grad_targets,
     window_terms,
 )
+from study.trainers import triton_sgns
 from study.trainers.base import (
     Callback,
     TrainResult,
@@ -124,19 +127,17 @@ class Window:
 
 
 class TorchTrainer:
-    """SGNS / CBOW / full-softmax word2vec in PyTorch.
+    """SGNS / CBOW / full-softmax word2vec in PyTorch, with the batched torch step or the
+    Triton Hogwild kernel (`config.kernel`).
 
     progress: tqdm bar per epoch; None shows it only when stderr is a terminal.
     cpu_threads: torch intra-op threads while training on the CPU (restored afterwards);
-    None leaves torch's setting. Default 1: a step's ops are small (≈ 1 MB tensors), so a second
-    thread gains little (+13 % skip-gram, +17 % CBOW on the idle 2-core box) and costs a lot
-    whenever other processes share the cores (each op waits for both threads: 3-19× slower
-    steps measured with a few other jobs running); grids also run several trainings at once.
+    None takes `config.workers` (0 = all cores), as gensim does with its worker threads.
     """
 
     name = "torch"
 
-    def __init__(self, progress: bool | None = None, cpu_threads: int | None = 1):
+    def __init__(self, progress: bool | None = None, cpu_threads: int | None = None):
         self.progress = progress
         self.cpu_threads = cpu_threads
 
@@ -144,14 +145,20 @@ class TorchTrainer:
         self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
     ) -> TrainResult:
         device = resolve_device(config.device)
-        if device.type != "cpu" or self.cpu_threads is None:
+        if device.type != "cpu":
             return self._fit(corpus, config, callbacks, device)
         previous = torch.get_num_threads()
-        torch.set_num_threads(self.cpu_threads)
+        torch.set_num_threads(self.threads(config))
         try:
             return self._fit(corpus, config, callbacks, device)
         finally:
             torch.set_num_threads(previous)
+
+    def threads(self, config: RunConfig) -> int:
+        """CPU threads for this run: the trainer's setting, else config.workers (0 = all)."""
+        if self.cpu_threads is not None:
+            return self.cpu_threads
+        return config.workers or os.cpu_count() or 1
 
     def _fit(
         self,
@@ -161,6 +168,7 @@ class TorchTrainer:
         device: torch.device,
     ) -> TrainResult:
         check_config(corpus, config)
+        kernel = resolve_kernel(config, device)
         gen = torch.Generator(device=device)
         gen.manual_seed(config.seed)
         vocab_size, dim = len(corpus.vocab), config.dim
@@ -180,6 +188,15 @@ class TorchTrainer:
         )
         state.lr = config.lr_start
         n_words = corpus.n_words
+        info: dict[str, Any] = {"kernel": kernel}
+        if device.type == "cpu":
+            info["cpu_threads"] = torch.get_num_threads()
+        if kernel == "triton":
+            ids, sentence = ids.to(torch.int32), sentence.to(torch.int32)
+            programs = config.programs or triton_sgns.default_programs(
+                config, w_in, w_out, ids, sentence
+            )
+            info["programs"] = programs
         started = time.perf_counter()
         train_seconds = 0.0
         rows: list[dict[str, float]] = []
@@ -187,9 +204,16 @@ class TorchTrainer:
         for epoch in range(config.epochs):
             emit(callbacks, "on_epoch_begin", state)
             t0 = time.perf_counter()
-            loss_sum, pairs, lr = self._epoch(
-                epoch, ids, sentence, keep_p, sampler, w_in, w_out, config, gen, n_words
-            )
+            stream, sent = subsample(ids, sentence, keep_p, config.sample, gen)
+            with self._bar(epoch, config, n_words) as bar:
+                if kernel == "triton":
+                    loss_sum, pairs, lr = self._triton_epoch(
+                        epoch, stream, sent, sampler, w_in, w_out, config, gen, programs, bar
+                    )
+                else:
+                    loss_sum, pairs, lr = self._epoch(
+                        epoch, stream, sent, sampler, w_in, w_out, config, gen, n_words, bar
+                    )
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if pairs == 0:
@@ -215,34 +239,12 @@ class TorchTrainer:
             seconds=time.perf_counter() - started,
             train_seconds=train_seconds,
             words=n_words * config.epochs,
+            info=info,
         )
 
-    @torch.no_grad()
-    def _epoch(
-        self,
-        epoch: int,
-        ids: torch.Tensor,
-        sentence: torch.Tensor,
-        keep_p: torch.Tensor,
-        sampler: AliasSampler,
-        w_in: torch.Tensor,
-        w_out: torch.Tensor,
-        config: RunConfig,
-        gen: torch.Generator,
-        n_words: int,
-    ) -> tuple[float, int, float]:
-        """One pass; returns (summed loss, pairs, last lr)."""
-        if config.sample > 0:
-            keep = torch.rand(ids.shape, generator=gen, device=ids.device) < keep_p[ids]
-            stream, sent = ids[keep], sentence[keep]
-        else:
-            stream, sent = ids, sentence
-        n_kept = int(stream.shape[0])
-        loss_sum = torch.zeros((), dtype=torch.float64, device=ids.device)
-        pairs = torch.zeros((), dtype=torch.float64, device=ids.device)
-        lr = lr_at(config, epoch / config.epochs)
+    def _bar(self, epoch: int, config: RunConfig, n_words: int) -> tqdm:
         disable = None if self.progress is None else not self.progress
-        bar = tqdm(
+        return tqdm(
             total=n_words,
             unit="w",
             unit_scale=True,
@@ -250,28 +252,108 @@ class TorchTrainer:
             disable=disable,
             leave=False,
         )
+
+    def _triton_epoch(
+        self,
+        epoch: int,
+        stream: torch.Tensor,
+        sent: torch.Tensor,
+        sampler: AliasSampler,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        config: RunConfig,
+        gen: torch.Generator,
+        programs: int,
+        bar: tqdm,
+    ) -> tuple[float, int, float]:
+        """One Hogwild pass with the Triton kernel; returns (summed loss, pairs, last lr)."""
+        lr_first = lr_at(config, epoch / config.epochs)
+        lr_last = lr_at(config, (epoch + 1) / config.epochs)
+        total = int(bar.total or 0)
+
+        def progress(fraction: float) -> None:
+            bar.update(int(total * fraction) - bar.n)
+
+        loss_sum, pairs = triton_sgns.run_epoch(
+            stream, sent, w_in, w_out, sampler, config, gen, lr_first, lr_last, programs, progress
+        )
+        return loss_sum, pairs, lr_last
+
+    @torch.no_grad()
+    def _epoch(
+        self,
+        epoch: int,
+        stream: torch.Tensor,
+        sent: torch.Tensor,
+        sampler: AliasSampler,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        config: RunConfig,
+        gen: torch.Generator,
+        n_words: int,
+        bar: tqdm,
+    ) -> tuple[float, int, float]:
+        """One pass with the batched torch step; returns (summed loss, pairs, last lr)."""
+        n_kept = int(stream.shape[0])
+        loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
+        pairs = torch.zeros((), dtype=torch.float64, device=stream.device)
+        lr = lr_at(config, epoch / config.epochs)
         shown = 0
-        with bar:
-            for step, start in enumerate(range(0, n_kept, config.batch_size)):
-                stop = min(start + config.batch_size, n_kept)
-                lr = lr_at(config, (epoch + start / n_kept) / config.epochs)
-                win = make_window(stream, sent, start, stop, config.window, gen)
-                negatives = None
-                if config.objective == "ns":
-                    negatives = sampler.sample((stop - start, config.negative), gen)
-                loss, n_pairs = train_step(win, w_in, w_out, config, lr, negatives)
-                loss_sum += loss
-                pairs += n_pairs
-                # A cheap early stop (one scalar read) instead of running a diverged epoch out.
-                if step % CHECK_EVERY == CHECK_EVERY - 1 and not math.isfinite(loss_sum.item()):
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch + 1} (loss={loss_sum.item()}): "
-                        f"lower lr_start (now {config.lr_start})"
-                    )
-                done = n_words * stop // n_kept
-                bar.update(done - shown)
-                shown = done
+        for step, start in enumerate(range(0, n_kept, config.batch_size)):
+            stop = min(start + config.batch_size, n_kept)
+            lr = lr_at(config, (epoch + start / n_kept) / config.epochs)
+            win = make_window(stream, sent, start, stop, config.window, gen)
+            negatives = None
+            if config.objective == "ns":
+                negatives = sampler.sample((stop - start, config.negative), gen)
+            loss, n_pairs = train_step(win, w_in, w_out, config, lr, negatives)
+            loss_sum += loss
+            pairs += n_pairs
+            # A cheap early stop (one scalar read) instead of running a diverged epoch out.
+            if step % CHECK_EVERY == CHECK_EVERY - 1 and not math.isfinite(loss_sum.item()):
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch + 1} (loss={loss_sum.item()}): "
+                    f"lower lr_start (now {config.lr_start})"
+                )
+            done = n_words * stop // n_kept
+            bar.update(done - shown)
+            shown = done
         return float(loss_sum.item()), int(pairs.item()), lr
+
+
+def subsample(
+    ids: torch.Tensor,
+    sentence: torch.Tensor,
+    keep_p: torch.Tensor,
+    sample: float,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This epoch's stream: each occurrence kept with its word's keep probability, drawn anew
+    every epoch and before windowing (so windows reach past dropped words)."""
+    if sample <= 0:
+        return ids, sentence
+    keep = torch.rand(ids.shape, generator=gen, device=ids.device) < keep_p[ids]
+    return ids[keep], sentence[keep]
+
+
+def resolve_kernel(config: RunConfig, device: torch.device) -> str:
+    """The step this run uses: `kernel=auto` takes the Triton kernel on CUDA when triton
+    imports and the run is one it trains (negative sampling), else the batched torch step."""
+    kernel = config.kernel
+    if kernel == "auto":
+        fits = config.objective == "ns" and not (
+            config.model == "cbow" and config.neg_draw == "pair"
+        )
+        use_triton = device.type == "cuda" and fits and triton_sgns.triton_available()
+        kernel = "triton" if use_triton else "torch"
+    if kernel == "triton":
+        triton_sgns.check_triton(config, device)
+    elif config.neg_draw == "pair":
+        raise ConfigError(
+            "neg_draw=pair needs the Triton kernel (kernel=triton on CUDA): the batched torch "
+            "step shares K negatives per center"
+        )
+    return kernel
 
 
 def check_config(corpus: EncodedCorpus, config: RunConfig) -> None:

@@ -1,0 +1,279 @@
+# mypy: disallow-untyped-defs=False
+# (Triton kernels: their parameters are pointers and constexprs Triton types itself.)
+"""Hogwild word2vec kernels in Triton: skip-gram and CBOW with negative sampling.
+
+Each program owns a contiguous slice of the subsampled stream and walks it in order, applying
+every SGD step at once to the shared matrices; programs race on shared rows without locks, as
+word2vec.c's threads do. Within a program the updates are sequential (word2vec.c's order), so
+a one-program launch equals the NumPy reference in `tests/sgns_reference.py` given the same
+draws. All randomness (reach per centre, negatives) is drawn by the caller and passed in.
+As in the batched torch step, a negative equal to the centre is kept (word2vec.c skips it),
+so both steps optimise the same objective and report comparable losses.
+
+The functions below are plain Python until `kernels()` wraps them with `triton.jit`, at call
+time: Triton reads `TRITON_INTERPRET` when a kernel is wrapped, and the tests switch it on
+after this module may already have been imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import triton
+import triton.language as tl
+
+
+def _sg(
+    w_in_ptr,  # float32 (V, DIM): input vectors, updated in place
+    w_out_ptr,  # float32 (V, DIM): output vectors, updated in place
+    stream_ptr,  # int32 (n,): the subsampled stream
+    sent_ptr,  # int32 (n,): sentence id per stream position
+    reach_ptr,  # int32 (P, count): drawn reach b ~ U[1, WINDOW] per centre of this launch
+    neg_ptr,  # int32 (P, count, K) per centre, or (P, count, 2·WINDOW, K) per pair
+    loss_ptr,  # float32 (P,): summed pair losses of this launch, per program
+    pairs_ptr,  # int32 (P,): pairs trained in this launch, per program
+    n,  # stream length
+    slice_len,  # positions per program: program p owns [p·slice_len, (p+1)·slice_len)
+    first,  # this launch covers local positions [first, first + count) of every slice
+    count,
+    lr0,  # learning rate at local position j: lr0 - lr_step·j
+    lr_step,
+    DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    WINDOW: tl.constexpr,
+    K: tl.constexpr,
+    KP: tl.constexpr,  # next power of two ≥ K + 1: row 0 is the centre, rows 1..K negatives
+    PER_PAIR: tl.constexpr,  # fresh negatives per pair (word2vec.c) instead of per centre
+):
+    """Skip-gram in word2vec.c's orientation: each context word's input vector predicts the
+    centre's output vector against K negatives. Per centre (PER_PAIR false) the centre's
+    output row and its negatives are loaded once, kept in registers while its contexts stream
+    past (FULL-W2V's reuse) and their summed change is added back after the window."""
+    pid = tl.program_id(0)
+    base = pid * slice_len
+    cols = tl.arange(0, BLOCK_D)
+    col_ok = cols < DIM
+    slots = tl.arange(0, KP)
+    is_neg = (slots >= 1) & (slots <= K)
+    label = (slots == 0).to(tl.float32)
+    loss = 0.0
+    pairs = 0
+    for j in range(first, first + count):
+        p = base + j
+        if (j < slice_len) & (p < n):
+            lr = lr0 - lr_step * j
+            row = (pid * count + (j - first)).to(tl.int64)
+            center = tl.load(stream_ptr + p)
+            sentence = tl.load(sent_ptr + p)
+            reach = tl.load(reach_ptr + row)
+            if not PER_PAIR:
+                # The centre's output row and its K negatives, kept for the whole window.
+                neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
+                targets = tl.where(slots == 0, center, neg)
+                use = slots <= K
+                t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
+                t_mask = use[:, None] & col_ok[None, :]
+                u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
+                delta = tl.zeros((KP, BLOCK_D), dtype=tl.float32)
+            for o in tl.static_range(2 * WINDOW + 1):
+                if o != WINDOW:
+                    q = p + (o - WINDOW)
+                    if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
+                        if tl.load(sent_ptr + q) == sentence:
+                            context = tl.load(stream_ptr + q).to(tl.int64)
+                            x_ptrs = w_in_ptr + context * DIM + cols
+                            x = tl.load(x_ptrs, mask=col_ok, other=0.0, cache_modifier=".cg")
+                            if PER_PAIR:
+                                slot = o if o < WINDOW else o - 1
+                                at = (row * (2 * WINDOW) + slot) * K + slots - 1
+                                p_neg = tl.load(neg_ptr + at, mask=is_neg, other=0)
+                                p_targets = tl.where(slots == 0, center, p_neg)
+                                p_use = slots <= K
+                                p_ptrs = (
+                                    w_out_ptr
+                                    + p_targets.to(tl.int64)[:, None] * DIM
+                                    + cols[None, :]
+                                )
+                                p_mask = p_use[:, None] & col_ok[None, :]
+                                cur = tl.load(p_ptrs, mask=p_mask, other=0.0, cache_modifier=".cg")
+                            else:
+                                p_use = use
+                                cur = u + delta
+                            f = tl.sum(cur * x[None, :], axis=1)
+                            g = tl.where(p_use, (label - tl.sigmoid(f)) * lr, 0.0)
+                            # -log σ(f) for the centre, -log σ(-f) for a negative: softplus(∓f)
+                            z = tl.where(slots == 0, -f, f)
+                            term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
+                            loss += tl.sum(tl.where(p_use, term, 0.0), axis=0)
+                            pairs += 1
+                            neu1e = tl.sum(g[:, None] * cur, axis=0)
+                            step = g[:, None] * x[None, :]
+                            if PER_PAIR:
+                                tl.atomic_add(p_ptrs, step, mask=p_mask, sem="relaxed")
+                            else:
+                                delta += step
+                            tl.store(x_ptrs, x + neu1e, mask=col_ok)
+            if not PER_PAIR:
+                tl.atomic_add(t_ptrs, delta, mask=t_mask, sem="relaxed")
+    tl.store(loss_ptr + pid, loss)
+    tl.store(pairs_ptr + pid, pairs)
+
+
+def _cbow(
+    w_in_ptr,
+    w_out_ptr,
+    stream_ptr,
+    sent_ptr,
+    reach_ptr,
+    neg_ptr,  # int32 (P, count, K): negatives per centre
+    loss_ptr,
+    pairs_ptr,  # examples (centres with at least one context) per program
+    n,
+    slice_len,
+    first,
+    count,
+    lr0,
+    lr_step,
+    DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    WINDOW: tl.constexpr,
+    K: tl.constexpr,
+    KP: tl.constexpr,
+):
+    """CBOW as word2vec.c (cbow_mean=1): h = mean of the context inputs predicts the centre
+    against K negatives; every context input receives the full ∂L/∂h."""
+    pid = tl.program_id(0)
+    base = pid * slice_len
+    cols = tl.arange(0, BLOCK_D)
+    col_ok = cols < DIM
+    slots = tl.arange(0, KP)
+    is_neg = (slots >= 1) & (slots <= K)
+    label = (slots == 0).to(tl.float32)
+    loss = 0.0
+    pairs = 0
+    for j in range(first, first + count):
+        p = base + j
+        if (j < slice_len) & (p < n):
+            lr = lr0 - lr_step * j
+            row = (pid * count + (j - first)).to(tl.int64)
+            center = tl.load(stream_ptr + p)
+            sentence = tl.load(sent_ptr + p)
+            reach = tl.load(reach_ptr + row)
+            h = tl.zeros((BLOCK_D,), dtype=tl.float32)
+            n_ctx = 0
+            for o in tl.static_range(2 * WINDOW + 1):
+                if o != WINDOW:
+                    q = p + (o - WINDOW)
+                    if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
+                        if tl.load(sent_ptr + q) == sentence:
+                            context = tl.load(stream_ptr + q).to(tl.int64)
+                            h += tl.load(
+                                w_in_ptr + context * DIM + cols,
+                                mask=col_ok,
+                                other=0.0,
+                                cache_modifier=".cg",
+                            )
+                            n_ctx += 1
+            if n_ctx > 0:
+                h = h / n_ctx
+                neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
+                targets = tl.where(slots == 0, center, neg)
+                use = slots <= K
+                t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
+                t_mask = use[:, None] & col_ok[None, :]
+                u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
+                f = tl.sum(u * h[None, :], axis=1)
+                g = tl.where(use, (label - tl.sigmoid(f)) * lr, 0.0)
+                z = tl.where(slots == 0, -f, f)
+                term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
+                loss += tl.sum(tl.where(use, term, 0.0), axis=0)
+                pairs += 1
+                neu1e = tl.sum(g[:, None] * u, axis=0)
+                tl.atomic_add(t_ptrs, g[:, None] * h[None, :], mask=t_mask, sem="relaxed")
+                for o in tl.static_range(2 * WINDOW + 1):
+                    if o != WINDOW:
+                        q = p + (o - WINDOW)
+                        if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
+                            if tl.load(sent_ptr + q) == sentence:
+                                context = tl.load(stream_ptr + q).to(tl.int64)
+                                tl.atomic_add(
+                                    w_in_ptr + context * DIM + cols,
+                                    neu1e,
+                                    mask=col_ok,
+                                    sem="relaxed",
+                                )
+    tl.store(loss_ptr + pid, loss)
+    tl.store(pairs_ptr + pid, pairs)
+
+
+KERNEL_SOURCES = {"sg": _sg, "cbow": _cbow}
+
+
+def interpreting() -> bool:
+    """True when Triton runs kernels on the CPU through its interpreter (TRITON_INTERPRET=1)."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in {"1", "true", "on", "yes"}
+
+
+# Positions and counts change between launches; specialising on them would recompile.
+RUNTIME_INTS = ["n", "slice_len", "first", "count"]
+
+
+@functools.cache
+def _jitted(model: str, interpret: bool) -> Any:
+    del interpret  # part of the cache key: triton.jit reads TRITON_INTERPRET when wrapping
+    return triton.jit(KERNEL_SOURCES[model], do_not_specialize=RUNTIME_INTS)
+
+
+def kernel(model: str) -> Any:
+    """The launchable kernel for `model` ("sg" or "cbow") in the current interpreter mode."""
+    return _jitted(model, interpreting())
+
+
+def block_sizes(dim: int, negative: int) -> tuple[int, int]:
+    """(BLOCK_D, KP): the vector width and the target-tile height, powers of two."""
+    return triton.next_power_of_2(dim), triton.next_power_of_2(negative + 1)
+
+
+def num_warps(dim: int, negative: int) -> int:
+    """Warps per program: one warp holds a dim-100 / K-5 target tile (32 floats per thread);
+    wider tiles get more warps so a thread never holds more than ~64 floats of it."""
+    block_d, kp = block_sizes(dim, negative)
+    return max(1, min(8, (block_d * kp) // (32 * 64)))
+
+
+_POINTERS = {
+    "w_in_ptr": "*fp32",
+    "w_out_ptr": "*fp32",
+    "stream_ptr": "*i32",
+    "sent_ptr": "*i32",
+    "reach_ptr": "*i32",
+    "neg_ptr": "*i32",
+    "loss_ptr": "*fp32",
+    "pairs_ptr": "*i32",
+}
+_SCALARS = {"n": "i32", "slice_len": "i32", "first": "i32", "count": "i32"}
+_SCALARS |= {"lr0": "fp32", "lr_step": "fp32"}
+
+
+def compile_ahead(
+    model: str, dim: int, negative: int, window: int, per_pair: bool = False, arch: int = 90
+) -> Any:
+    """Compile one kernel variant for an NVIDIA GPU of compute capability `arch` (90: H100,
+    H200) without a GPU: PTX and a cubin. The interpreter accepts code the compiler may not."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.runtime.jit import JITFunction
+
+    block_d, kp = block_sizes(dim, negative)
+    consts: dict[str, Any] = {"DIM": dim, "BLOCK_D": block_d, "WINDOW": window}
+    consts |= {"K": negative, "KP": kp}
+    if model == "sg":
+        consts["PER_PAIR"] = per_pair
+    signature = {**_POINTERS, **_SCALARS, **dict.fromkeys(consts, "constexpr")}
+    fn = JITFunction(KERNEL_SOURCES[model], do_not_specialize=RUNTIME_INTS)
+    names = list(signature)
+    source = ASTSource(fn, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
+    options = {"num_warps": num_warps(dim, negative)}
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=options)
