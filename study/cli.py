@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from study import __version__
 from study.errors import StudyError
 
 # Each module defines `register(subparsers)`, which adds its subcommand and sets `func`.
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m study",
         description="word2vec (SGNS) hyperparameter studies: PyTorch trainer vs gensim.",
     )
+    parser.add_argument("--version", action="version", version=f"w2v-study {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     parser.add_argument(
         "--data-dir",

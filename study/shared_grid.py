@@ -31,7 +31,7 @@ import optuna
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from study.config import RunConfig
 from study.results import STATUS_DONE, STATUS_FAILED, ResultStore

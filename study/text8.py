@@ -13,7 +13,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from study.atomic import atomic_path
 from study.errors import CorpusError

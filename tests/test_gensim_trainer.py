@@ -192,3 +192,24 @@ def test_gensim_skips_terms_with_large_dot_products(planted):
     exact_loss = float(exact.loss.mean())
     assert exact_loss > 10  # large dot products of either sign: large losses
     assert gensim_loss < 0.3 * exact_loss
+
+
+def test_progress_bar_inside_each_epoch(planted, capsys, monkeypatch):
+    """gensim runs showed no progress inside an epoch; the bar advances as its jobs finish."""
+    import study.trainers.gensim_sgns as gensim_sgns
+
+    finished: list[tuple[str, float, float]] = []
+
+    class Recording(gensim_sgns.tqdm):  # type: ignore[misc,name-defined]
+        def close(self):
+            if not self.disable:
+                finished.append((self.desc, self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(gensim_sgns, "tqdm", Recording)
+    GensimTrainer(progress=True).fit(planted, RunConfig(trainer="gensim", epochs=2, **FAST))
+    assert "epoch 1/2" in capsys.readouterr().err
+    n = planted.n_words
+    assert finished == [("epoch 1/2", n, n), ("epoch 2/2", n, n)]  # every word counted, per epoch
+    GensimTrainer(progress=False).fit(planted, RunConfig(trainer="gensim", epochs=1, **FAST))
+    assert "epoch 1/1" not in capsys.readouterr().err and len(finished) == 2

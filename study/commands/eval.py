@@ -32,13 +32,15 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="analogies over the N most frequent words (default 30000, as word2vec.c)",
     )
+    # One file per flag: a `nargs="+"` option would swallow the positional VECTORS that follows
+    # it (`study eval --pairs f.txt vectors.bin` failed with "required: vectors").
     parser.add_argument(
         "--pairs",
-        nargs="+",
-        action="extend",
+        action="append",
         default=[],
         metavar="FILE",
-        help="extra 'word1 word2 score' files (tab or whitespace, # comments)",
+        help="an extra 'word1 word2 score' file (tab or whitespace, # comments); repeat the flag "
+        "for several files",
     )
     parser.add_argument(
         "--analogies",

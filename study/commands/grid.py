@@ -34,7 +34,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--set", nargs="+", default=[], metavar="KEY=VALUE", help="fields fixed for every cell"
     )
-    parser.add_argument("--study", default=None, help="study name (default: preset or 'grid')")
+    parser.add_argument(
+        "--study",
+        "--study-name",
+        dest="study",
+        default=None,
+        help="study name: the results folder (default: the preset's name or 'grid')",
+    )
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.add_argument("--overwrite", action="store_true", help="rerun finished runs too")
     parser.add_argument("--retry-failed", action="store_true", help="rerun failed runs")

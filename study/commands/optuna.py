@@ -25,7 +25,13 @@ def register(subparsers: Any) -> None:
         "results/<study name>/. Start the same command in several processes or machines with "
         "one --storage URL (PostgreSQL for machines) to share the study.",
     )
-    parser.add_argument("--study-name", required=True, help="Optuna study and results folder")
+    parser.add_argument(
+        "--study",
+        "--study-name",  # the first spelling; kept so existing commands keep working
+        dest="study",
+        required=True,
+        help="study name: the Optuna study and the results folder",
+    )
     parser.add_argument(
         "--storage",
         default=None,
@@ -66,7 +72,7 @@ def optuna_command(args: argparse.Namespace) -> int:
     objectives = parse_objectives(args.objective)
     if args.n_trials < 1:
         raise StudyError(f"--n-trials must be >= 1, got {args.n_trials}")
-    store = ResultStore.for_study(args.study_name, args.results)
+    store = ResultStore.for_study(args.study, args.results)
     url = args.storage or default_sqlite_url(store.root)
     storage = open_storage(url)
     sampler: optuna.samplers.BaseSampler = (
@@ -83,11 +89,11 @@ def optuna_command(args: argparse.Namespace) -> int:
     if not single and not args.no_pruning:
         print("note: multi-objective studies cannot prune (Optuna); every trial runs fully")
     study = load_or_create_study(
-        storage, args.study_name, [o.direction for o in objectives], sampler=sampler, pruner=pruner
+        storage, args.study, [o.direction for o in objectives], sampler=sampler, pruner=pruner
     )
     store.write_study_info(
         {
-            "name": args.study_name,
+            "name": args.study,
             "kind": "optuna",
             "command": "python -m study " + shlex.join(sys.argv[1:]),
             "storage": url.split("@")[-1],
@@ -106,7 +112,7 @@ def optuna_command(args: argparse.Namespace) -> int:
     )
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
     print(
-        f"study {args.study_name}: "
+        f"study {args.study}: "
         + ", ".join(f"{states.count(s)} {s.lower()}" for s in sorted(set(states)))
     )
     if single and any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):

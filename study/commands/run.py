@@ -12,6 +12,10 @@ from study.config import RunConfig, parse_assignments
 from study.results import STATUS_DONE, ResultStore
 from study.runner import CorpusCache, execute_run
 
+# The study of one-off runs. Not "runs": a study folder keeps its runs in runs/, and
+# results/runs/runs/<id> read like a mistake.
+DEFAULT_RUN_STUDY = "scratch"
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -23,7 +27,14 @@ def register(subparsers: Any) -> None:
     )
     add_config_arguments(parser)
     parser.add_argument("--trainer", choices=["torch", "gensim"], default=None)
-    parser.add_argument("--study", default="runs", help="study folder name (default: runs)")
+    parser.add_argument(
+        "--study",
+        "--study-name",
+        dest="study",
+        default=DEFAULT_RUN_STUDY,
+        help=f"study name: the results folder (default: {DEFAULT_RUN_STUDY}, so a run lands in "
+        f"results/{DEFAULT_RUN_STUDY}/runs/<run id>)",
+    )
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
     parser.set_defaults(func=run_command)

@@ -55,6 +55,7 @@ import numpy as np
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec_inner import train_batch_cbow, train_batch_sg
+from tqdm.auto import tqdm
 
 from study.config import RunConfig
 from study.errors import ConfigError
@@ -95,11 +96,13 @@ class _CountingWord2Vec(Word2Vec):
         self._lock = threading.Lock()
         self.effective_words = 0  # since the last reset_counts()
         self.raw_words = 0
+        self.progress_bar: tqdm | None = None  # the current epoch's bar, advanced per job
         super().__init__(*args, **kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_lock", None)  # a lock cannot be pickled (Word2Vec.save)
+        state["progress_bar"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -125,6 +128,8 @@ class _CountingWord2Vec(Word2Vec):
             self.raw_words += raw
             if model is not self:
                 self.running_training_loss += float(model.running_training_loss)
+            if self.progress_bar is not None:
+                self.progress_bar.update(raw)
         return effective, raw
 
 
@@ -155,10 +160,12 @@ class _Adapter(CallbackAny2Vec):
         state: TrainState,
         callbacks: Sequence[Callback],
         contexts_per_word: float,
+        progress: bool | None = None,
     ) -> None:
         self.state = state
         self.callbacks = callbacks
         self.contexts_per_word = contexts_per_word
+        self.progress = progress
         self.rows: list[dict[str, float]] = []
         self.started = time.perf_counter()  # set again just before train()
         self.train_seconds = 0.0  # sum of the epochs' seconds (callbacks excluded)
@@ -174,10 +181,22 @@ class _Adapter(CallbackAny2Vec):
     def on_epoch_begin(self, model: _CountingWord2Vec) -> None:
         self._emit("on_epoch_begin")
         model.reset_counts()
+        # words per epoch as gensim counts them (its jobs report raw words of our sentences)
+        model.progress_bar = tqdm(
+            total=self.state.corpus.n_words,
+            unit="w",
+            unit_scale=True,
+            desc=f"epoch {self.state.epoch + 1}/{self.state.epochs}",
+            disable=None if self.progress is None else not self.progress,
+            leave=False,
+        )
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, model: _CountingWord2Vec) -> None:
         seconds = time.perf_counter() - self._epoch_start
+        if model.progress_bar is not None:
+            model.progress_bar.close()
+            model.progress_bar = None
         state = self.state
         effective = model.effective_words
         pairs = effective * self.contexts_per_word if model.sg else float(effective)
@@ -201,12 +220,17 @@ class _Adapter(CallbackAny2Vec):
 
 
 class GensimTrainer:
-    """`RunConfig` → `gensim.models.Word2Vec` (negative sampling, hs=0)."""
+    """`RunConfig` → `gensim.models.Word2Vec` (negative sampling, hs=0).
+
+    progress: a tqdm bar per epoch, advanced as gensim's jobs finish (like the torch trainer's);
+    None shows it only when stderr is a terminal.
+    """
 
     name = "gensim"
 
-    def __init__(self, tally: Tally = "job") -> None:
+    def __init__(self, tally: Tally = "job", progress: bool | None = None) -> None:
         self.tally: Tally = tally
+        self.progress = progress
         self.model: Word2Vec | None = None  # the last trained model (for inspection)
 
     def fit(
@@ -226,7 +250,7 @@ class GensimTrainer:
         )
         rho = expected_contexts_per_word(corpus, config.window, config.sample, config.seed)
         sentences = corpus.sentences()
-        adapter = _Adapter(state, callbacks, rho)
+        adapter = _Adapter(state, callbacks, rho, self.progress)
         adapter.started = time.perf_counter()
         model.train(
             sentences,
