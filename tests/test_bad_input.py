@@ -297,7 +297,7 @@ def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
     assert "Traceback" not in err
     [line] = [x for x in err.splitlines() if x.startswith("error:")]
     assert "CorpusError: corpus 'nope.txt' is neither a known name" in line
-    runs, _ = load_table(tmp_path / "runs", save=False)
+    runs, _ = load_table(tmp_path / "scratch", save=False)
     assert list(runs["status"]) == ["failed"] and "nope.txt" in runs["error"][0]
 
 
@@ -326,7 +326,7 @@ def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 1
     err = capsys.readouterr().err
     assert "error: run failed: DivergenceError:" in err and "Traceback" not in err
-    runs, epochs = load_table(tmp_path / "runs", save=False)
+    runs, epochs = load_table(tmp_path / "scratch", save=False)
     assert list(runs["status"]) == ["failed"]
     assert runs["error"][0].startswith("DivergenceError: training diverged in epoch 1")
     assert "lower lr_start" in runs["error"][0]
@@ -397,10 +397,10 @@ def test_disk_full_mid_run_in_a_real_process(tmp_path, planted_corpus_file):
     assert code == 2, out.read_text()
     errors = [line for line in out.read_text().splitlines() if line.startswith("error:")]
     assert errors == [errors[0]] and "File too large" in errors[0] and "Traceback" not in errors[0]
-    [folder] = (tmp_path / "r" / "runs" / "runs").iterdir()
+    [folder] = (tmp_path / "r" / "scratch" / "runs").iterdir()
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "epochs.csv"]
     assert json.loads((folder / "config.json").read_text())["dim"] == 16  # whole, not cut
-    assert load_table(tmp_path / "r" / "runs", save=False)[0].empty  # not read as a run
+    assert load_table(tmp_path / "r" / "scratch", save=False)[0].empty  # not read as a run
 
 
 def _can_drop_dac() -> bool:

@@ -107,14 +107,14 @@ def test_two_writers_of_the_same_run_id(tmp_path, corpus_file):
     sets = [f"{k}={v}" for k, v in {**FAST, "corpus": corpus_file}.items()]
     env = {"W2V_STUDY_DATA": str(tmp_path / "data")}
     config = RunConfig().with_overrides({**FAST, "corpus": str(corpus_file)})
-    single = ResultStore(tmp_path / "single" / "runs")
+    single = ResultStore(tmp_path / "single" / "scratch")
     execute_run(config, single, CorpusCache(str(tmp_path / "data")))
     for trainer in ("torch", "gensim", "torch"):
         argv = ["run", "--results", str(tmp_path / "shared"), "--trainer", trainer, "--set", *sets]
         writers = [Worker(argv, tmp_path / f"w{i}.txt", env) for i in range(2)]
         for writer in writers:
             assert writer.wait(120) == 0, writer.text()
-    study = tmp_path / "shared" / "runs"
+    study = tmp_path / "shared" / "scratch"
     gensim_id = config.with_overrides({"trainer": "gensim"}).run_id
     assert assert_store_consistent(study, {config.run_id, gensim_id}) == {config.run_id, gensim_id}
     leftovers = [p.name for p in study.rglob(".*")]
