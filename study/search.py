@@ -9,15 +9,21 @@
   trial runs all its epochs): after every epoch the callback evaluates the objective on the
   current vectors, calls `trial.report` and raises `TrialPruned` when the pruner says so. The
   pruned run is stored with `status: pruned` and the epochs it finished.
+- Samplers (`make_sampler`, all Optuna's own, all seeded by `--seed`): `tpe` (default),
+  `random`, `qmc` (scrambled Sobol), `cmaes` (single objective), `nsga2`, `grid` (value lists
+  and integer ranges only). README's "Optuna samplers" says when to use which.
 Every trial's run lands in the study's result store (`results/<study name>/runs/<run id>`), so
 tables and reports work the same as for grids. A config already finished in the store is not
-trained again: its stored metrics are returned.
+trained again: its stored metrics are returned. Every metric of the run is attached to its
+trial as a user attribute (optuna-dashboard shows them beside the objective values, which are
+named after their metrics with `set_metric_names`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -149,11 +155,15 @@ def make_objective(
             try:
                 payload = execute_run(config, store, corpora, extra_callbacks=callbacks)
             except optuna.TrialPruned as exc:
-                store.finish_run(
-                    config,
-                    {"status": STATUS_PRUNED, "error": str(exc), "provenance": provenance(config)},
-                )
+                pruned: RunResult = {
+                    "status": STATUS_PRUNED,
+                    "error": str(exc),
+                    "provenance": provenance(config),
+                }
+                store.finish_run(config, pruned)
+                _set_user_attrs(trial, trial_attrs(pruned))
                 raise
+        _set_user_attrs(trial, trial_attrs(payload))
         if payload["status"] != STATUS_DONE:
             raise StudyError(str(payload.get("error")))  # recorded as a FAILED trial
         values = [_value(payload, o.name) for o in objectives]
@@ -162,7 +172,106 @@ def make_objective(
     return objective
 
 
+def _set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
 def _value(result: RunResult, name: str) -> float:
     if name in _RUN_KEYS:
         return float(cast(dict[str, Any], result)[name])  # a done run has every run key
     return float(result.get("metrics", {}).get(name, math.nan))
+
+
+# Run facts (besides the evaluation metrics) attached to a trial.
+_ATTACHED_KEYS = (
+    "train_seconds",
+    "seconds",
+    "words",
+    "words_per_sec",
+    "epochs_done",
+    "vocab_size",
+    "corpus_words",
+)
+
+
+def trial_attrs(result: RunResult) -> dict[str, Any]:
+    """What a trial carries of its run (a metrics.json payload): status, error, every metric."""
+    payload = cast(Mapping[str, Any], result)
+    attrs: dict[str, Any] = {"status": payload.get("status")}
+    if payload.get("error"):
+        attrs["error"] = str(payload["error"])
+    for name, value in dict(payload.get("metrics") or {}).items():
+        attrs[name] = float(value)
+    for key in _ATTACHED_KEYS:
+        if payload.get(key) is not None:
+            attrs[key] = payload[key]
+    return attrs
+
+
+# -- samplers -----------------------------------------------------------------------------
+SAMPLERS = ("tpe", "random", "qmc", "cmaes", "nsga2", "grid")
+GRID_MAX_CELLS = 100_000  # a bigger --sampler grid is almost surely a mistyped range
+
+
+def make_sampler(
+    name: str, space: Sequence[Param], n_objectives: int, seed: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """One of Optuna's samplers by its CLI name, seeded; bad combinations are a ConfigError."""
+    samplers = optuna.samplers
+    with warnings.catch_warnings():  # QMC is "experimental" in Optuna since 3.0
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return samplers.TPESampler(seed=seed)
+        if name == "random":
+            return samplers.RandomSampler(seed=seed)
+        if name == "qmc":
+            # scrambled, so the seed matters (an unscrambled Sobol sequence ignores it)
+            return samplers.QMCSampler(
+                qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
+            )
+        if name == "nsga2":
+            return samplers.NSGAIISampler(seed=seed)
+        if name == "cmaes":
+            if n_objectives > 1:
+                raise ConfigError("--sampler cmaes is single-objective; use nsga2 or tpe")
+            _require_cmaes()
+            return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if name == "grid":
+            return samplers.GridSampler(grid_space(space), seed=seed)
+    raise ConfigError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def independent_note(name: str, space: Sequence[Param]) -> str | None:
+    """The note for fields a relative sampler leaves to random sampling (instead of Optuna's
+    warning in every trial)."""
+    categorical = [p.name for p in space if p.choices]
+    if name in {"qmc", "cmaes"} and categorical:
+        return f"note: --sampler {name} samples {', '.join(categorical)} at random (value lists)"
+    return None
+
+
+def grid_space(space: Sequence[Param]) -> dict[str, list[Any]]:
+    """`--space` as the value lists of a GridSampler: choices, or every int of an int range."""
+    grid: dict[str, list[Any]] = {}
+    for p in space:
+        if p.choices:
+            grid[p.name] = list(p.choices)
+        elif field_type(p.name) is int and p.low is not None and p.high is not None:
+            grid[p.name] = list(range(int(p.low), int(p.high) + 1))
+        else:
+            raise ConfigError(
+                f"--sampler grid needs value lists (e.g. {p.name}=0.5,0.75,1.0) or integer "
+                f"ranges; {p.name}={p.low}:{p.high} is a float range"
+            )
+    cells = math.prod(len(v) for v in grid.values())
+    if cells > GRID_MAX_CELLS:
+        raise ConfigError(f"--sampler grid: the space has {cells:,} cells (> {GRID_MAX_CELLS:,})")
+    return grid
+
+
+def _require_cmaes() -> None:
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        raise ConfigError("--sampler cmaes needs the cmaes package: pip install cmaes") from None

@@ -12,7 +12,10 @@ Every worker runs the same `study grid ... --storage URL` command:
    runs the cell into the shared result store and tells the outcome (COMPLETE or FAIL).
 3. A killed worker's trial stops sending heartbeats; the next claim round marks it FAILED and
    re-enqueues a copy (`study.storage`), so every cell ends up run exactly once to completion.
-Workers exit when no cell is waiting or running.
+Workers exit when no cell is waiting or running; the last ones delete the lock studies of
+finished rounds, so only `<study>` itself stays in the storage (and in optuna-dashboard's list).
+Each trial carries its run's metrics as user attributes; its value is 1.0 for a finished run
+(named `run_finished`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tqdm.auto import tqdm
 from study.config import RunConfig
 from study.results import STATUS_DONE, STATUS_FAILED, ResultStore
 from study.runner import SKIPPED, CorpusCache, execute_run, needs_run
+from study.search import trial_attrs
 from study.storage import (
     Heartbeat,
     file_lock,
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 READY_ATTR = "grid_enqueued"
 SKIPPED_ATTR = "skipped_already_finished"  # on trials closed without a run (duplicate entries)
 POLL_SECONDS = 2.0
+METRIC_NAME = "run_finished"  # the grid's trial value: 1.0 once the cell's run is done
 
 
 def run_grid_shared(
@@ -63,7 +68,7 @@ def run_grid_shared(
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts."""
     storage = open_storage(storage_url)
-    study = load_or_create_study(storage, store.name, ["maximize"])
+    study = load_or_create_study(storage, store.name, ["maximize"], metric_names=[METRIC_NAME])
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
     _enqueue_once(
         study,
@@ -96,6 +101,8 @@ def run_grid_shared(
                 continue
             with Heartbeat(storage, trial_id):
                 payload = execute_run(config, store, corpora)
+            for key, value in trial_attrs(payload).items():
+                storage.set_trial_user_attr(trial_id, key, value)
             outcome = payload["status"]
             counts[outcome] = counts.get(outcome, 0) + 1
             if outcome == STATUS_DONE:
@@ -103,6 +110,7 @@ def run_grid_shared(
             else:
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
             bar.update()
+    _delete_finished_locks(study, storage)
     return counts
 
 
@@ -120,7 +128,7 @@ def _enqueue_once(
 ) -> None:
     if not cells:
         return
-    base = f"{study.study_name}.grid-{_cells_hash(cells)}"
+    base = f"{_lock_prefix(study.study_name)}{_cells_hash(cells)}"
     ids = {c.run_id for c in cells}
     for round_ in itertools.count():
         lock_name = f"{base}-{round_}"
@@ -145,8 +153,31 @@ def _enqueue_once(
     with file_lock(enqueue_lock):
         # re-check the store: after a wait, some of these cells may have finished meanwhile
         _enqueue_missing(study, still_needed(cells))
-    lock = optuna.load_study(storage=storage, study_name=lock_name)
-    lock.set_user_attr(READY_ATTR, len(cells))
+    try:
+        lock_id = storage.get_study_id_from_name(lock_name)
+        storage.set_study_user_attr(lock_id, READY_ATTR, len(cells))
+    except KeyError:
+        pass  # only READY locks are deleted; be safe against a future cleaner that is not
+
+
+def _lock_prefix(study_name: str) -> str:
+    return f"{study_name}.grid-"
+
+
+def _delete_finished_locks(study: optuna.Study, storage: optuna.storages.RDBStorage) -> None:
+    """Delete the lock studies of rounds whose queue is complete (READY), by id: a lock of the
+    same name created since (a new round) has another id and stays. Workers still waiting on
+    a deleted lock take it as ready (`_wait_until_ready`)."""
+    prefix = _lock_prefix(study.study_name)
+    for name in [s.study_name for s in storage.get_all_studies()]:
+        if not name.startswith(prefix):
+            continue
+        try:
+            lock_id = storage.get_study_id_from_name(name)
+            if READY_ATTR in storage.get_study_user_attrs(lock_id):
+                storage.delete_study(lock_id)
+        except KeyError:
+            pass  # another worker deleted it first
 
 
 def _queued(study: optuna.Study, run_ids: set[str]) -> bool:
@@ -176,9 +207,12 @@ def _wait_until_ready(
     deadline = time.monotonic() + seconds
     seen, last_progress = -1, time.monotonic()
     while time.monotonic() < deadline:
-        lock = optuna.load_study(storage=storage, study_name=lock_name)
-        if READY_ATTR in lock.user_attrs:
-            return True
+        try:
+            lock_id = storage.get_study_id_from_name(lock_name)
+            if READY_ATTR in storage.get_study_user_attrs(lock_id):
+                return True
+        except KeyError:
+            return True  # deleted: its round finished (`_delete_finished_locks`)
         count = len(study.get_trials(deepcopy=False))
         if count != seen:
             seen, last_progress = count, time.monotonic()

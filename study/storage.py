@@ -149,9 +149,12 @@ def load_or_create_study(
     directions: Sequence[str],
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    metric_names: Sequence[str] | None = None,
 ) -> optuna.Study:
+    """Create or join a study; `metric_names` name its objective values (optuna-dashboard
+    shows them instead of "Objective 0")."""
     try:
-        return optuna.create_study(
+        study = optuna.create_study(
             storage=storage,
             study_name=name,
             directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
@@ -161,3 +164,8 @@ def load_or_create_study(
         )
     except ValueError as exc:  # e.g. directions differ from the stored study's
         raise StudyError(f"cannot use Optuna study {name!r}: {exc}") from exc
+    if metric_names is not None and study.metric_names != list(metric_names):
+        with warnings.catch_warnings():  # experimental since Optuna 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(metric_names))
+    return study

@@ -6,11 +6,12 @@ import sys
 import optuna
 import pytest
 
+from study.cli import main
 from study.config import RunConfig
 from study.errors import ConfigError
 from study.results import ResultStore, load_table
 from study.runner import CorpusCache
-from study.search import make_objective, parse_objectives, parse_space
+from study.search import make_objective, make_sampler, parse_objectives, parse_space
 from study.storage import open_storage
 
 
@@ -116,6 +117,68 @@ def test_optuna_cli_sqlite_default_storage_and_multi_objective(tmp_path, planted
     assert len(study.directions) == 2 and len(study.trials) == 2
     runs, _ = load_table(tmp_path / "mo")
     assert set(runs["run_id"]) == {t.user_attrs["run_id"] for t in study.trials}
+    # optuna-dashboard labels the objectives with these names (not "Objective 0")
+    assert study.metric_names == ["analogy_acc", "train_seconds"]
+    for trial in study.trials:  # every metric of the run is attached to its trial
+        stored = ResultStore(tmp_path / "mo").read_metrics(trial.user_attrs["run_id"])
+        assert stored is not None
+        for name, value in stored["metrics"].items():
+            assert trial.user_attrs[name] == pytest.approx(value, nan_ok=True), name
+        for key in ("train_seconds", "words_per_sec", "vocab_size", "corpus_words"):
+            assert trial.user_attrs[key] == pytest.approx(stored[key]), key
+        assert trial.user_attrs["status"] == "done"  # (the trial FAILs: NaN analogy_acc)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("random", optuna.samplers.RandomSampler),
+        ("qmc", optuna.samplers.QMCSampler),
+        ("cmaes", optuna.samplers.CmaEsSampler),
+        ("nsga2", optuna.samplers.NSGAIISampler),
+        ("grid", optuna.samplers.GridSampler),
+    ],
+)
+def test_samplers_are_optunas_own_and_seeded(name, cls):
+    space = parse_space(["window=2:4", "negative=5,10"] if name == "grid" else ["alpha=0.0:1.0"])
+
+    def suggestions(seed):
+        sampler = make_sampler(name, space, n_objectives=1, seed=seed)
+        assert isinstance(sampler, cls)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: sum(float(p.suggest(t)) for p in space), n_trials=6)
+        return [t.params for t in study.trials]
+
+    first = suggestions(3)
+    assert first == suggestions(3)  # the seed makes the sequence reproducible
+    if name == "grid":
+        assert sorted((p["window"], p["negative"]) for p in first) == [
+            (w, n) for w in (2, 3, 4) for n in (5, 10)
+        ]
+    else:
+        assert len({p["alpha"] for p in first}) == 6
+
+
+def test_sampler_misuse_is_a_config_error():
+    with pytest.raises(ConfigError, match="alpha=0.0:1.0 is a float range"):
+        make_sampler("grid", parse_space(["alpha=0.0:1.0"]), 1)
+    with pytest.raises(ConfigError, match="cmaes is single-objective"):
+        make_sampler("cmaes", parse_space(["alpha=0.0:1.0"]), 2)
+
+
+def test_optuna_cli_grid_sampler_stops_when_the_grid_is_done(tmp_path, planted_corpus_file):
+    command = [
+        *("optuna", "--study", "g", "--results", str(tmp_path), "--n-trials", "5"),
+        *("--sampler", "grid", "--seed", "0", "--space", "window=2,3", "--no-pruning"),
+        *("--set", "dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu"),
+        f"corpus={planted_corpus_file}",
+    ]
+    assert main(command) == 0
+    study = optuna.load_study(study_name="g", storage=f"sqlite:///{tmp_path / 'g' / 'optuna.db'}")
+    assert sorted(t.params["window"] for t in study.trials) == [2, 3]
+    assert study.metric_names == ["analogy_acc"]
 
 
 def test_unreachable_storage_is_one_clear_line(tmp_path):

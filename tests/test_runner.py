@@ -203,3 +203,14 @@ def test_two_workers_share_one_sqlite_grid(tmp_path, planted_corpus_file):
     # worker takes a slow enqueuer for a dead one) is closed without training.
     trained = [t.user_attrs["run_id"] for t in trials if SKIPPED_ATTR not in t.user_attrs]
     assert sorted(trained) == sorted(runs["run_id"])
+    # what optuna-dashboard lists and shows: the grid's study only (its lock studies are
+    # deleted), a named value, and the metrics of each trained cell
+    storage = f"sqlite:///{db}"
+    assert optuna.get_all_study_names(storage) == ["shared"]
+    assert optuna.load_study(study_name="shared", storage=storage).metric_names == ["run_finished"]
+    by_id = runs.set_index("run_id")
+    for trial in trials:
+        if SKIPPED_ATTR not in trial.user_attrs:
+            row = by_id.loc[trial.user_attrs["run_id"]]
+            assert trial.user_attrs["ws353_coverage"] == pytest.approx(row["ws353_coverage"])
+            assert trial.user_attrs["train_seconds"] == pytest.approx(row["train_seconds"])

@@ -13,7 +13,15 @@ from study.config import RunConfig, parse_assignments
 from study.errors import StudyError
 from study.results import ResultStore, load_table
 from study.runner import CorpusCache
-from study.search import DEFAULT_SPACE, make_objective, parse_objectives, parse_space
+from study.search import (
+    DEFAULT_SPACE,
+    SAMPLERS,
+    independent_note,
+    make_objective,
+    make_sampler,
+    parse_objectives,
+    parse_space,
+)
 from study.storage import default_sqlite_url, load_or_create_study, open_storage
 
 
@@ -59,9 +67,16 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="fixed fields, e.g. --set epochs=3 corpus=text8",
     )
-    parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="tpe",
+        help="tpe (default; adaptive), random, qmc (quasi-random: even coverage for "
+        "exploring), cmaes (continuous spaces, one objective), nsga2 (several objectives), "
+        "grid (every combination of value lists / integer ranges)",
+    )
     parser.add_argument("--no-pruning", action="store_true", help="never prune trials")
-    parser.add_argument("--seed", type=int, default=None, help="sampler seed")
+    parser.add_argument("--seed", type=int, default=None, help="sampler seed (reproducible)")
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.set_defaults(func=optuna_command)
 
@@ -72,14 +87,13 @@ def optuna_command(args: argparse.Namespace) -> int:
     objectives = parse_objectives(args.objective)
     if args.n_trials < 1:
         raise StudyError(f"--n-trials must be >= 1, got {args.n_trials}")
+    sampler = make_sampler(args.sampler, space, len(objectives), args.seed)
+    note = independent_note(args.sampler, space)
+    if note:
+        print(note)
     store = ResultStore.for_study(args.study, args.results)
     url = args.storage or default_sqlite_url(store.root)
     storage = open_storage(url)
-    sampler: optuna.samplers.BaseSampler = (
-        optuna.samplers.RandomSampler(seed=args.seed)
-        if args.sampler == "random"
-        else optuna.samplers.TPESampler(seed=args.seed)
-    )
     single = len(objectives) == 1
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
@@ -89,7 +103,12 @@ def optuna_command(args: argparse.Namespace) -> int:
     if not single and not args.no_pruning:
         print("note: multi-objective studies cannot prune (Optuna); every trial runs fully")
     study = load_or_create_study(
-        storage, args.study, [o.direction for o in objectives], sampler=sampler, pruner=pruner
+        storage,
+        args.study,
+        [o.direction for o in objectives],
+        sampler=sampler,
+        pruner=pruner,
+        metric_names=[o.name for o in objectives],
     )
     store.write_study_info(
         {
@@ -99,6 +118,8 @@ def optuna_command(args: argparse.Namespace) -> int:
             "storage": url.split("@")[-1],
             "objectives": [o.__dict__ for o in objectives],
             "space": args.space,
+            "sampler": args.sampler,
+            "seed": args.seed,
             "fixed": base.to_dict(),
         }
     )
