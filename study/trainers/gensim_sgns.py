@@ -272,6 +272,9 @@ class GensimTrainer:
 
     def build_model(self, corpus: EncodedCorpus, config: RunConfig) -> _CountingWord2Vec:
         """The untrained gensim model with our vocabulary (checked word for word)."""
+        from study.internals import require
+
+        require("gensim")  # _CountingWord2Vec overrides gensim internals
         workers = config.workers or os.cpu_count() or 1
         model = _CountingWord2Vec(
             tally=self.tally,
