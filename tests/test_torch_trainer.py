@@ -320,6 +320,7 @@ def test_cuda_without_a_gpu_is_a_config_error(corpus: EncodedCorpus) -> None:
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_learns_on_cuda(corpus: EncodedCorpus) -> None:
     result = fit(corpus, config(device="cuda"))
     assert group_precision(result.vectors) >= 0.9

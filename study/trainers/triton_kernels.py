@@ -43,6 +43,7 @@ def _sg(
     DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
     WINDOW: tl.constexpr,
+    WP: tl.constexpr,  # next power of two ≥ 2·WINDOW + 1: the window as one vector
     K: tl.constexpr,
     KP: tl.constexpr,  # next power of two ≥ K + 1: row 0 is the centre, rows 1..K negatives
     PER_PAIR: tl.constexpr,  # fresh negatives per pair (word2vec.c) instead of per centre
@@ -57,7 +58,9 @@ def _sg(
     col_ok = cols < DIM
     slots = tl.arange(0, KP)
     is_neg = (slots >= 1) & (slots <= K)
+    use = slots <= K
     label = (slots == 0).to(tl.float32)
+    offsets = tl.arange(0, WP) - WINDOW
     loss = 0.0
     pairs = 0
     for j in range(first, first + count):
@@ -68,53 +71,53 @@ def _sg(
             center = tl.load(stream_ptr + p)
             sentence = tl.load(sent_ptr + p)
             reach = tl.load(reach_ptr + row)
+            # The whole window in two vector loads; -1 marks a slot that is not a context
+            # (beyond the drawn reach, outside the stream or the sentence, the centre itself).
+            q = p + offsets
+            near = (offsets != 0) & (offsets <= reach) & (-offsets <= reach) & (q >= 0) & (q < n)
+            near = near & (offsets <= WINDOW)
+            context_sent = tl.load(sent_ptr + q, mask=near, other=-1)
+            contexts = tl.load(stream_ptr + q, mask=near, other=0)
+            contexts = tl.where(near & (context_sent == sentence), contexts, -1)
             if not PER_PAIR:
                 # The centre's output row and its K negatives, kept for the whole window.
                 neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
                 targets = tl.where(slots == 0, center, neg)
-                use = slots <= K
                 t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
                 t_mask = use[:, None] & col_ok[None, :]
                 u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
                 delta = tl.zeros((KP, BLOCK_D), dtype=tl.float32)
             for o in tl.static_range(2 * WINDOW + 1):
                 if o != WINDOW:
-                    q = p + (o - WINDOW)
-                    if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
-                        if tl.load(sent_ptr + q) == sentence:
-                            context = tl.load(stream_ptr + q).to(tl.int64)
-                            x_ptrs = w_in_ptr + context * DIM + cols
-                            x = tl.load(x_ptrs, mask=col_ok, other=0.0, cache_modifier=".cg")
-                            if PER_PAIR:
-                                slot = o if o < WINDOW else o - 1
-                                at = (row * (2 * WINDOW) + slot) * K + slots - 1
-                                p_neg = tl.load(neg_ptr + at, mask=is_neg, other=0)
-                                p_targets = tl.where(slots == 0, center, p_neg)
-                                p_use = slots <= K
-                                p_ptrs = (
-                                    w_out_ptr
-                                    + p_targets.to(tl.int64)[:, None] * DIM
-                                    + cols[None, :]
-                                )
-                                p_mask = p_use[:, None] & col_ok[None, :]
-                                cur = tl.load(p_ptrs, mask=p_mask, other=0.0, cache_modifier=".cg")
-                            else:
-                                p_use = use
-                                cur = u + delta
-                            f = tl.sum(cur * x[None, :], axis=1)
-                            g = tl.where(p_use, (label - tl.sigmoid(f)) * lr, 0.0)
-                            # -log σ(f) for the centre, -log σ(-f) for a negative: softplus(∓f)
-                            z = tl.where(slots == 0, -f, f)
-                            term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
-                            loss += tl.sum(tl.where(p_use, term, 0.0), axis=0)
-                            pairs += 1
-                            neu1e = tl.sum(g[:, None] * cur, axis=0)
-                            step = g[:, None] * x[None, :]
-                            if PER_PAIR:
-                                tl.atomic_add(p_ptrs, step, mask=p_mask, sem="relaxed")
-                            else:
-                                delta += step
-                            tl.store(x_ptrs, x + neu1e, mask=col_ok)
+                    context = tl.sum(tl.where(offsets == o - WINDOW, contexts, 0), axis=0)
+                    if context >= 0:
+                        x_ptrs = w_in_ptr + context.to(tl.int64) * DIM + cols
+                        x = tl.load(x_ptrs, mask=col_ok, other=0.0, cache_modifier=".cg")
+                        if PER_PAIR:
+                            slot = o if o < WINDOW else o - 1
+                            at = (row * (2 * WINDOW) + slot) * K + slots - 1
+                            p_neg = tl.load(neg_ptr + at, mask=is_neg, other=0)
+                            p_targets = tl.where(slots == 0, center, p_neg)
+                            p_ptrs = w_out_ptr + p_targets.to(tl.int64)[:, None] * DIM
+                            p_ptrs = p_ptrs + cols[None, :]
+                            p_mask = use[:, None] & col_ok[None, :]
+                            cur = tl.load(p_ptrs, mask=p_mask, other=0.0, cache_modifier=".cg")
+                        else:
+                            cur = u + delta
+                        f = tl.sum(cur * x[None, :], axis=1)
+                        g = tl.where(use, (label - tl.sigmoid(f)) * lr, 0.0)
+                        # -log σ(f) for the centre, -log σ(-f) for a negative: softplus(∓f)
+                        z = tl.where(slots == 0, -f, f)
+                        term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
+                        loss += tl.sum(tl.where(use, term, 0.0), axis=0)
+                        pairs += 1
+                        neu1e = tl.sum(g[:, None] * cur, axis=0)
+                        step = g[:, None] * x[None, :]
+                        if PER_PAIR:
+                            tl.atomic_add(p_ptrs, step, mask=p_mask, sem="relaxed")
+                        else:
+                            delta += step
+                        tl.store(x_ptrs, x + neu1e, mask=col_ok)
             if not PER_PAIR:
                 tl.atomic_add(t_ptrs, delta, mask=t_mask, sem="relaxed")
     tl.store(loss_ptr + pid, loss)
@@ -139,18 +142,22 @@ def _cbow(
     DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
     WINDOW: tl.constexpr,
+    WP: tl.constexpr,
     K: tl.constexpr,
     KP: tl.constexpr,
 ):
     """CBOW as word2vec.c (cbow_mean=1): h = mean of the context inputs predicts the centre
-    against K negatives; every context input receives the full ∂L/∂h."""
+    against K negatives; every context input receives the full ∂L/∂h. The window's rows are
+    one (WP, BLOCK_D) tile."""
     pid = tl.program_id(0)
     base = pid * slice_len
     cols = tl.arange(0, BLOCK_D)
     col_ok = cols < DIM
     slots = tl.arange(0, KP)
     is_neg = (slots >= 1) & (slots <= K)
+    use = slots <= K
     label = (slots == 0).to(tl.float32)
+    offsets = tl.arange(0, WP) - WINDOW
     loss = 0.0
     pairs = 0
     for j in range(first, first + count):
@@ -161,26 +168,20 @@ def _cbow(
             center = tl.load(stream_ptr + p)
             sentence = tl.load(sent_ptr + p)
             reach = tl.load(reach_ptr + row)
-            h = tl.zeros((BLOCK_D,), dtype=tl.float32)
-            n_ctx = 0
-            for o in tl.static_range(2 * WINDOW + 1):
-                if o != WINDOW:
-                    q = p + (o - WINDOW)
-                    if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
-                        if tl.load(sent_ptr + q) == sentence:
-                            context = tl.load(stream_ptr + q).to(tl.int64)
-                            h += tl.load(
-                                w_in_ptr + context * DIM + cols,
-                                mask=col_ok,
-                                other=0.0,
-                                cache_modifier=".cg",
-                            )
-                            n_ctx += 1
+            q = p + offsets
+            near = (offsets != 0) & (offsets <= reach) & (-offsets <= reach) & (q >= 0) & (q < n)
+            near = near & (offsets <= WINDOW)
+            context_sent = tl.load(sent_ptr + q, mask=near, other=-1)
+            contexts = tl.load(stream_ptr + q, mask=near, other=0).to(tl.int64)
+            valid = near & (context_sent == sentence)
+            n_ctx = tl.sum(valid.to(tl.int32), axis=0)
             if n_ctx > 0:
-                h = h / n_ctx
+                x_ptrs = w_in_ptr + contexts[:, None] * DIM + cols[None, :]
+                x_mask = valid[:, None] & col_ok[None, :]
+                x = tl.load(x_ptrs, mask=x_mask, other=0.0, cache_modifier=".cg")
+                h = tl.sum(x, axis=0) / n_ctx
                 neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
                 targets = tl.where(slots == 0, center, neg)
-                use = slots <= K
                 t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
                 t_mask = use[:, None] & col_ok[None, :]
                 u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
@@ -192,18 +193,8 @@ def _cbow(
                 pairs += 1
                 neu1e = tl.sum(g[:, None] * u, axis=0)
                 tl.atomic_add(t_ptrs, g[:, None] * h[None, :], mask=t_mask, sem="relaxed")
-                for o in tl.static_range(2 * WINDOW + 1):
-                    if o != WINDOW:
-                        q = p + (o - WINDOW)
-                        if ((o - WINDOW) <= reach) & ((WINDOW - o) <= reach) & (q >= 0) & (q < n):
-                            if tl.load(sent_ptr + q) == sentence:
-                                context = tl.load(stream_ptr + q).to(tl.int64)
-                                tl.atomic_add(
-                                    w_in_ptr + context * DIM + cols,
-                                    neu1e,
-                                    mask=col_ok,
-                                    sem="relaxed",
-                                )
+                grad_x = tl.zeros((WP, BLOCK_D), dtype=tl.float32) + neu1e[None, :]
+                tl.atomic_add(x_ptrs, grad_x, mask=x_mask, sem="relaxed")
     tl.store(loss_ptr + pid, loss)
     tl.store(pairs_ptr + pid, pairs)
 
@@ -231,16 +222,28 @@ def kernel(model: str) -> Any:
     return _jitted(model, interpreting())
 
 
-def block_sizes(dim: int, negative: int) -> tuple[int, int]:
-    """(BLOCK_D, KP): the vector width and the target-tile height, powers of two."""
-    return triton.next_power_of_2(dim), triton.next_power_of_2(negative + 1)
+def constexprs(
+    model: str, dim: int, negative: int, window: int, per_pair: bool = False
+) -> dict[str, Any]:
+    """The compile-time parameters of one kernel variant."""
+    consts: dict[str, Any] = {
+        "DIM": dim,
+        "BLOCK_D": triton.next_power_of_2(dim),
+        "WINDOW": window,
+        "WP": triton.next_power_of_2(2 * window + 1),
+        "K": negative,
+        "KP": triton.next_power_of_2(negative + 1),
+    }
+    if model == "sg":
+        consts["PER_PAIR"] = per_pair
+    return consts
 
 
-def num_warps(dim: int, negative: int) -> int:
+def num_warps(model: str, consts: dict[str, Any]) -> int:
     """Warps per program: one warp holds a dim-100 / K-5 target tile (32 floats per thread);
-    wider tiles get more warps so a thread never holds more than ~64 floats of it."""
-    block_d, kp = block_sizes(dim, negative)
-    return max(1, min(8, (block_d * kp) // (32 * 64)))
+    wider tiles get more warps so a thread never holds more than ~64 floats of one."""
+    rows = consts["KP"] if model == "sg" else max(consts["KP"], consts["WP"])
+    return max(1, min(8, rows * consts["BLOCK_D"] // (32 * 64)))
 
 
 _POINTERS = {
@@ -266,14 +269,10 @@ def compile_ahead(
     from triton.compiler import ASTSource
     from triton.runtime.jit import JITFunction
 
-    block_d, kp = block_sizes(dim, negative)
-    consts: dict[str, Any] = {"DIM": dim, "BLOCK_D": block_d, "WINDOW": window}
-    consts |= {"K": negative, "KP": kp}
-    if model == "sg":
-        consts["PER_PAIR"] = per_pair
+    consts = constexprs(model, dim, negative, window, per_pair)
     signature = {**_POINTERS, **_SCALARS, **dict.fromkeys(consts, "constexpr")}
     fn = JITFunction(KERNEL_SOURCES[model], do_not_specialize=RUNTIME_INTS)
     names = list(signature)
     source = ASTSource(fn, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
-    options = {"num_warps": num_warps(dim, negative)}
+    options = {"num_warps": num_warps(model, consts)}
     return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=options)

@@ -96,16 +96,13 @@ def launch(
     Returns this launch's (loss, pairs) per program."""
     from study.trainers import triton_kernels as tk
 
-    dim, k = w_in.shape[1], negatives.shape[-1]
-    block_d, kp = tk.block_sizes(dim, k)
+    consts = tk.constexprs(model, w_in.shape[1], negatives.shape[-1], window, per_pair)
     loss = torch.zeros(slices.programs, dtype=torch.float32, device=w_in.device)
     pairs = torch.zeros(slices.programs, dtype=torch.int32, device=w_in.device)
     args = (w_in, w_out, stream, sent, reach, negatives, loss, pairs)
     scalars = (stream.shape[0], slices.slice_len, first, slices.count, lr0, lr_step)
-    consts = {"DIM": dim, "BLOCK_D": block_d, "WINDOW": window, "K": k, "KP": kp}
-    if model == "sg":
-        consts["PER_PAIR"] = per_pair
-    tk.kernel(model)[(slices.programs,)](*args, *scalars, **consts, num_warps=tk.num_warps(dim, k))
+    warps = tk.num_warps(model, consts)
+    tk.kernel(model)[(slices.programs,)](*args, *scalars, **consts, num_warps=warps)
     return loss, pairs
 
 
@@ -163,12 +160,9 @@ def resident_programs(
     register count."""
     from study.trainers import triton_kernels as tk
 
-    block_d, kp = tk.block_sizes(config.dim, config.negative)
-    warps = tk.num_warps(config.dim, config.negative)
-    consts = {"DIM": config.dim, "BLOCK_D": block_d, "WINDOW": config.window}
-    consts |= {"K": config.negative, "KP": kp}
-    if config.model == "sg":
-        consts["PER_PAIR"] = config.neg_draw == "pair"
+    per_pair = config.neg_draw == "pair"
+    consts = tk.constexprs(config.model, config.dim, config.negative, config.window, per_pair)
+    warps = tk.num_warps(config.model, consts)
     small = torch.ones(1, dtype=torch.int32, device=w_in.device)
     args = (w_in, w_out, stream, sent, small, small, small.float(), small, 1, 1, 0, 1, 0.1, 0.1)
     compiled = tk.kernel(config.model).warmup(*args, **consts, num_warps=warps, grid=(1,))
