@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gensim-words-300", type=int, default=4_000_000, help="gensim's prefix at dim 300"
     )
-    parser.add_argument("--cpu-max-words", type=int, default=2_000_000)
+    parser.add_argument("--cpu-max-words", type=int, default=1_000_000)
     parser.add_argument("--dry-run", action="store_true", help="CPU + interpreter, tiny sizes")
     args = parser.parse_args(argv)
     if args.dry_run:
