@@ -448,11 +448,11 @@ def test_real_process_debug_shows_the_traceback(tmp_path):
     assert "study.errors.ConfigError: unknown config key 'windw'" in result.stderr
 
 
-# -- plots: words missing from the vocabulary ------------------------------------------------
+# -- PCA overlay: words missing from the vocabulary ------------------------------------------------
 def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplog):
     from gensim.models import KeyedVectors
 
-    from study.plots import select_words
+    from study.overlay import select_words
 
     rng = np.random.default_rng(0)
     words = ["king", "queen", "man", "woman", "the", "of", "and", "a", "in", "to"]
@@ -460,10 +460,10 @@ def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplo
     kv.add_vectors(words, rng.normal(size=(len(words), 8)))
     other = KeyedVectors(vector_size=8, count=0)
     other.add_vectors(words[1:], rng.normal(size=(len(words) - 1, 8)))
-    with caplog.at_level(logging.WARNING, logger="study.plots"):
-        chosen, missing = select_words([kv, other], seeds=["king", "queen", "paris"], target=5)
+    with caplog.at_level(logging.WARNING, logger="study.overlay"):
+        chosen, missing = select_words([kv, other], seed_words=["king", "queen", "paris"], target=5)
     assert missing == ["king", "paris"]  # king is not in the second model, paris in neither
     assert "queen" in chosen and "king" not in chosen and "paris" not in chosen
     assert "skipped: king, paris" in caplog.text
     with pytest.raises(StudyError, match="none of the PCA seed words"):
-        select_words([kv], seeds=["paris", "london"])
+        select_words([kv], seed_words=["paris", "london"])

@@ -58,17 +58,16 @@ def study_folder(study: str, results: str | None) -> Path:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from study.report import build_report
+    from study.report import ReportOptions, build_report
 
-    report = build_report(
-        study_folder(args.study, args.results),
-        out_dir=args.out,
+    options = ReportOptions(
         by=args.by,
         metric=args.metric,
         align=not args.no_align,
         pca_trainer=args.pca_trainer,
         pca_words=args.pca_words,
     )
+    report = build_report(study_folder(args.study, args.results), args.out, options)
     for edge in report.edge_warnings:
         print(f"warning: {edge}")
     for warning in report.warnings:

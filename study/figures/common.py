@@ -1,0 +1,66 @@
+"""What every figure shares: labels, colours, a new figure, and the atomic PNG writer."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from study.atomic import atomic_write_bytes
+
+METRIC_LABELS = {
+    "ws353_spearman": "WS353 Spearman ρ",
+    "simlex_spearman": "SimLex-999 Spearman ρ",
+    "analogy_acc": "Google analogy accuracy",
+}
+COLUMN_LABELS = {
+    "loss": "training loss per pair (trainer's tally)",
+    "probe_loss": "probe loss per pair (run's α noise)",
+    "probe_loss_ref": "probe loss per pair (α=0.75 noise)",
+    "grad_v_norm": "‖∂L/∂v_w‖ (center)",
+    "grad_c_norm": "‖∂L/∂u_c‖ (context)",
+    "grad_n_norm": "‖∂L/∂u_n‖ (negatives)",
+}
+TRAINER_COLORS = {"torch": "tab:red", "gensim": "tab:blue"}
+DPI = 110
+
+
+def trainer_color(trainer: str, index: int) -> str:
+    return TRAINER_COLORS.get(trainer, f"C{index + 2}")
+
+
+def value_colors(values: Sequence[Any]) -> dict[Any, Any]:
+    """One viridis colour per value, in order (the last stops short of the pale yellow)."""
+    cmap = matplotlib.colormaps["viridis"]
+    return {v: cmap(i / max(len(values) - 1, 1) * 0.9) for i, v in enumerate(values)}
+
+
+def new_figure(
+    rows: int, cols: int, figsize: tuple[float, float], **subplots: Any
+) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure with a rows × cols array of axes (never squeezed)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False, **subplots)
+
+
+def suptitle(fig: Figure, text: str) -> None:
+    fig.suptitle(text, x=0.01, ha="left", fontsize=11)
+
+
+def is_numeric(column: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write the figure as a PNG, atomically."""
+    path = Path(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    atomic_write_bytes(path, png.getvalue())
+    return path

@@ -1,0 +1,212 @@
+"""`build_report`: read a study folder, make its tables and figures, write both renderings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from study import figures
+from study.analysis import (
+    available_metrics,
+    edge_warnings,
+    fmt_value,
+    sorted_values,
+    swept_fields,
+    throughput_table,
+    trainers,
+)
+from study.atomic import atomic_write_text
+from study.errors import StudyError
+from study.overlay import plot_pca_overlays
+from study.report import tables
+from study.report.render import NO_COMMAND, FigureEntry, Report, Table, render_html, render_markdown
+from study.results import ResultStore, load_table
+
+EDGE_TITLE = "Best value at the edge of the grid"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """`by`: the field of the training curves and PCA overlays (None: alpha when swept, else the
+    first swept field). `metric` picks the best cell, which fixes the other swept fields in
+    those figures. `align=False` draws the overlays without Procrustes."""
+
+    by: str | None = None
+    metric: str = "ws353_spearman"
+    align: bool = True
+    pca_trainer: str = "torch"
+    pca_words: int = 300
+
+
+def build_report(
+    study_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    options: ReportOptions = ReportOptions(),
+) -> Report:
+    """Write report.html, report.md and figures/*.png for the study at `study_dir`."""
+    store = ResultStore(study_dir)
+    runs, epochs = load_table(store)
+    if runs.empty:
+        raise StudyError(f"no finished runs in {store.root}; run a grid first")
+    out = Path(out_dir) if out_dir is not None else store.root
+    report = Report(store.name, out / "report.html", out / "report.md", summary(runs))
+    report.command = store.read_study_info().get("command", NO_COMMAND)
+    metrics = available_metrics(runs)
+    report.edge_warnings = edge_warnings(runs, metrics)
+    if report.edge_warnings:
+        report.warnings.append(
+            f"{len(report.edge_warnings)} best values sit at the edge of the grid (see "
+            f"'{EDGE_TITLE}'): the optimum may lie outside the range tried"
+        )
+    add_tables(report, runs, metrics)
+    add_figures(report, store, runs, epochs, metrics, options)
+    report.provenance = tables.provenance_table(store.finished_runs())
+    atomic_write_text(report.markdown_path, render_markdown(report))
+    atomic_write_text(report.html_path, render_html(report))
+    return report
+
+
+def summary(runs: pd.DataFrame) -> list[str]:
+    """The report's opening lines: runs by status, trainers, swept values, corpus."""
+    counts = runs["status"].value_counts().to_dict() if "status" in runs else {}
+    status = ", ".join(f"{v} {k}" for k, v in counts.items())
+    swept = "; ".join(
+        f"{f} = {', '.join(fmt_value(v) for v in sorted_values(runs[f]))}"
+        for f in swept_fields(runs)
+    )
+    lines = [
+        f"{len(runs)} runs ({status})",
+        f"trainers: {', '.join(trainers(runs))}",
+        "swept: " + (swept or "nothing"),
+    ]
+    if "corpus" in runs:
+        lines.append(f"corpus: {', '.join(map(str, runs['corpus'].unique()))}")
+    return lines
+
+
+def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str]) -> None:
+    if metrics:
+        report.tables.append(
+            Table(
+                "Best configurations",
+                tables.best_configs(runs, metrics),
+                "Per trainer and metric, the grid cell with the highest mean over seeds.",
+            )
+        )
+        report.tables.append(
+            Table(
+                "Per-cell results (mean ± std over seeds)",
+                tables.per_cell(runs, metrics),
+                "One row per grid cell; n = finished seeds.",
+            )
+        )
+        deltas = tables.trainer_deltas(runs, metrics)
+        if not deltas.empty:
+            report.tables.append(
+                Table(
+                    "torch vs gensim per cell",
+                    deltas,
+                    "Means over seeds; Δ = torch − gensim (positive: torch better).",
+                )
+            )
+    if report.edge_warnings:
+        report.tables.append(
+            Table(
+                EDGE_TITLE,
+                tables.edge_table(report.edge_warnings),
+                "Per trainer and metric: swept hyperparameters whose best value (best cell per "
+                "value, mean over seeds) is the lowest or highest tried. Widen these ranges.",
+            )
+        )
+    speed = throughput_table(runs)
+    if not speed.empty:
+        report.tables.append(
+            Table(
+                "Throughput (training words/s per trainer)", tables.speed_table(speed), "Done runs."
+            )  # fmt: skip
+        )
+    failed = tables.failed_runs(runs)
+    note = "Runs recorded with status failed or pruned, and their errors."
+    report.tables.append(Table("Failed runs", failed, note if not failed.empty else
+                               "None: every run finished."))  # fmt: skip
+
+
+def add_figures(
+    report: Report,
+    store: ResultStore,
+    runs: pd.DataFrame,
+    epochs: pd.DataFrame,
+    metrics: list[str],
+    options: ReportOptions,
+) -> None:
+    """Draw every figure the study has data for into <out>/figures/ (stale PNGs removed)."""
+    figures_dir = report.markdown_path.parent / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    for old in figures_dir.glob("*.png"):  # a rerun must not leave stale figures behind
+        old.unlink()
+    swept = swept_fields(runs)
+    by = options.by or ("alpha" if "alpha" in swept or not swept else swept[0])
+    metric = options.metric if options.metric in metrics or not metrics else metrics[0]
+
+    def add(name: str, title: str, draw: Callable[[], Figure | None], caption: str = "") -> None:
+        fig = draw()
+        if fig is not None:
+            path = figures.save_figure(fig, figures_dir / f"{name}.png")
+            report.figures.append(FigureEntry(title, path, caption))
+
+    add(
+        "loss_curves",
+        f"Loss vs epoch by {by}",
+        lambda: figures.plot_losses(runs, epochs, by, select_metric=metric),
+        "Training loss (each trainer's own tally) and the probe's float64 loss on fixed pairs, "
+        "under the run's noise distribution and under the fixed α=0.75 one (comparable across "
+        "α). Other swept fields are held at the best cell's values.",
+    )
+    add(
+        "grad_norms",
+        f"Gradient norms vs epoch by {by}",
+        lambda: figures.plot_grad_norms(runs, epochs, by, select_metric=metric),
+        "Closed-form per-pair gradient norms on the probe pairs.",
+    )
+    add(
+        "metric_vs_params",
+        "Metrics vs each swept hyperparameter",
+        lambda: figures.plot_metric_vs_params(runs, metrics),
+        "A red panel title flags a best value at the edge of the grid.",
+    )
+    for name in metrics:
+        add(f"heatmap_{name}", f"Heatmaps: {name}", partial(figures.plot_heatmaps, runs, name))
+    add("torch_vs_gensim", "torch vs gensim per grid cell",
+        lambda: figures.plot_trainer_scatter(runs, metrics))  # fmt: skip
+    add("throughput", "Throughput per trainer", lambda: figures.plot_throughput(runs))
+    overlay = plot_pca_overlays(
+        store.root, runs, by, options.pca_trainer, options.align, target=options.pca_words
+    )
+    if overlay is None:
+        return
+    report.warnings += overlay.notes
+    what = "aligned by orthogonal Procrustes to" if options.align else "not aligned; reference"
+    caption = (
+        f"{len(overlay.words)} words (seed words + nearest neighbours) across one sweep over {by}, "
+        f"{what} {overlay.reference}."
+    )
+    add("pca_2d", f"Joint PCA overlay (2D) across {by}", lambda: overlay.fig2d, caption)
+    add("pca_3d", f"Joint PCA overlay (3D) across {by}", lambda: overlay.fig3d, caption)
+    table = overlay.displacement.copy()
+    for column in ["displacement_aligned", "displacement_unaligned"]:
+        table[column] = table[column].map(lambda v: f"{v:.4f}")
+    report.tables.append(
+        Table(
+            "PCA overlay: mean displacement per model",
+            table,
+            f"Mean distance of the plotted words from their position in the reference model "
+            f"({overlay.reference}), rows unit-normalised and centred; with and without "
+            "Procrustes alignment.",
+        )
+    )

@@ -1,0 +1,139 @@
+"""What a report holds (`Report`) and its two renderings: Markdown (figures linked) and a
+self-contained HTML page (figures inlined as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from study.analysis import EdgeWarning
+from study.report.tables import fmt_number
+
+NO_COMMAND = "(not recorded in study.json)"
+
+
+@dataclass
+class Table:
+    title: str
+    frame: pd.DataFrame
+    note: str = ""
+
+
+@dataclass
+class FigureEntry:
+    title: str
+    path: Path  # the PNG, under <out>/figures/
+    caption: str = ""
+
+
+@dataclass
+class Report:
+    name: str
+    html_path: Path
+    markdown_path: Path
+    summary: list[str] = field(default_factory=list)  # one line each: runs, trainers, sweep
+    command: str = NO_COMMAND  # the command that reproduces the study
+    tables: list[Table] = field(default_factory=list)
+    figures: list[FigureEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    edge_warnings: list[EdgeWarning] = field(default_factory=list)
+    provenance: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def contents(self) -> list[str]:
+        return [t.title for t in self.tables] + [f.title for f in self.figures]
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_(empty)_"
+
+    def cell(value: Any) -> str:
+        text = fmt_number(value) if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def render_markdown(report: Report) -> str:
+    lines = [f"# Study report: {report.name}", ""]
+    lines += [f"- {line}" for line in report.summary]
+    lines += ["", "## Reproduce", "", "```", report.command, "```", ""]
+    lines += ["## Contents", "", "Tables: " + "; ".join(t.title for t in report.tables)]
+    lines += ["", "Figures: " + "; ".join(f.title for f in report.figures), ""]
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
+    for table in report.tables:
+        lines += [f"## {table.title}", ""]
+        if table.note:
+            lines += [table.note, ""]
+        if not table.frame.empty:
+            lines += [markdown_table(table.frame), ""]
+    for figure in report.figures:
+        relative = figure.path.relative_to(report.markdown_path.parent).as_posix()
+        lines += [f"## {figure.title}", ""]
+        if figure.caption:
+            lines += [figure.caption, ""]
+        lines += [f"![{figure.title}]({relative})", ""]
+    lines += ["## Provenance", "", markdown_table(report.provenance), ""]
+    return "\n".join(lines)
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+       color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f2f2f2; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+img { max-width: 100%; border: 1px solid #eee; }
+.warn { color: #a00; }
+figcaption { color: #555; font-size: 0.9em; margin-bottom: 2em; }
+"""
+
+
+def render_html(report: Report) -> str:
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Study report: {esc(report.name)}</title><style>{CSS}</style></head><body>",
+        f"<h1>Study report: {esc(report.name)}</h1><ul>",
+        *[f"<li>{esc(line)}</li>" for line in report.summary],
+        "</ul><h2>Reproduce</h2>",
+        f"<pre>{esc(report.command)}</pre>",
+        "<h2>Contents</h2><ul>",
+        *[f'<li><a href="#{anchor(t)}">{esc(t)}</a></li>' for t in report.contents()],
+        "</ul>",
+    ]
+    if report.warnings:
+        parts.append("<h2>Warnings</h2><ul>")
+        parts += [f'<li class="warn">⚠ {esc(w)}</li>' for w in report.warnings]
+        parts.append("</ul>")
+    for table in report.tables:
+        parts.append(f'<h2 id="{anchor(table.title)}">{esc(table.title)}</h2>')
+        if table.note:
+            parts.append(f"<p>{esc(table.note)}</p>")
+        if not table.frame.empty:
+            parts.append(table.frame.to_html(index=False, escape=True, na_rep="–", border=0))
+    for figure in report.figures:
+        data = base64.b64encode(figure.path.read_bytes()).decode()
+        parts += [
+            f'<h2 id="{anchor(figure.title)}">{esc(figure.title)}</h2><figure>',
+            f'<img alt="{esc(figure.title)}" src="data:image/png;base64,{data}">',
+            f"<figcaption>{esc(figure.caption)}</figcaption></figure>",
+        ]
+    parts += ["<h2>Provenance</h2>", report.provenance.to_html(index=False, escape=True, border=0)]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def anchor(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
