@@ -1,8 +1,6 @@
-"""`RunConfig`: every knob of one training run, validated, hashable into a stable run id.
-
-Grids and Optuna trials only ever produce `RunConfig`s; CLI overrides (`key=value`) are
-type-checked against the dataclass fields and unknown keys are rejected (the nanoGPT
-configurator idea, without `exec`).
+"""`RunConfig`: every knob of one training run, validated, hashable into a stable run id; grids
+and Optuna trials only produce RunConfigs, and CLI overrides (`key=value`) are type-checked
+against its fields with unknown keys rejected (nanoGPT's configurator idea, without `exec`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""Corpus sources: reading text from any supported file, the text8 cleaner, named corpora.
-
-A corpus is a list of documents (lines of whitespace-separated tokens). Three kinds of source:
-- `enwiki-sample` (the default): ~200 English Wikipedia articles that ship inside the gensim
-  package, cleaned exactly like text8 — no network, no data to fetch by hand;
-- `text8`: Matt Mahoney's text8, found in the data dir or downloaded and verified (`study.text8`);
-- any path: plain text, `.gz`, `.bz2`, `.xz` or `.zip` (one member), one document per line,
-  tokens separated by whitespace (text8 and wiki8 are one long line).
+"""Corpus sources: `enwiki-sample` (ships inside gensim), `text8` (found or downloaded and
+verified, `study.text8`) or any path (plain, .gz, .bz2, .xz, one-member .zip): one document per
+line, whitespace-separated tokens; plus the text8 cleaner that makes Wikipedia text look alike.
 """
 
 from __future__ import annotations

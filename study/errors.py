@@ -1,7 +1,6 @@
-"""The one exception type for problems a user can fix (bad input, bad config, missing files).
-
-The CLI prints a `StudyError` as a single line and exits non-zero; anything else is a bug and
-keeps its traceback.
+"""The exception type for problems a user can fix (bad input, bad config, missing files): the
+CLI prints a `StudyError` as one line and exits non-zero; anything else is a bug and keeps its
+traceback.
 """
 
 

@@ -1,22 +1,6 @@
-"""Word-pair similarity and analogy benchmarks, with the meaning of gensim's numbers.
-
-- Word pairs (WordSim-353, SimLex-999 from gensim's test data, or any `word1 word2 score`
-  file): Spearman ρ between gold scores and cosine similarities over the pairs whose words are
-  both known, plus coverage = pairs found / pairs total. Like gensim's `evaluate_word_pairs`,
-  lookups are case-insensitive (upper-cased; the most frequent case variant wins) within the
-  first 300,000 words.
-- Analogies (Google `questions-words.txt`): 3CosAdd and 3CosMul (Levy & Goldberg 2014) over the
-  `restrict_vocab` most frequent words, like gensim's `evaluate_word_analogies` and word2vec.c's
-  compute-accuracy: a question counts only if all four words are in that vocabulary, the three
-  question words (and their case variants) are never answers, and an answer that is a case
-  variant of the expected word is correct. Accuracy is correct / counted questions; coverage is
-  counted / total questions.
-
-The analogy search is vectorised: cosines between every distinct question word and the
-restricted vocabulary are one matrix product; each batch of questions then only gathers rows of
-it (3CosAdd: cos(d,b) + cos(d,c) - cos(d,a), which ranks like gensim's cosine with the
-normalised mean; 3CosMul: the same sum over logs of the shifted cosines) and takes an argmax.
-Torch runs it on the GPU when there is one.
+"""Word-pair similarity (WS353, SimLex-999, any pair file: Spearman ρ and coverage) and the Google
+analogy set (3CosAdd and 3CosMul, vectorised in torch), with gensim's and word2vec.c's counting
+rules so the numbers mean what theirs mean; docs/DESIGN.md ("Evaluation") gives the rules.
 """
 
 from __future__ import annotations
@@ -50,13 +34,6 @@ PAIR_BENCHMARKS = {"ws353": WS353_PATH, "simlex": SIMLEX_PATH}
 DEFAULT_RESTRICT_VOCAB = 30_000  # analogies, as word2vec.c compute-accuracy
 PAIRS_RESTRICT_VOCAB = 300_000  # word pairs, gensim's evaluate_word_pairs default
 COSMUL_EPSILON = 1e-3  # Levy & Goldberg 2014
-SEMANTIC_SECTIONS = (
-    "capital-common-countries",
-    "capital-world",
-    "currency",
-    "city-in-state",
-    "family",
-)
 
 
 class BenchmarkFileError(StudyError):
@@ -353,14 +330,14 @@ def _solve(
     excluded = torch.from_numpy(_exclusions(vectors, n_vocab, q[:, :3])).to(device)
 
     if batch_size is None:
-        # CPU: ~1M scores (4 MB) per batch stays in cache, measured ~2x faster than 16 MB;
+        # CPU: ~1M scores (4 MB) per batch stay in cache (docs/DESIGN.md, Measurements);
         # GPU: ~64M per batch.
         budget = 1 << 26 if device.type == "cuda" else 1 << 20
         batch_size = max(1, budget // n_vocab)
 
     # The batch loop is many small memory-bound ops; on CPU each is an OpenMP parallel region
-    # whose barrier spins. On a loaded machine that made the test file 6x slower (99 s vs 17 s
-    # on this 2-core box with other jobs running), so the loop runs on `cpu_threads` threads.
+    # whose barrier spins on a loaded machine, so it runs on `cpu_threads` threads
+    # (docs/DESIGN.md, Measurements).
     saved_threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(max(1, cpu_threads))
@@ -399,7 +376,7 @@ def _argmax_sums(
         score.scatter_(1, excluded[start : start + batch_size], -math.inf)
         if score.is_cuda:
             out.append(score.argmax(dim=1).cpu().numpy())
-        else:  # NumPy's SIMD argmax: ~10x faster than torch's CPU argmax (measured here)
+        else:  # NumPy's SIMD argmax beats torch's on CPU (docs/DESIGN.md, Measurements)
             out.append(score.numpy().argmax(axis=1))
     return np.concatenate(out)
 
@@ -466,16 +443,6 @@ def evaluate(
 ) -> dict[str, float]:
     """All benchmarks as one flat dict (`ws353_spearman`, `analogy_acc`, ...)."""
     return run_evaluation(vectors, restrict_vocab, pairs, analogies, device).metrics
-
-
-def analogy_sections(
-    vectors: KeyedVectors,
-    path: str | Path = GOOGLE_ANALOGIES_PATH,
-    restrict_vocab: int = DEFAULT_RESTRICT_VOCAB,
-    device: str | torch.device = "auto",
-) -> pd.DataFrame:
-    """Per-section table: questions, counted, coverage, correct and accuracy per method."""
-    return evaluate_analogies(vectors, path, restrict_vocab, device).table
 
 
 def pair_metric_prefix(path: str | Path) -> str:

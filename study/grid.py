@@ -1,7 +1,5 @@
-"""Grids: value lists for any RunConfig fields, expanded into RunConfigs; named presets.
-
-A grid is the Cartesian product of its axes (e.g. alpha × window × negative), times trainers,
-times seeds, with every other field fixed (`--set key=value`). Grids only produce RunConfigs.
+"""Grids: value lists for any RunConfig fields (the Cartesian product, times trainers, times
+seeds, every other field fixed) expanded into RunConfigs; and the named presets.
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
-"""Closed-form SGNS loss and gradient-norm probe, one callback for every trainer.
-
-At train begin, `GradientProbe` draws once per run a fixed sample of (center, context) pairs
-from the corpus the way training sees them (see `draw_probe_sample`), with fixed negatives per
-pair from the run's noise distribution (count**alpha) and a second fixed set from the reference
-distribution (count**0.75). At every epoch end it gathers only the sampled rows of the input
-vectors (w_in) and output vectors (w_out), casts them to float64 and adds these columns to the
-epoch row (all means over the sampled pairs, computed vectorised in torch by `study.sgns_math`):
-
-- `probe_loss`: mean SGNS loss per pair, -log σ(u_c·v_w) - Σ_k log σ(-u_k·v_w), with the run's
-  own negatives (count**alpha): comparable with the training loss of the same run.
-- `probe_loss_ref`: the same loss with negatives from count**0.75, fixed for every α (same pairs
-  and same negatives for the same probe_seed), so it compares across α values.
-- `grad_v_norm`: mean ‖∂L/∂v_w‖ (center/input vector), run's negatives.
-- `grad_c_norm`: mean ‖∂L/∂u_c‖ (context/output vector of the positive).
-- `grad_n_norm`: mean over pairs and negatives of ‖∂L/∂u_n‖ (output vectors of the negatives).
-- `probe_seconds`: wall time of the probe at this epoch end (its cost).
-
-The probe reads `state.w_in`/`state.w_out`: torch tensors on any device (it computes on that
-device) or NumPy arrays (gensim); the same vectors give the same numbers either way.
-For CBOW runs the probe still evaluates the skip-gram pair objective on the trained vectors:
-it is a fixed yardstick, not CBOW's training loss. `probe_pairs=0` disables the probe.
+"""Closed-form SGNS loss and gradient-norm probe, one callback for every trainer: a fixed sample
+of training-like pairs and negatives, scored in float64 at every epoch end from the sampled rows
+of W_in and W_out only (columns in `PROBE_COLUMNS`; docs/DESIGN.md, "The gradient probe").
 """
 
 from __future__ import annotations
@@ -203,7 +184,7 @@ def probe_metrics(w_in: Any, w_out: Any, sample: ProbeSample) -> dict[str, float
 
 
 class GradientProbe(Callback):
-    """Adds the probe columns (see the module docstring) to every epoch row.
+    """Adds the probe columns (`PROBE_COLUMNS`, meanings in docs/DESIGN.md) to every epoch row.
 
     `evaluate_at_begin=True` also records the metrics of the initial vectors in
     `initial_metrics` (not a row: rows are epochs).

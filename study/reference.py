@@ -1,8 +1,6 @@
-"""A NumPy reference of SGNS (and full softmax) loss and gradients: the tests' oracle.
-
-Built from three small vectorised layers, the way the textbook SGNS is assembled
-(embedding-dot → sigmoid-with-loss, negatives from a unigram sampler), independently of the
-torch closed form in `study.sgns_math`. Everything is float64; nothing here is on a hot path.
+"""A NumPy reference of SGNS (and full softmax) loss and gradients, the tests' oracle: built from
+small textbook layers (embedding-dot, sigmoid-with-loss, a unigram sampler), independently of
+the torch closed form in `study.sgns_math`, all in float64, never on a hot path.
 """
 
 from __future__ import annotations

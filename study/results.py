@@ -1,20 +1,7 @@
-"""The result schema and store: one folder per study, one subfolder per run id.
-
-```
-results/<study>/
-  study.json                  name, reproduce command, grid spec (written by the runner)
-  runs/<run id>/
-    config.json               RunConfig fields (the run id is the hash of these)
-    epochs.csv                one row per epoch: EPOCH_COLUMNS + probe columns
-    vectors.bin               input vectors, word2vec binary format (gensim/word2vec.c read it)
-    metrics.json              written LAST: status, evaluation metrics, timing, provenance
-  runs.csv, epochs.csv        tables rebuilt from the run folders by `load_table`
-```
-A run is done only when its `metrics.json` (a `RunResult`) exists; every file is written
-through `study.atomic`, so a process killed at any point leaves either a finished run or an
-unfinished one, never a partial file read as done. Tables are rebuilt from the folders, so
-nothing finished is lost; two writers of the same run id both write complete files of the same
-config and the last rename wins.
+"""The result store and the run record: one folder per study, one subfolder per run id holding
+config.json, epochs.csv, vectors.bin and, written last, metrics.json (a `RunResult`), all
+through `study.atomic`; tables are rebuilt from the folders (`load_table`), so a killed process
+never costs a finished run (layout: docs/DESIGN.md, "Result store").
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Running studies: one run (train → probe → evaluate → store) and a resumable local grid.
-
-A run that fails (diverging training, a bad corpus, any `StudyError`) is recorded with
-`status: failed` and its error, and the grid goes on. Only missing runs are run by default
-(`overwrite=True` reruns everything, `retry_failed=True` reruns failed ones).
+"""Running studies: one run (train → probe → evaluate → store) and a resumable local grid; a run
+that fails with a `StudyError` (divergence, bad corpus) is recorded as failed and the grid goes
+on, and only missing runs are run again (`overwrite`, `retry_failed` widen that).
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Negative sampling from count**alpha with Walker's alias method, on the training device.
-
-word2vec.c uses a 1e8-entry unigram table; `torch.multinomial` per batch re-scans the whole
-distribution every call (O(V) per draw batch). The alias table is built once (O(V), Vose's
-algorithm, float64 on the host) and each draw costs two uniform numbers and two gathers, on
-any device, with a `torch.Generator` so that draws are reproducible given the seed.
+"""Negative sampling from count**alpha with Walker's alias method on the training device: the
+table is built once (Vose, float64 on the host) and each draw costs two uniforms and two
+gathers with a seeded `torch.Generator`, instead of `torch.multinomial` re-scanning the whole
+distribution per batch (word2vec.c uses a 1e8-entry unigram table).
 """
 
 from __future__ import annotations

@@ -1,22 +1,6 @@
-"""Optuna studies over RunConfig fields: search spaces, objectives, pruning.
-
-- Search space: `key=low:high` (int or float range, by the field's type), `key=low:high:log`,
-  or `key=a,b,c` (categorical). Default: alpha, window, negative.
-- Objectives: any metric name of `study.evaluate` (maximised) or of the run (`train_seconds`,
-  `seconds`: minimised); `name:maximize` / `name:minimize` overrides. Two or more objectives make
-  a multi-objective study (e.g. analogy_acc and train_seconds).
-- Pruning (single objective only: Optuna cannot prune multi-objective trials, so there each
-  trial runs all its epochs): after every epoch the callback evaluates the objective on the
-  current vectors, calls `trial.report` and raises `TrialPruned` when the pruner says so. The
-  pruned run is stored with `status: pruned` and the epochs it finished.
-- Samplers (`make_sampler`, all Optuna's own, all seeded by `--seed`): `tpe` (default),
-  `random`, `qmc` (scrambled Sobol), `cmaes` (single objective), `nsga2`, `grid` (value lists
-  and integer ranges only). README's "Optuna samplers" says when to use which.
-Every trial's run lands in the study's result store (`results/<study name>/runs/<run id>`), so
-tables and reports work the same as for grids. A config already finished in the store is not
-trained again: its stored metrics are returned. Every metric of the run is attached to its
-trial as a user attribute (optuna-dashboard shows them beside the objective values, which are
-named after their metrics with `set_metric_names`).
+"""Optuna studies over RunConfig fields: search spaces (`parse_space`), objectives
+(`parse_objectives`), the trial objective and per-epoch pruning; every trial's run lands in the
+study's result store like a grid's (docs/DESIGN.md, "Optuna studies and the shared grid").
 """
 
 from __future__ import annotations

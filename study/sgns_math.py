@@ -1,15 +1,10 @@
-"""Closed-form SGNS loss and gradients, vectorised in torch (any dtype, any device).
+"""Closed-form SGNS loss and gradients, vectorised in torch (any dtype, any device), used by the
+torch trainer's plain path and the gradient probe and checked against autograd and the NumPy
+reference (`study.reference`). For one pair (w, c) with negatives n_k, v = input vector of w,
+s⁺ = u_c·v, s_k = u_{n_k}·v:
 
-For one (center w, context c) pair with negatives n_1..n_K, v = input vector of w, u = output
-vectors, s⁺ = u_c·v, s_k = u_{n_k}·v:
-
-    L        = -log σ(s⁺) - Σ_k log σ(-s_k)
-    ∂L/∂v    = (σ(s⁺) - 1) u_c + Σ_k σ(s_k) u_{n_k}
-    ∂L/∂u_c  = (σ(s⁺) - 1) v
-    ∂L/∂u_nk = σ(s_k) v
-
-Used by the PyTorch trainer's plain path and by the gradient-norm probe; checked against
-autograd and the NumPy reference (`study.reference`) in the tests.
+    L = -log σ(s⁺) - Σ_k log σ(-s_k)      ∂L/∂v = (σ(s⁺) - 1) u_c + Σ_k σ(s_k) u_{n_k}
+    ∂L/∂u_c = (σ(s⁺) - 1) v               ∂L/∂u_nk = σ(s_k) v
 """
 
 from __future__ import annotations
@@ -74,8 +69,8 @@ def window_terms(x: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> 
     scores = torch.bmm(x, targets.transpose(1, 2))
     # sign = +1 for the center's column, -1 for the negatives: q = σ(sign·s) is the probability
     # of the right label, loss = -log q, and G = sign·(q - 1). One sigmoid and one log instead of
-    # softplus on strided slices (10× faster on CPU); -log q is exact in float32 until |s| ≈ 87,
-    # far past the point where the divergence guard stops a run.
+    # softplus on strided slices (far faster on CPU: docs/DESIGN.md); -log q is exact in float32
+    # until |s| ≈ 87, far past the point where the divergence guard stops a run.
     sign = torch.full((targets.shape[1],), -1.0, dtype=x.dtype, device=x.device)
     sign[0] = 1.0
     q = torch.sigmoid(scores * sign)

@@ -1,21 +1,7 @@
-"""A grid run by many worker processes or machines that share one Optuna storage.
-
-Every worker runs the same `study grid ... --storage URL` command:
-1. The cells are put in the study's queue once per round: the worker that creates the lock
-   study `<study>.grid-<cells hash>-<round>` (a unique name, so exactly one succeeds) enqueues
-   every cell as a WAITING trial carrying its config; the others wait until it is done and
-   join. If it dies part-way (no new trial for a heartbeat grace period), a waiting or
-   restarted worker queues the rest. Once none of a round's cells is waiting or running, a
-   worker whose cells still need a run (`--overwrite`, `--retry-failed`) starts the next round.
-2. Each worker claims WAITING trials one at a time (WAITING → RUNNING is a row-locked update
-   on PostgreSQL; on SQLite, which is one machine by nature, a file lock serialises claims),
-   runs the cell into the shared result store and tells the outcome (COMPLETE or FAIL).
-3. A killed worker's trial stops sending heartbeats; the next claim round marks it FAILED and
-   re-enqueues a copy (`study.storage`), so every cell ends up run exactly once to completion.
-Workers exit when no cell is waiting or running; the last ones delete the lock studies of
-finished rounds, so only `<study>` itself stays in the storage (and in optuna-dashboard's list).
-Each trial carries its run's metrics as user attributes; its value is 1.0 for a finished run
-(named `run_finished`).
+"""A grid run by many worker processes or machines that share one Optuna storage: cells are
+queued once as WAITING trials, each worker claims one at a time and runs it into the shared
+result store, and a killed worker's cell is re-queued through heartbeats, so every cell runs to
+completion exactly once (protocol: docs/DESIGN.md, "Optuna studies and the shared grid").
 """
 
 from __future__ import annotations

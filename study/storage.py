@@ -1,9 +1,6 @@
 """Optuna storage: SQLite by default (one machine), any RDB URL Optuna accepts (PostgreSQL for
-many workers or machines), with heartbeats so a killed worker's trial never stays RUNNING.
-
-A trial whose worker stops sending heartbeats for `grace_period` seconds is marked FAILED by
-the next worker that looks (`fail_stale_trials`), and `RetryFailedTrialCallback` puts a copy
-of it back in the queue (same params and user attributes), so its cell runs again.
+many workers or machines), with heartbeats: a trial silent for `grace_period` seconds is marked
+FAILED by the next worker that looks and a copy is queued again, so no trial stays RUNNING.
 """
 
 from __future__ import annotations

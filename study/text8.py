@@ -1,7 +1,5 @@
-"""text8: find it in the data dir or download it once, verified, never leaving a half file.
-
-Verified facts: text8.zip is 31,344,016 bytes (the size TensorFlow's word2vec tutorial checks);
-its one member `text8` is 100,000,000 bytes with sha256 TEXT8_SHA256.
+"""text8: found in the data dir or downloaded once and verified (text8.zip is 31,344,016 bytes;
+its one member `text8` is 100,000,000 bytes with sha256 TEXT8_SHA256), never leaving a half file.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""What every trainer shares: the `Trainer` protocol, the `TrainState` callbacks see, callbacks.
-
-Callbacks use gensim's four hooks with a no-op base class (gensim `callbacks.py`). Both trainers
-call them with the same `TrainState`, so a callback (loss logger, gradient-norm probe, Optuna
-pruning reporter) is written once.
-
-Each epoch produces one row: `TrainState.row` holds the trainer's standard columns when
-`on_epoch_end` is called; callbacks may add columns to it (the probe adds its losses and
-gradient norms). After all callbacks ran, the trainer keeps the row in `TrainResult.epochs`.
+"""What every trainer shares: the `Trainer` protocol, the `TrainState` callbacks see, and callbacks
+with gensim's four hooks on a no-op base. Both trainers call them with the same state, so a
+callback (probe, pruning reporter) is written once; each callback may add columns to the epoch
+row (`TrainState.row`) before the trainer keeps it.
 """
 
 from __future__ import annotations

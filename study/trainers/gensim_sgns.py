@@ -1,45 +1,8 @@
-"""gensim baseline: a `RunConfig` trained by `gensim.models.Word2Vec`, our callbacks and rows.
-
-Same corpus, same vocabulary. gensim trains on `corpus.sentences()` (the encoded corpus,
-out-of-vocabulary words already dropped, sentences <= 10,000 words) with its vocabulary built
-from `corpus.vocab` words and counts, in our order (`sorted_vocab=0`: gensim's own sort reverses
-ties), so row i of gensim's vectors is word i of `corpus.vocab` in both trainers. `fit` checks
-that gensim kept every word, in order, with the same counts.
-
-Per-epoch training loss. gensim's `train()` resets `compute_loss` to its own argument, so it is
-passed to `train()`; at every epoch begin `running_training_loss` is reset to 0.0 and at epoch
-end the tally is divided by the epoch's pair count. gensim's tally has limits:
-- it is a float32 running sum: once it exceeds 2**24 (a few million pairs), terms below 1 are
-  rounded away and it stalls far below the true sum;
-- with workers > 1 it is shared without a lock: each job copies the model's tally, adds to it
-  with the GIL released and writes it back, so concurrent jobs overwrite each other's terms;
-- terms with |u·v| >= 6 are skipped (gensim skips their update too), and each term is read
-  from a 1000-entry log table.
-By default (`tally="job"`) the trainer removes the first two: each job runs on a proxy of the
-model with its own tally starting at 0.0 (a float32 sum of one job, <= 10,000 words), and the
-job's total is added to `running_training_loss` as a Python float under a lock. The third limit
-stays: the loss is a slight underestimate; prefer the probe's float64 `probe_loss` to compare
-trainers. `tally="stock"` keeps gensim's own tally (used by benchmarks/gensim_loss_tally.py and
-the tests to show its limits).
-
-The tally is an online loss: each pair is scored just before its own update, by sequential SGD
-on vectors that the preceding pairs of the same window and sentence have just moved. At a high
-learning rate this reads well below the loss of the same vectors on fresh pairs (wiki8, α=0.5:
-1.84 in epoch 1 vs a probe loss of 2.20 at its end; the gap shrinks with lr and is < 0.01 in the
-last epoch). The torch trainer scores a batch before updating it, so its loss tracks the probe;
-compare trainers with the probe, not with this column.
-
-Counting pairs. gensim does not report pairs, only each job's effective words (kept after
-subsampling), which the trainer adds up per epoch (exact). Skip-gram trains one pair per
-(center, context in its dynamic window), so pairs = effective words × ρ, where ρ = expected
-contexts per retained word: from one seeded subsampling draw of the corpus (retained sentence
-lengths n) and the exact expectation over the window b ~ U{1..window}: a word at distance i
-from a sentence edge has E[min(i, b)] contexts on that side. ρ < window + 1 because of sentence
-edges. The approximation: the sentence lengths of that one draw stand for this epoch's; the
-error is far below 0.1% on wiki8 and a few 0.1% on tiny corpora (it ignores gensim skipping a
-negative that equals the positive word, which removes a term, not a pair). CBOW trains one
-example per retained center word (its averaged window predicts it), so pairs = effective
-words: the CBOW loss is per center word.
+"""gensim baseline: a `RunConfig` trained by `gensim.models.Word2Vec` on our encoded corpus and
+vocabulary (same word order as the torch trainer), calling our callbacks with our epoch rows.
+Its per-epoch loss repairs gensim's loss tally (float32 sum, racy across workers) and its pair
+count is derived from gensim's effective words; docs/DESIGN.md ("The gensim baseline") explains
+both and why the probe, not this loss, compares trainers.
 """
 
 from __future__ import annotations
@@ -115,13 +78,15 @@ class _CountingWord2Vec(Word2Vec):
             self.raw_words = 0
             self.running_training_loss = 0.0
 
-    def _do_train_job(self, sentences: Any, alpha: float, inits: Any) -> tuple[int, int]:
+    def _do_train_job(self, sentences: Any, lr: float, inits: Any) -> tuple[int, int]:
+        # gensim passes its `alpha` here, which is the learning rate (our `alpha` is the noise
+        # exponent, gensim's `ns_exponent`); gensim calls this positionally.
         work, neu1 = inits
         model: Any = _JobModel(self) if self.tally == "job" else self
         if self.sg:
-            effective = train_batch_sg(model, sentences, alpha, work, self.compute_loss)
+            effective = train_batch_sg(model, sentences, lr, work, self.compute_loss)
         else:
-            effective = train_batch_cbow(model, sentences, alpha, work, neu1, self.compute_loss)
+            effective = train_batch_cbow(model, sentences, lr, work, neu1, self.compute_loss)
         raw = self._raw_word_count(sentences)
         with self._lock:
             self.effective_words += effective
