@@ -1,6 +1,7 @@
 """Optuna studies over RunConfig fields: search spaces (`parse_space`), objectives
-(`parse_objectives`), the trial objective and per-epoch pruning; every trial's run lands in the
-study's result store like a grid's (docs/DESIGN.md, "Optuna studies and the shared grid").
+(`parse_objectives`), samplers (`make_sampler`), the trial objective and per-epoch pruning;
+every trial's run lands in the study's result store like a grid's (docs/DESIGN.md, "Optuna
+studies and the shared grid").
 """
 
 from __future__ import annotations
