@@ -10,6 +10,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,10 @@ from study.vocab import EncodedCorpus, load_corpus
 
 log = logging.getLogger(__name__)
 SKIPPED = "skipped"  # a grid's count of cells already finished in the store (not a run status)
+
+# Extra callbacks for one run of a grid, made from its config and its run folder (TensorBoard,
+# nearest neighbours ...).
+CallbackFactory = Callable[[RunConfig, Path], Sequence[Callback]]
 
 
 class EpochRecorder(Callback):
@@ -105,9 +110,8 @@ def execute_run(
 
     store.start_run(config)
     recorder = EpochRecorder()
-    callbacks: list[Callback] = [*default_callbacks(config), *extra_callbacks, recorder]
-    if print_epochs:
-        callbacks.append(EpochPrinter())
+    printer = [EpochPrinter()] if print_epochs else []  # before extras: they may print too
+    callbacks: list[Callback] = [*default_callbacks(config), *printer, *extra_callbacks, recorder]
     started = time.perf_counter()
     try:
         corpus = corpora.get(config)
@@ -174,6 +178,7 @@ def run_grid(
     retry_failed: bool = False,
     data_root: str | None = None,
     progress: bool = True,
+    callbacks: CallbackFactory | None = None,
 ) -> dict[str, int]:
     """Run the missing cells of a grid one after the other; returns counts by outcome."""
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
@@ -182,7 +187,8 @@ def run_grid(
     with tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not progress) as bar:
         for config in todo:
             bar.set_postfix_str(describe(config))
-            counts[execute_run(config, store, corpora)["status"]] += 1
+            extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+            counts[execute_run(config, store, corpora, extra)["status"]] += 1
             bar.update()
     return counts
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from study.config import RunConfig
 from study.results import STATUS_DONE, STATUS_FAILED, ResultStore
-from study.runner import SKIPPED, CorpusCache, execute_run, needs_run
+from study.runner import SKIPPED, CallbackFactory, CorpusCache, execute_run, needs_run
 from study.search import trial_attrs
 from study.storage import (
     Heartbeat,
@@ -51,6 +51,7 @@ def run_grid_shared(
     data_root: str | None = None,
     progress: bool = True,
     wait_seconds: float = 600.0,
+    callbacks: CallbackFactory | None = None,
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts."""
     storage = open_storage(storage_url)
@@ -86,7 +87,8 @@ def run_grid_shared(
                 storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
                 continue
             with Heartbeat(storage, trial_id):
-                payload = execute_run(config, store, corpora)
+                extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+                payload = execute_run(config, store, corpora, extra)
             for key, value in trial_attrs(payload).items():
                 storage.set_trial_user_attr(trial_id, key, value)
             outcome = payload["status"]

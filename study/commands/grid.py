@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from study.commands.run import add_logging_arguments, logging_callbacks
 from study.config import parse_assignments
 from study.grid import PRESETS, build_spec
 from study.results import STATUS_FAILED, ResultStore, load_table
@@ -51,6 +52,7 @@ def register(subparsers: Any) -> None:
         "postgresql://...); without it the grid runs in this process",
     )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    add_logging_arguments(parser)
     parser.set_defaults(func=grid_command)
 
 
@@ -59,6 +61,7 @@ def grid_command(args: argparse.Namespace) -> int:
         args.preset, args.grid, args.trainers, args.seeds, parse_assignments(args.set)
     )
     cells = spec.cells()
+    make_callbacks = logging_callbacks(args, print_neighbours=False)
     name = args.study or args.preset or "grid"
     store = ResultStore.for_study(name, args.results)
     if args.dry_run:
@@ -84,6 +87,7 @@ def grid_command(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             retry_failed=args.retry_failed,
             data_root=args.data_dir,
+            callbacks=make_callbacks,
         )
     else:
         from study.runner import run_grid
@@ -94,6 +98,7 @@ def grid_command(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             retry_failed=args.retry_failed,
             data_root=args.data_dir,
+            callbacks=make_callbacks,
         )
     runs, epochs = load_table(store)
     print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -6,11 +6,16 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from study.config import RunConfig, parse_assignments
+from study.errors import ConfigError
 from study.results import STATUS_DONE, ResultStore
-from study.runner import CorpusCache, execute_run
+from study.runner import CallbackFactory, CorpusCache, execute_run
+from study.trainers.base import Callback
 
 # The study of one-off runs. Not "runs": a study folder keeps its runs in runs/, and
 # results/runs/runs/<id> read like a mistake.
@@ -37,7 +42,53 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
+    add_logging_arguments(parser)
     parser.set_defaults(func=run_command)
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log epochs, metrics, hyperparameters and embeddings to TensorBoard in each run "
+        "folder (tensorboard --logdir results/<study>); needs the tensorboard extra",
+    )
+    parser.add_argument(
+        "--neighbours",
+        default=None,
+        metavar="W1,W2",
+        help="nearest neighbours of these words after every epoch, printed (run) and kept in "
+        "the run folder's neighbours.csv",
+    )
+    parser.add_argument("-k", type=int, default=8, help="neighbours per word (default 8)")
+
+
+def logging_callbacks(args: argparse.Namespace, print_neighbours: bool) -> CallbackFactory | None:
+    """The --tensorboard / --neighbours callbacks of a run, made per run folder."""
+    words = [w.strip() for w in (args.neighbours or "").split(",") if w.strip()]
+    if args.k < 1:
+        raise ConfigError(f"-k must be >= 1, got {args.k}")
+    if not args.tensorboard and not words:
+        return None
+    if args.tensorboard:
+        from study.tensorboard_callback import require_tensorboard
+
+        require_tensorboard()  # a missing package fails here, before any run
+
+    def make(config: RunConfig, run_dir: Path) -> list[Callback]:
+        callbacks: list[Callback] = []
+        if args.tensorboard:
+            from study.tensorboard_callback import TENSORBOARD_DIR, TensorBoardCallback
+
+            callbacks.append(TensorBoardCallback(run_dir / TENSORBOARD_DIR))
+        if words:
+            from study.neighbours import NeighboursCallback
+
+            write = tqdm.write if print_neighbours else None
+            callbacks.append(NeighboursCallback(words, k=args.k, out_dir=run_dir, write=write))
+        return callbacks
+
+    return make
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,10 +115,14 @@ def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     store = ResultStore.for_study(args.study, args.results)
     print(f"run {config.run_id}: {config.canonical_json()}")
+    make_callbacks = logging_callbacks(args, print_neighbours=True)
     result = execute_run(
         config,
         store,
         CorpusCache(args.data_dir),
+        extra_callbacks=make_callbacks(config, store.run_dir(config.run_id))
+        if make_callbacks
+        else (),
         print_epochs=True,
         save_vectors=not args.no_vectors,
     )

@@ -1,0 +1,99 @@
+"""TensorBoard logging as a callback (needs the `tensorboard` extra: pip install
+'w2v-study[tensorboard]').
+
+Per epoch: every number of the epoch row under `epoch/` (training loss, the probe's losses and
+gradient norms when the probe runs, learning rate, words/s, ...) and, every `eval_every` epochs,
+the evaluation metrics under `eval/`. At the end: the final evaluation metrics, the run's
+hyperparameters with those metrics (the HPARAMS tab compares runs of a study), and the input
+vectors of the `projector_words` most frequent words for the embedding projector.
+
+The run's folder is `log_dir`; a rerun of the same run id starts it afresh. Point TensorBoard at
+a study to compare its runs: `tensorboard --logdir results/<study>`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from study.errors import StudyError
+from study.trainers.base import Callback, TrainState, keyed_vectors
+
+TENSORBOARD_DIR = "tensorboard"  # inside a run folder
+
+
+def require_tensorboard() -> None:
+    """A one-line error when the tensorboard package (the `tensorboard` extra) is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401 (imports tensorboard)
+    except ImportError:
+        raise StudyError(
+            "TensorBoard logging needs the tensorboard package: "
+            "pip install 'w2v-study[tensorboard]'"
+        ) from None
+
+
+class TensorBoardCallback(Callback):
+    def __init__(
+        self, log_dir: str | Path, eval_every: int = 0, projector_words: int = 5000
+    ) -> None:
+        require_tensorboard()
+        self.log_dir = Path(log_dir)
+        self.eval_every = eval_every  # 0: evaluate only at the end
+        self.projector_words = projector_words
+        self.writer: Any = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        if self.log_dir.is_dir():  # a rerun: old curves would be drawn over the new ones
+            for old in self.log_dir.rglob("*"):
+                if old.is_file():
+                    old.unlink()
+        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        for name, value in state.row.items():
+            if name != "epoch" and _is_number(value):
+                self.writer.add_scalar(f"epoch/{name}", float(value), state.epoch)
+        last = state.epoch == state.epochs
+        if self.eval_every and state.epoch % self.eval_every == 0 and not last:
+            self._log_metrics(self._evaluate(state), state.epoch)
+        self.writer.flush()
+
+    def on_train_end(self, state: TrainState) -> None:
+        metrics = self._evaluate(state)
+        self._log_metrics(metrics, state.epoch)
+        hparams = {k: _hparam(v) for k, v in state.config.to_dict().items()}
+        finite = {f"hparams/{k}": v for k, v in metrics.items() if math.isfinite(v)}
+        self.writer.add_hparams(hparams, finite, run_name=".")  # "." keeps it in this run
+        n = min(self.projector_words, len(state.corpus.vocab))
+        if n > 0:
+            self.writer.add_embedding(
+                state.input_vectors()[:n],
+                metadata=state.corpus.vocab.words[:n],
+                global_step=state.epoch,
+                tag="input_vectors",
+            )
+        self.writer.close()
+
+    def _evaluate(self, state: TrainState) -> dict[str, float]:
+        from study.evaluate import evaluate
+
+        metrics = evaluate(keyed_vectors(state.corpus.vocab.words, state.input_vectors()))
+        return {k: float(v) for k, v in metrics.items()}
+
+    def _log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        for name, value in metrics.items():
+            if math.isfinite(value):
+                self.writer.add_scalar(f"eval/{name}", value, step)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _hparam(value: Any) -> bool | int | float | str:
+    """TensorBoard's HPARAMS take bool, int, float or str (None → "None")."""
+    return value if isinstance(value, bool | int | float | str) else str(value)
