@@ -64,7 +64,7 @@ class Part:
     def __init__(self, name: str, args: argparse.Namespace, device: str, config: dict[str, Any]):
         self.args, self.device = args, device
         self.started = time.perf_counter()
-        self.path = Path(args.out_dir) / f"gpu-{name}.json"
+        self.path = Path(args.out_dir) / f"gpu-{name}{args.tag}.json"
         self.report = _common.report_header(f"gpu-{name}", device, config)
         self.report["dry_run"] = args.dry_run
         self.report["results"] = []
@@ -74,7 +74,9 @@ class Part:
         return self.args.deadline - (time.perf_counter() - self.started)
 
     def measure(self, label: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-        """Run one measurement unless the deadline has passed; record and save it."""
+        """Run one measurement unless the deadline has passed (or --only leaves it out)."""
+        if self.args.only and not any(label.startswith(x) for x in self.args.only.split(",")):
+            return None
         if self.time_left() <= 0:
             self.report["skipped"].append(label)
             print(f"[{label}] skipped: deadline", flush=True)
@@ -214,13 +216,14 @@ def sweep(args: argparse.Namespace, corpus_path: str, device: str) -> None:
     alphas = ALPHAS[:2] if args.dry_run else ALPHAS
     fixed = {"dim": 16, "negative": 3, "epochs": 1, "min_count": 1} if args.dry_run else {}
     part = Part("sweep", args, device, {"alphas": alphas, "preset": "alpha-study", **fixed})
+    part.report["set"] = args.set
     results = Path(args.out_dir) / "sweep-results"
     command = [
         sys.executable, "-m", "study", "grid", "--preset", "alpha-study", "--trainers", "torch",
         "--grid", "alpha=" + ",".join(str(a) for a in alphas), "--study", "gpu-alpha-sweep",
         "--results", str(results), "--overwrite",
         "--set", f"corpus={corpus_path}", f"device={device}", "kernel=triton",
-        *[f"{k}={v}" for k, v in fixed.items()],
+        *[f"{k}={v}" for k, v in fixed.items()], *args.set,
     ]  # fmt: skip
     part.report["command"] = " ".join(command)
 
@@ -351,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cpu-max-words", type=int, default=1_000_000)
     parser.add_argument("--dry-run", action="store_true", help="CPU + interpreter, tiny sizes")
+    parser.add_argument("--only", default="", help="comma-separated label prefixes to run")
+    parser.add_argument("--tag", default="", help="suffix of the JSON file name")
+    parser.add_argument("--set", nargs="*", default=[], help="sweep: extra key=value fields")
     args = parser.parse_args(argv)
     if args.dry_run:
         os.environ.setdefault("TRITON_INTERPRET", "1")

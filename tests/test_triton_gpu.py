@@ -29,8 +29,9 @@ pytestmark = [
 ]
 
 # Loss per pair after one epoch: CUDA paths vs the CPU torch step (relative). The paths differ
-# in their random streams and, for the kernel, in Hogwild's sequential updates.
-LOSS_TOLERANCE = 0.03
+# in their random streams and in the order of updates (the torch step sums 1,024 centres' steps,
+# the kernel's programs apply theirs one by one).
+LOSS_TOLERANCE = 0.05
 HOGWILD_SPREAD_TOLERANCE = 0.01  # relative spread of the loss over repeated same-seed runs
 
 
@@ -97,11 +98,10 @@ def test_loss_per_pair_matches_the_cpu_path(corpus: EncodedCorpus, figures: dict
         "triton-center-cuda": cfg(kernel="triton", device="cuda"),
         "triton-pair-cuda": cfg(kernel="triton", device="cuda", neg_draw="pair"),
     }
-    found = {
-        label: TorchTrainer(progress=False).fit(corpus, config).epochs[-1]["loss"]
-        for label, config in losses.items()
-    }
+    results = {label: TorchTrainer(progress=False).fit(corpus, c) for label, c in losses.items()}
+    found = {label: result.epochs[-1]["loss"] for label, result in results.items()}
     figures["loss_per_pair_1_epoch"] = found
+    figures["programs"] = {label: result.info.get("programs") for label, result in results.items()}
     reference = found["torch-step-cpu"]
     for label, loss in found.items():
         assert abs(loss - reference) / reference < LOSS_TOLERANCE, (label, loss, reference)

@@ -21,6 +21,10 @@ from study.errors import ConfigError, DivergenceError
 from study.sampling import AliasSampler
 
 INTERPRETER_PROGRAMS = 4  # the interpreter runs programs one after another: keep it small
+# Each default program walks at least this many words: Hogwild's concurrency is bounded by the
+# data, so a small corpus runs on fewer programs and its SGD stays close to sequential (on a
+# 200k-word corpus, 2,772 programs ended one epoch 8% above the torch step's loss).
+MIN_SLICE_WORDS = 4096
 DRAW_BUDGET = 1 << 25  # int32 negatives drawn per launch (128 MB), bounding the launch size
 
 
@@ -179,10 +183,13 @@ def default_programs(
     config: RunConfig, w_in: torch.Tensor, w_out: torch.Tensor, stream: torch.Tensor,
     sent: torch.Tensor,
 ) -> int:  # fmt: skip
-    """`programs=0`: as many as the GPU holds at once; a few in the interpreter."""
+    """`programs=0`: as many as the GPU holds at once (a few in the interpreter), but no more
+    than one per `MIN_SLICE_WORDS` words of the corpus."""
+    by_data = max(1, int(stream.shape[0]) // MIN_SLICE_WORDS)
     if w_in.device.type != "cuda":
-        return INTERPRETER_PROGRAMS
+        return min(INTERPRETER_PROGRAMS, by_data)
     try:
-        return resident_programs(config, w_in, w_out, stream, sent)
+        resident = resident_programs(config, w_in, w_out, stream, sent)
     except Exception:  # an occupancy query that fails must not stop training
-        return torch.cuda.get_device_properties(w_in.device).multi_processor_count * 8
+        resident = torch.cuda.get_device_properties(w_in.device).multi_processor_count * 8
+    return min(resident, by_data)
