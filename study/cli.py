@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from study import __version__
 from study.errors import StudyError
@@ -25,8 +26,20 @@ COMMAND_MODULES = [
 ]
 
 
+class UsageError(StudyError):
+    """A command line argparse rejects (unknown option, missing or malformed value)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one `error:` line like every other user error
+    (argparse prints the whole usage first); subcommand parsers inherit this class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m study",
         description="word2vec (SGNS) hyperparameter studies: PyTorch trainer vs gensim.",
     )
@@ -45,7 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        if "--debug" in argv:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s"
     )

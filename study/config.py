@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        _normalize_floats(self)
         _check_ranges(self)
 
     # -- construction ---------------------------------------------------------------------
@@ -114,16 +116,36 @@ def field_type(name: str) -> Any:
     return hints[name]
 
 
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
-    """Parse `key=value` strings into a dict of typed values (validated per field)."""
+def base_type(name: str) -> Any:
+    """The field's type without `| None` (int, float, str or a Literal)."""
+    return _strip_optional(field_type(name))
+
+
+def parse_assignments(items: Iterable[str], option: str = "--set") -> dict[str, Any]:
+    """Parse `key=value` strings into a dict of typed values (validated per field).
+
+    A key given twice is an error (silently keeping the last value hid typos in long commands).
+    """
     result: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise ConfigError(f"expected key=value, got {item!r}")
-        result[key] = parse_value(key, value.strip())
+            raise ConfigError(f"expected key=value, got {show(item)}")
+        parsed = parse_value(key, value.strip())
+        if key in result:
+            raise ConfigError(
+                f"{key} is given twice in {option} ({show(result[key])} and {show(parsed)})"
+            )
+        result[key] = parsed
     return result
+
+
+# Plain ASCII numbers only: int()/float() also take '1_000', Unicode digits, 'nan' and 'inf',
+# which are typos or nonsense in a config and would otherwise become silent values.
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_MAX_DIGITS = 100  # far beyond every range; keeps int() away from its 4300-digit limit
 
 
 def parse_value(key: str, value: Any) -> Any:
@@ -137,17 +159,30 @@ def parse_value(key: str, value: Any) -> Any:
     base = _strip_optional(tp)
     if typing.get_origin(base) is Literal:
         return value
-    try:
-        if base is int:
-            return int(value)
-        if base is float:
-            return float(value)
-    except ValueError:
-        kind = "an integer" if base is int else "a number"
-        raise ConfigError(f"{key} must be {kind}, got {value!r}") from None
+    text = value.strip()
+    if base is int:
+        if not _INT.fullmatch(text) or len(text) > _MAX_DIGITS:
+            raise ConfigError(f"{key} must be an integer, got {show(value)}")
+        return int(text)
+    if base is float:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, got {show(value)}") from None
+        if not math.isfinite(number):  # 'nan', 'inf', '1e999'
+            raise ConfigError(f"{key} must be finite, got {show(value)}")
+        if not _FLOAT.fullmatch(text) or len(text) > _MAX_DIGITS:
+            raise ConfigError(f"{key} must be a plain decimal number, got {show(value)}")
+        return number + 0.0  # -0.0 -> 0.0: one value, one run id
     if base is str or str in args:
         return value
     raise ConfigError(f"cannot parse a value for {key}")  # pragma: no cover - all fields covered
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """repr() of a user value for a message, shortened so one bad value stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _is_optional(tp: Any) -> bool:
@@ -172,25 +207,45 @@ def _unknown_key_message(key: str) -> str:
 # -- validation ---------------------------------------------------------------------------
 def _check_types(config: RunConfig) -> None:
     for name, tp in typing.get_type_hints(RunConfig).items():
+        _check_type(name, tp, getattr(config, name))
+
+
+def _check_type(name: str, tp: Any, value: Any) -> None:
+    if value is None and _is_optional(tp):
+        return
+    base = _strip_optional(tp)
+    if typing.get_origin(base) is Literal:
+        choices = typing.get_args(base)
+        if value not in choices:
+            options = " or ".join(repr(c) for c in choices)
+            raise ConfigError(f"{name} must be {options}, got {show(value)}")
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {show(value)}")
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number, got {show(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be finite, got {show(value)}")
+    elif base is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {show(value)}")
+
+
+def _normalize_floats(config: RunConfig) -> None:
+    """-0.0 and 0 in a float field are 0.0: equal values must give one run id.
+
+    CLI values are floats already, so ids of configs typed on the command line do not change.
+    """
+    for name, tp in typing.get_type_hints(RunConfig).items():
         value = getattr(config, name)
-        if value is None and _is_optional(tp):
-            continue
-        base = _strip_optional(tp)
-        if typing.get_origin(base) is Literal:
-            choices = typing.get_args(base)
-            if value not in choices:
-                options = " or ".join(repr(c) for c in choices)
-                raise ConfigError(f"{name} must be {options}, got {value!r}")
-        elif base is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{name} must be an integer, got {value!r}")
-        elif base is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"{name} must be finite, got {value!r}")
-        elif base is str and not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, got {value!r}")
+        if _strip_optional(tp) is float and value is not None:
+            object.__setattr__(config, name, float(value) + 0.0)
+
+
+def check_field(name: str, value: Any) -> None:
+    """Type and range of one field's value on its own (cross-field rules need a whole config)."""
+    _check_type(name, field_type(name), value)
+    check_value(name, value)
 
 
 # (field, low, high): inclusive bounds; None = unbounded on that side.
@@ -222,13 +277,13 @@ def check_value(name: str, value: Any) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
             raise ConfigError(f"{name}={value} is out of range: must be {bounds}")
+    if name == "lr_start" and value is not None and value <= 0:
+        raise ConfigError(f"lr_start={value} is out of range: must be > 0")
 
 
 def _check_ranges(c: RunConfig) -> None:
     for name, _low, _high in _RANGES:
         check_value(name, getattr(c, name))
-    if c.lr_start <= 0:
-        raise ConfigError(f"lr_start={c.lr_start} is out of range: must be > 0")
     if c.lr_end > c.lr_start:
         raise ConfigError(f"lr_end={c.lr_end} must not exceed lr_start={c.lr_start}")
     if c.trainer == "gensim" and c.objective == "softmax":

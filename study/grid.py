@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from study.config import RunConfig, field_names, parse_value
+from study.config import RunConfig, field_names, parse_value, show
 from study.errors import ConfigError
 
 
@@ -50,24 +50,37 @@ def parse_axes(items: Iterable[str]) -> dict[str, list[Any]]:
         key, sep, values = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise ConfigError(f"expected key=v1,v2,... in --grid, got {item!r}")
+            raise ConfigError(f"expected key=v1,v2,... in --grid, got {show(item)}")
         if key in {"trainer", "seed"}:
             raise ConfigError(f"use --{key}s for {key} values, not --grid {key}=...")
+        if key in axes:
+            raise ConfigError(f"grid axis {key!r} is given twice in --grid")
         parts = [v.strip() for v in values.split(",") if v.strip()]
         if not parts:
             raise ConfigError(f"grid axis {key!r} has an empty list of values")
-        axes[key] = [parse_value(key, v) for v in parts]
+        axes[key] = _unique([parse_value(key, v) for v in parts], f"grid axis {key!r}")
     return axes
 
 
-def parse_list(text: str, kind: type, what: str) -> list[Any]:
+def parse_list(text: str, field: str, what: str) -> list[Any]:
+    """A comma-separated list of values of config field `field` (for --trainers, --seeds)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{what} is an empty list")
     try:
-        return [kind(p) for p in parts]
-    except ValueError:
-        raise ConfigError(f"{what} must be a comma-separated list of {kind.__name__}s") from None
+        return _unique([parse_value(field, p) for p in parts], what)
+    except ConfigError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+def _unique(values: list[Any], what: str) -> list[Any]:
+    """The values, each once: a repeated value is a typo (it would silently be one cell)."""
+    seen: list[Any] = []
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"{what} lists {show(value)} twice")
+        seen.append(value)
+    return seen
 
 
 # -- presets ------------------------------------------------------------------------------
@@ -118,15 +131,20 @@ def build_spec(
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     base = PRESETS[preset] if preset else GridSpec(axes={})
-    axes = {**base.axes, **parse_axes(grid_items)}
+    given = parse_axes(grid_items)
+    axes = {**base.axes, **given}
     unknown = [k for k in fixed if k not in field_names()]
     if unknown:
         raise ConfigError(f"unknown config key {unknown[0]!r}")
     for key in fixed:
+        if key in given:
+            raise ConfigError(f"{key} is both a --grid axis and a --set value; give one")
+        if key in {"trainer", "seed"}:
+            raise ConfigError(f"use --{key}s for {key} values, not --set {key}=...")
         axes.pop(key, None)  # --set wins over a preset axis of the same field
     return GridSpec(
         axes=axes,
-        trainers=parse_list(trainers, str, "--trainers") if trainers else list(base.trainers),
-        seeds=parse_list(seeds, int, "--seeds") if seeds else list(base.seeds),
+        trainers=parse_list(trainers, "trainer", "--trainers") if trainers else list(base.trainers),
+        seeds=parse_list(seeds, "seed", "--seeds") if seeds else list(base.seeds),
         fixed={**base.fixed, **fixed},
     )

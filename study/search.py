@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import optuna
 
-from study.config import RunConfig, check_value, field_type, parse_value
+from study.config import RunConfig, base_type, check_field, field_type, parse_value, show
 from study.errors import ConfigError, StudyError
 from study.results import STATUS_DONE, STATUS_PRUNED, ResultStore, RunResult, provenance
 from study.runner import CorpusCache, execute_run
@@ -37,35 +37,69 @@ class Param:
         if self.choices:
             return trial.suggest_categorical(self.name, list(self.choices))
         assert self.low is not None and self.high is not None
-        if field_type(self.name) is int:
+        if base_type(self.name) is int:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
 
 
 def parse_space(items: Iterable[str]) -> list[Param]:
+    """`key=low:high`, `key=low:high:log` or `key=a,b,c` per field; every bound and choice is
+    checked against the field's type and range here, not trial by trial."""
     params: list[Param] = []
     for item in items:
         key, sep, spec = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not spec.strip():
-            raise ConfigError(f"expected key=low:high or key=a,b,c in --space, got {item!r}")
+            raise ConfigError(f"expected key=low:high or key=a,b,c in --space, got {show(item)}")
         field_type(key)  # unknown keys fail here
+        if key in {p.name for p in params}:
+            raise ConfigError(f"{key} is given twice in --space")
         if ":" in spec:
-            parts = spec.split(":")
-            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
-                raise ConfigError(f"range must be low:high or low:high:log, got {spec!r}")
-            low, high = parse_value(key, parts[0]), parse_value(key, parts[1])
-            if low >= high:
-                raise ConfigError(f"empty range for {key}: {low} >= {high}")
-            check_value(key, low)
-            check_value(key, high)
-            params.append(Param(key, low, high, log=len(parts) == 3))
+            params.append(_parse_range(key, spec))
         else:
-            choices = tuple(parse_value(key, v.strip()) for v in spec.split(",") if v.strip())
-            if not choices:
+            values = [v.strip() for v in spec.split(",") if v.strip()]
+            if not values:
                 raise ConfigError(f"empty list of choices for {key}")
-            params.append(Param(key, choices=choices))
+            choices: list[Any] = []
+            for text in values:
+                value = parse_value(key, text)
+                check_field(key, value)
+                if value in choices:
+                    raise ConfigError(f"--space {key} lists {show(value)} twice")
+                choices.append(value)
+            params.append(Param(key, choices=tuple(choices)))
     return params
+
+
+def _parse_range(key: str, spec: str) -> Param:
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2].strip() != "log"):
+        raise ConfigError(f"range must be low:high or low:high:log, got {show(spec)}")
+    kind = base_type(key)
+    if kind not in (int, float):
+        raise ConfigError(f"{key} is not a number: give its choices as a,b,c, not a range")
+    low, high = parse_value(key, parts[0]), parse_value(key, parts[1])
+    if low is None or high is None:
+        raise ConfigError(f"range bounds of {key} must be numbers, got {show(spec)}")
+    check_field(key, low)
+    check_field(key, high)
+    if low >= high:
+        raise ConfigError(f"empty range for {key}: {low} >= {high}")
+    log = len(parts) == 3
+    if log and low <= 0:
+        raise ConfigError(f"a log range needs low > 0, got {key}={spec}")
+    return Param(key, low, high, log=log)
+
+
+def check_space(base: RunConfig, space: Sequence[Param]) -> None:
+    """Each bound and choice must make a valid config with the fixed fields (e.g. lr_start
+    above lr_end): a space that cannot work fails once, up front, not as failed trials."""
+    for param in space:
+        for value in param.choices or (param.low, param.high):
+            try:
+                base.with_overrides({param.name: value})
+            except ConfigError as exc:
+                raise ConfigError(f"--space {param.name}={show(value)}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -91,12 +125,14 @@ def parse_objectives(items: Sequence[str]) -> list[Objective]:
         name, _, direction = item.partition(":")
         if name not in METRIC_NAMES and name not in _RUN_KEYS:
             raise ConfigError(
-                f"unknown objective {name!r}; choose a metric ({', '.join(METRIC_NAMES)}) "
+                f"unknown objective {show(name)}; choose a metric ({', '.join(METRIC_NAMES)}) "
                 f"or {', '.join(sorted(_RUN_KEYS))}"
             )
         direction = direction or ("minimize" if name in _MINIMIZED else "maximize")
         if direction not in {"maximize", "minimize"}:
-            raise ConfigError(f"direction must be maximize or minimize, got {direction!r}")
+            raise ConfigError(f"direction must be maximize or minimize, got {show(direction)}")
+        if name in {o.name for o in objectives}:
+            raise ConfigError(f"objective {name!r} is given twice")
         objectives.append(Objective(name, direction))
     return objectives
 

@@ -24,12 +24,17 @@ HEARTBEAT_ENV = "W2V_STUDY_HEARTBEAT"  # "interval,grace" in seconds; tests use 
 
 def heartbeat_settings() -> tuple[int, int]:
     text = os.environ.get(HEARTBEAT_ENV, "30,120")
-    try:
-        interval, grace = (int(x) for x in text.split(","))
-    except ValueError:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         raise StudyError(
-            f"${HEARTBEAT_ENV} must be 'interval,grace' in seconds, got {text!r}"
-        ) from None
+            f"${HEARTBEAT_ENV} must be 'interval,grace' in seconds, got {text[:40]!r}"
+        )
+    interval, grace = (int(p) for p in parts)
+    if not 1 <= interval < grace:
+        # grace <= interval would fail live trials between two heartbeats
+        raise StudyError(
+            f"${HEARTBEAT_ENV}: need 1 <= interval < grace (seconds), got {text[:40]!r}"
+        )
     return interval, grace
 
 

@@ -7,6 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One fixed Hypothesis profile for every run (CI and local): the same examples each time
+# (derandomize, no example database), a bounded number per test, no per-example deadline on a
+# loaded 2-core machine. W2V_HYPOTHESIS_PROFILE=thorough searches 20x longer, randomly.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=60,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", max_examples=1200, deadline=None, database=None)
+settings.load_profile(os.environ.get("W2V_HYPOTHESIS_PROFILE", "ci"))
 
 
 def _has_nvidia_gpu() -> bool:

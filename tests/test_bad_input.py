@@ -36,6 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
 
 
+def fast(*overrides: str) -> list[str]:
+    """FAST with some values replaced (a key given twice in --set is an error)."""
+    merged = dict(s.split("=", 1) for s in [*FAST, *overrides])
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
 def write(path: Path, data: bytes | str) -> Path:
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
@@ -169,7 +175,7 @@ CASES = [
     ("grid-out-of-range", lambda d: grid(d, "--grid", "alpha=0.5,3"), "alpha=3.0 is out of range"),
     ("grid-wrong-type", lambda d: grid(d, "--grid", "window=2,x"), "window must be an integer"),
     ("grid-empty-seeds", lambda d: grid(d, "--seeds", ","), "--seeds is an empty list"),
-    ("grid-bad-seeds", lambda d: grid(d, "--seeds", "1,x"), "list of ints"),
+    ("grid-bad-seeds", lambda d: grid(d, "--seeds", "1,x"), "--seeds: seed must be an integer"),
     ("grid-trainer-axis", lambda d: grid(d, "--grid", "trainer=torch"), "use --trainers"),
     ("grid-unknown-set", lambda d: grid(d, "--set", "windw=3"), "unknown config key 'windw'"),
     # -- Optuna -----------------------------------------------------------------------------
@@ -177,7 +183,7 @@ CASES = [
     ("optuna-empty-range", lambda d: optuna_cmd(d, "--space", "window=5:2"), "empty range"),
     ("optuna-bad-range", lambda d: optuna_cmd(d, "--space", "alpha=0:1:lin"), "low:high:log"),
     ("optuna-objective", lambda d: optuna_cmd(d, "--objective", "acc"), "unknown objective"),
-    ("optuna-n-trials", lambda d: optuna_cmd(d, "--n-trials", "0"), "--n-trials must be >= 1"),
+    ("optuna-n-trials", lambda d: optuna_cmd(d, "--n-trials", "0"), "--n-trials: must be >= 1"),
     (
         "optuna-storage-unwritable",
         lambda d: optuna_cmd(d, "--storage", "sqlite:////proc/nope/o.db", "--n-trials", "1"),
@@ -199,6 +205,118 @@ CASES = [
         ),
         "cannot open Optuna storage postgresql+psycopg2://u:***@127.0.0.1:9/x",
     ),
+    # -- numbers anywhere a user types one (issue 14, class 9) --------------------------------
+    ("set-nan", lambda d: ["run", "--results", str(d), "--set", "alpha=nan"], "alpha must be finite"),
+    ("set-inf", lambda d: ["run", "--results", str(d), "--set", "lr_start=inf"], "must be finite"),
+    ("set-overflow", lambda d: ["run", "--results", str(d), "--set", "alpha=1e999"], "finite"),
+    (
+        "set-underscore-int",
+        lambda d: ["run", "--results", str(d), "--set", "window=1_0"],
+        "window must be an integer, got '1_0'",
+    ),
+    (
+        "set-unicode-digit",
+        lambda d: ["run", "--results", str(d), "--set", "window=\u0663"],
+        "window must be an integer",
+    ),
+    (
+        "set-underscore-float",
+        lambda d: ["run", "--results", str(d), "--set", "alpha=0_5"],
+        "alpha must be a plain decimal number",
+    ),
+    (
+        "set-huge-int",
+        lambda d: ["run", "--results", str(d), "--set", "seed=" + "9" * 5000],
+        "seed must be an integer, got '9999",
+    ),
+    (
+        "corpus-info-negative-max-vocab",
+        lambda d: ["corpus", "info", "--max-vocab", "-3"],
+        "argument --max-vocab: must be >= 1, got -3",
+    ),
+    ("corpus-info-zero-min-count", lambda d: ["corpus", "info", "--min-count", "0"], ">= 1"),
+    ("corpus-info-bad-top", lambda d: ["corpus", "info", "--top", "x"], "expected an integer"),
+    ("eval-k-zero", lambda d: ["eval", str(small_vectors(d)), "-k", "0"], "-k: must be >= 1"),
+    ("eval-restrict-negative", lambda d: ["eval", "v.bin", "--restrict", "-5"], ">= 1"),
+    ("report-pca-words", lambda d: ["report", str(d), "--pca-words", "-1"], "--pca-words"),
+    ("optuna-seed-negative", lambda d: optuna_cmd(d, "--seed", "-1"), "--seed: must be in [0,"),
+    ("optuna-space-nan", lambda d: optuna_cmd(d, "--space", "alpha=nan:1"), "alpha must be finite"),
+    (
+        "optuna-space-log-zero",
+        lambda d: optuna_cmd(d, "--space", "sample=0:0.1:log"),
+        "a log range needs low > 0",
+    ),
+    (
+        "optuna-space-choice-out-of-range",
+        lambda d: optuna_cmd(d, "--space", "window=0,5"),
+        "window=0 is out of range",
+    ),
+    (
+        "optuna-space-bad-choice",
+        lambda d: optuna_cmd(d, "--space", "model=sg,glove"),
+        "model must be 'sg' or 'cbow'",
+    ),
+    (
+        "optuna-space-range-of-a-choice-field",
+        lambda d: optuna_cmd(d, "--space", "model=1:2"),
+        "model is not a number",
+    ),
+    (
+        "optuna-space-against-fixed",
+        lambda d: optuna_cmd(d, "--set", "lr_end=0.01", "--space", "lr_start=0.001:0.1:log"),
+        "--space lr_start=0.001: lr_end=0.01 must not exceed lr_start=0.001",
+    ),
+    # -- repeated keys and values (class 12) ------------------------------------------------
+    (
+        "set-repeated-key",
+        lambda d: ["run", "--results", str(d), "--set", "window=2", "window=3"],
+        "window is given twice in --set (2 and 3)",
+    ),
+    (
+        "set-repeated-key-spelled-two-ways",
+        lambda d: ["run", "--results", str(d), "--set", "lr-start=0.1", "lr_start=0.2"],
+        "lr_start is given twice in --set",
+    ),
+    (
+        "grid-repeated-axis",
+        lambda d: grid(d, "--grid", "window=2,3", "window=5"),
+        "grid axis 'window' is given twice",
+    ),
+    (
+        "grid-repeated-value-minus-zero",
+        lambda d: grid(d, "--grid", "alpha=0,-0"),
+        "grid axis 'alpha' lists 0.0 twice",
+    ),
+    ("grid-repeated-seed", lambda d: grid(d, "--seeds", "1,01"), "--seeds lists 1 twice"),
+    (
+        "grid-axis-and-set",
+        lambda d: grid(d, "--grid", "window=2,3", "--set", "window=5"),
+        "window is both a --grid axis and a --set value",
+    ),
+    ("grid-set-seed", lambda d: grid(d, "--set", "seed=3"), "use --seeds for seed values"),
+    (
+        "run-corpus-twice",
+        lambda d: ["run", "--results", str(d), "--corpus", "a.txt", "--set", "corpus=b.txt"],
+        "--corpus a.txt and --set corpus=b.txt disagree",
+    ),
+    (
+        "optuna-space-repeated",
+        lambda d: optuna_cmd(d, "--space", "alpha=0:1", "alpha=0:2"),
+        "alpha is given twice in --space",
+    ),
+    (
+        "optuna-space-and-set",
+        lambda d: optuna_cmd(d, "--space", "alpha=0:1", "--set", "alpha=0.5"),
+        "alpha is both in --space and --set",
+    ),
+    (
+        "optuna-objective-twice",
+        lambda d: optuna_cmd(d, "--objective", "analogy_acc", "analogy_acc"),
+        "objective 'analogy_acc' is given twice",
+    ),
+    # -- command lines argparse rejects: one line too ----------------------------------------
+    ("unknown-option", lambda d: grid(d, "--bogus"), "unrecognized arguments: --bogus"),
+    ("missing-command", lambda d: [], "the following arguments are required"),
     # -- evaluation files -------------------------------------------------------------------
     ("eval-missing-vectors", lambda d: ["eval", str(d / "nope.bin")], "vectors file not found"),
     (
@@ -259,11 +377,22 @@ def test_user_error_is_one_line_exit_2_and_debug_shows_it(tmp_path, capsys, make
         main(["--debug", *argv])
 
 
-def test_bad_heartbeat_setting(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "fast")
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("fast", "must be 'interval,grace'"),
+        ("1,2,3", "must be 'interval,grace'"),
+        ("-1,5", "must be 'interval,grace'"),
+        ("0,0", "need 1 <= interval < grace"),  # grace 0: every live trial would be stale
+        ("30,10", "need 1 <= interval < grace"),
+    ],
+)
+def test_bad_heartbeat_setting(tmp_path, capsys, monkeypatch, setting, message):
+    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", setting)
     argv = optuna_cmd(tmp_path, "--storage", f"sqlite:///{tmp_path / 'o.db'}", "--n-trials", "1")
     assert main(argv) == 2
-    assert "$W2V_STUDY_HEARTBEAT must be 'interval,grace'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"$W2V_STUDY_HEARTBEAT{':' if 'need' in message else ''}" in err and message in err
 
 
 def test_config_errors_write_nothing(tmp_path, capsys):
@@ -322,7 +451,7 @@ DIVERGE = ["lr_start=1000", "batch_size=1", "dim=16"]
 def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
     tmp_path, capsys, planted_corpus_file
 ):
-    argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *FAST, *DIVERGE]
+    argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *fast(*DIVERGE)]
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 1
     err = capsys.readouterr().err
     assert "error: run failed: DivergenceError:" in err and "Traceback" not in err
@@ -390,8 +519,8 @@ def test_disk_full_mid_run_in_a_real_process(tmp_path, planted_corpus_file):
 
     data = tmp_path / "data"
     load_corpus(str(planted_corpus_file), 2, data_root=data)  # cache written before the limit
-    argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST]
-    argv += [f"corpus={planted_corpus_file}", "dim=16"]
+    argv = ["run", "--results", str(tmp_path / "r"), "--set", *fast("dim=16")]
+    argv += [f"corpus={planted_corpus_file}"]
     out = tmp_path / "out.txt"
     code = run_worker(argv, out, {"W2V_STUDY_DATA": str(data)}, fsize_limit=1500)
     assert code == 2, out.read_text()

@@ -209,7 +209,7 @@ def test_unreachable_storage_is_one_clear_line(tmp_path):
 
 def test_killed_trial_is_failed_and_retried_not_left_running(tmp_path, monkeypatch):
     """A RUNNING trial without heartbeats is failed by the next worker and re-enqueued."""
-    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "1,1")
+    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "1,2")
     storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}")
     study = optuna.create_study(storage=storage, study_name="hb")
     study.enqueue_trial({}, user_attrs={"run_id": "abc"})
@@ -217,7 +217,7 @@ def test_killed_trial_is_failed_and_retried_not_left_running(tmp_path, monkeypat
     storage.record_heartbeat(trial._trial_id)
     import time
 
-    time.sleep(2.5)
+    time.sleep(3.5)  # > grace (2 s; the heartbeat setting needs grace > interval)
     optuna.storages.fail_stale_trials(study)
     trials = study.get_trials()
     assert trials[0].state.name == "FAIL"

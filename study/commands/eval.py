@@ -12,6 +12,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from study.commands.args import int_at_least
 from study.errors import StudyError
 
 _PICKLE_MARK = b"\x80"  # first byte of a pickle (protocol >= 2), as KeyedVectors.save writes
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("vectors", help="word2vec text/binary file or gensim KeyedVectors (.kv)")
     parser.add_argument(
         "--restrict",
-        type=int,
+        type=int_at_least(1),
         default=30_000,
         metavar="N",
         help="analogies over the N most frequent words (default 30000, as word2vec.c)",
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--neighbours", default=None, metavar="W1,W2", help="show nearest neighbours of these"
     )
-    parser.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
+    parser.add_argument("-k", type=int_at_least(1), default=10, help="how many neighbours (default 10)")
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="for the analogy search"
     )
@@ -63,8 +64,6 @@ def eval_command(args: argparse.Namespace) -> int:
 
     from study.evaluate import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
 
-    if args.restrict < 1:
-        raise StudyError(f"--restrict must be a positive number of words, got {args.restrict}")
     vectors = load_vectors(args.vectors)
     print(
         f"vectors:  {args.vectors} ({len(vectors.index_to_key):,} words, dim {vectors.vector_size})"

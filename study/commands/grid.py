@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--grid",
         nargs="+",
+        action="extend",  # a second --grid adds axes (it used to replace the first silently)
         default=[],
         metavar="KEY=V1,V2",
         help="value lists, e.g. --grid alpha=0.5,0.75,1.0 window=2,5,10",
@@ -33,7 +34,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--trainers", default=None, help="e.g. torch,gensim (default: torch)")
     parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
     parser.add_argument(
-        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="fields fixed for every cell"
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fields fixed for every cell",
     )
     parser.add_argument(
         "--study",

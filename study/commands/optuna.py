@@ -9,13 +9,15 @@ from typing import Any
 
 import optuna
 
+from study.commands.args import SEED_MAX, int_at_least
 from study.config import RunConfig, parse_assignments
-from study.errors import StudyError
+from study.errors import ConfigError, StudyError
 from study.results import ResultStore, load_table
 from study.runner import CorpusCache
 from study.search import (
     DEFAULT_SPACE,
     SAMPLERS,
+    check_space,
     independent_note,
     make_objective,
     make_sampler,
@@ -45,24 +47,27 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Optuna storage URL (default: sqlite:///results/<study>/optuna.db)",
     )
-    parser.add_argument("--n-trials", type=int, default=20, help="trials for this worker")
+    parser.add_argument("--n-trials", type=int_at_least(1), default=20, help="trials for this worker")
     parser.add_argument(
         "--objective",
         nargs="+",
-        default=["analogy_acc"],
+        action="extend",
+        default=None,
         metavar="METRIC[:DIRECTION]",
         help="e.g. analogy_acc, or for two objectives: analogy_acc train_seconds:minimize",
     )
     parser.add_argument(
         "--space",
         nargs="+",
-        default=DEFAULT_SPACE,
+        action="extend",
+        default=None,
         metavar="KEY=SPEC",
         help=f"low:high, low:high:log or a,b,c per field (default: {' '.join(DEFAULT_SPACE)})",
     )
     parser.add_argument(
         "--set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="fixed fields, e.g. --set epochs=3 corpus=text8",
@@ -76,17 +81,23 @@ def register(subparsers: Any) -> None:
         "grid (every combination of value lists / integer ranges)",
     )
     parser.add_argument("--no-pruning", action="store_true", help="never prune trials")
-    parser.add_argument("--seed", type=int, default=None, help="sampler seed (reproducible)")
+    parser.add_argument(
+        "--seed", type=int_at_least(0, SEED_MAX), default=None, help="sampler seed (reproducible)"
+    )
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.set_defaults(func=optuna_command)
 
 
 def optuna_command(args: argparse.Namespace) -> int:
-    base = RunConfig().with_overrides(parse_assignments(args.set))
+    fixed = parse_assignments(args.set)
+    base = RunConfig().with_overrides(fixed)
+    args.space = args.space or DEFAULT_SPACE
     space = parse_space(args.space)
-    objectives = parse_objectives(args.objective)
-    if args.n_trials < 1:
-        raise StudyError(f"--n-trials must be >= 1, got {args.n_trials}")
+    both = [p.name for p in space if p.name in fixed]
+    if both:
+        raise ConfigError(f"{both[0]} is both in --space and --set; give one")
+    check_space(base, space)
+    objectives = parse_objectives(args.objective or ["analogy_acc"])
     sampler = make_sampler(args.sampler, space, len(objectives), args.seed)
     note = independent_note(args.sampler, space)
     if note:

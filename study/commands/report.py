@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from study.commands.args import int_at_least
 from study.errors import StudyError
 from study.results import results_root
 
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
         "--pca-trainer", default="torch", help="trainer whose sweep is overlaid (default: torch)"
     )
     parser.add_argument(
-        "--pca-words", type=int, default=300, help="words in the PCA overlays (default: 300)"
+        "--pca-words", type=int_at_least(2), default=300, help="words in the PCA overlays (default: 300)"
     )
     parser.add_argument("--results", default=None, help="results root for a study name")
     parser.set_defaults(func=report_command)

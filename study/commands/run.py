@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from study.commands.args import int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError
 from study.results import STATUS_DONE, ResultStore
@@ -60,14 +61,14 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
         help="nearest neighbours of these words after every epoch, printed (run) and kept in "
         "the run folder's neighbours.csv",
     )
-    parser.add_argument("-k", type=int, default=8, help="neighbours per word (default 8)")
+    parser.add_argument(
+        "-k", type=int_at_least(1), default=8, help="neighbours per word (default 8)"
+    )
 
 
 def logging_callbacks(args: argparse.Namespace, print_neighbours: bool) -> CallbackFactory | None:
     """The --tensorboard / --neighbours callbacks of a run, made per run folder."""
     words = [w.strip() for w in (args.neighbours or "").split(",") if w.strip()]
-    if args.k < 1:
-        raise ConfigError(f"-k must be >= 1, got {args.k}")
     if not args.tensorboard and not words:
         return None
     if args.tensorboard:
@@ -95,6 +96,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="RunConfig overrides, e.g. --set window=5 negative=5 alpha=0.75 epochs=3",
@@ -104,10 +106,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = parse_assignments(args.set)
-    if getattr(args, "trainer", None):
-        overrides["trainer"] = args.trainer
-    if args.corpus:
-        overrides["corpus"] = args.corpus
+    for key in ("trainer", "corpus"):
+        option = getattr(args, key, None)
+        if option:
+            if key in overrides and overrides[key] != option:
+                raise ConfigError(
+                    f"--{key} {option} and --set {key}={overrides[key]} disagree; give one"
+                )
+            overrides[key] = option
     return RunConfig().with_overrides(overrides)
 
 

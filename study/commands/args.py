@@ -1,0 +1,32 @@
+"""Argument types for the CLI's own numeric options (`--top`, `-k`, `--n-trials`, ...).
+
+argparse's `type=int` takes '1_000', Unicode digits and negative counts; these parse like
+config values (plain ASCII) and check the range, so nonsense is one `error:` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse `type` accepting integers in [low, high]."""
+
+    def parse(text: str) -> int:
+        if not _INT.fullmatch(text.strip()):
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}")
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+SEED_MAX = 2**32 - 1  # NumPy's (and so Optuna's samplers') largest seed
