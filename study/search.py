@@ -120,7 +120,7 @@ METRIC_NAMES = [
 
 
 def parse_objectives(items: Sequence[str]) -> list[Objective]:
-    objectives = []
+    objectives: list[Objective] = []
     for item in items or ["analogy_acc"]:
         name, _, direction = item.partition(":")
         if name not in METRIC_NAMES and name not in _RUN_KEYS:

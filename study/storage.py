@@ -26,9 +26,7 @@ def heartbeat_settings() -> tuple[int, int]:
     text = os.environ.get(HEARTBEAT_ENV, "30,120")
     parts = text.split(",")
     if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
-        raise StudyError(
-            f"${HEARTBEAT_ENV} must be 'interval,grace' in seconds, got {text[:40]!r}"
-        )
+        raise StudyError(f"${HEARTBEAT_ENV} must be 'interval,grace' in seconds, got {text[:40]!r}")
     interval, grace = (int(p) for p in parts)
     if not 1 <= interval < grace:
         # grace <= interval would fail live trials between two heartbeats

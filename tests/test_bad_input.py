@@ -206,7 +206,7 @@ CASES = [
         "cannot open Optuna storage postgresql+psycopg2://u:***@127.0.0.1:9/x",
     ),
     # -- numbers anywhere a user types one (issue 14, class 9) --------------------------------
-    ("set-nan", lambda d: ["run", "--results", str(d), "--set", "alpha=nan"], "alpha must be finite"),
+    ("set-nan", lambda d: ["run", "--results", str(d), "--set", "alpha=nan"], "must be finite"),
     ("set-inf", lambda d: ["run", "--results", str(d), "--set", "lr_start=inf"], "must be finite"),
     ("set-overflow", lambda d: ["run", "--results", str(d), "--set", "alpha=1e999"], "finite"),
     (

@@ -26,6 +26,35 @@ def test_fields_added_later_keep_old_ids_and_change_them_when_set():
         assert json.loads(changed.canonical_json())[key] == value
 
 
+def test_run_ids_of_existing_configs_are_pinned():
+    """Ids of configs typed on the command line and of the presets, as computed before the
+    -0.0/int normalisation (issue 14): existing study folders keep matching their configs."""
+    import hashlib
+
+    from study.grid import PRESETS
+
+    cli = {"alpha": "0", "corpus": "/tmp/c.txt", "sample": "0", "lr_end": "0"}
+    assert RunConfig().with_overrides(cli).run_id == "016eaed150f192a3"
+    pinned = {
+        "demo": "692c466d09f49126",
+        "alpha-study": "e7f12d9465528e7e",
+        "alpha-window-negative": "cba39edd3c7b7eca",
+    }
+    for name, expected in pinned.items():
+        ids = ",".join(c.run_id for c in PRESETS[name].cells())
+        assert hashlib.sha256(ids.encode()).hexdigest()[:16] == expected, name
+
+
+def test_minus_zero_and_int_valued_floats_are_one_run_id():
+    """-0.0 == 0 and 1 == 1.0: equal values, one run id (they were two)."""
+    zero = RunConfig(alpha=0.0)
+    assert RunConfig(alpha=-0.0).run_id == zero.run_id
+    assert RunConfig().with_overrides({"alpha": "-0"}).run_id == zero.run_id
+    assert RunConfig().with_overrides({"alpha": "-0.0"}).run_id == zero.run_id
+    assert RunConfig(alpha=1).run_id == RunConfig(alpha=1.0).run_id
+    assert json.loads(RunConfig(sample=-0.0).canonical_json())["sample"] == 0.0
+
+
 def test_run_id_changes_with_any_field_and_not_with_dict_order():
     base = RunConfig()
     assert base.with_overrides({"alpha": 0.5}).run_id != base.run_id

@@ -29,9 +29,39 @@ NUMBER_TEXT = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.floats(-3, 3).map(lambda x: f"{x:.3g}"),
     st.sampled_from(
-        ["nan", "-nan", "inf", "-inf", "Infinity", "1e999", "-1e999", "-0", "-0.0", "+0", "0x10",
-         "1_0", "0_5", "\u0663", "\u0661\u0662", "\uff15", "", " ", "None", "none", "1e-400",
-         "+5", ".5", "5.", "1e", "--1", "1e5", "9" * 400, "0.5:1", "\x00", "1\x00"]
+        [
+            "nan",
+            "-nan",
+            "inf",
+            "-inf",
+            "Infinity",
+            "1e999",
+            "-1e999",
+            "-0",
+            "-0.0",
+            "+0",
+            "0x10",
+            "1_0",
+            "0_5",
+            "\u0663",
+            "\u0661\u0662",
+            "\uff15",
+            "",
+            " ",
+            "None",
+            "none",
+            "1e-400",
+            "+5",
+            ".5",
+            "5.",
+            "1e",
+            "--1",
+            "1e5",
+            "9" * 400,
+            "0.5:1",
+            "\x00",
+            "1\x00",
+        ]
     ),  # fmt: skip
     st.text(max_size=12),
 )
@@ -99,8 +129,10 @@ RANGE = st.tuples(NUMBER_TEXT, NUMBER_TEXT, st.sampled_from(["", ":log", ":lin",
     lambda t: f"{t[0]}:{t[1]}{t[2]}"
 )
 CHOICES = st.lists(NUMBER_TEXT, min_size=0, max_size=4).map(",".join)
-SPACE_KEYS = st.sampled_from(["alpha", "window", "negative", "sample", "lr_start", "lr_end",
-                              "max_vocab", "dim", "model", "trainer", "corpus", "seed", "windw"])  # fmt: skip
+SPACE_KEYS = st.sampled_from(
+    ["alpha", "window", "negative", "sample", "lr_start", "lr_end", "max_vocab", "dim", "model",
+     "trainer", "corpus", "seed", "windw"]
+)  # fmt: skip
 
 
 @given(key=SPACE_KEYS, spec=st.one_of(RANGE, CHOICES, st.sampled_from(["sg,cbow", "torch"])))

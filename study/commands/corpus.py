@@ -25,8 +25,12 @@ def register(subparsers: Any) -> None:
         help=f"'{DEFAULT_CORPUS}' (default, ships with gensim), 'text8', or a file path "
         "(plain, .gz, .bz2, .xz, .zip)",
     )
-    info.add_argument("--min-count", type=int_at_least(1), default=5, help="vocabulary threshold (default 5)")
-    info.add_argument("--max-vocab", type=int_at_least(1), default=None, help="keep only the N most frequent")
+    info.add_argument(
+        "--min-count", type=int_at_least(1), default=5, help="vocabulary threshold (default 5)"
+    )
+    info.add_argument(
+        "--max-vocab", type=int_at_least(1), default=None, help="keep only the N most frequent"
+    )
     info.add_argument("--top", type=int_at_least(0), default=10, help="how many top words to show")
     info.set_defaults(func=corpus_info)
 

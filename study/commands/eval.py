@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--neighbours", default=None, metavar="W1,W2", help="show nearest neighbours of these"
     )
-    parser.add_argument("-k", type=int_at_least(1), default=10, help="how many neighbours (default 10)")
+    parser.add_argument(
+        "-k", type=int_at_least(1), default=10, help="how many neighbours (default 10)"
+    )
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="for the analogy search"
     )

@@ -47,7 +47,9 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Optuna storage URL (default: sqlite:///results/<study>/optuna.db)",
     )
-    parser.add_argument("--n-trials", type=int_at_least(1), default=20, help="trials for this worker")
+    parser.add_argument(
+        "--n-trials", type=int_at_least(1), default=20, help="trials for this worker"
+    )
     parser.add_argument(
         "--objective",
         nargs="+",

@@ -41,7 +41,10 @@ def register(subparsers: Any) -> None:
         "--pca-trainer", default="torch", help="trainer whose sweep is overlaid (default: torch)"
     )
     parser.add_argument(
-        "--pca-words", type=int_at_least(2), default=300, help="words in the PCA overlays (default: 300)"
+        "--pca-words",
+        type=int_at_least(2),
+        default=300,
+        help="words in the PCA overlays (default: 300)",
     )
     parser.add_argument("--results", default=None, help="results root for a study name")
     parser.set_defaults(func=report_command)
