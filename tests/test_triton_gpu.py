@@ -28,10 +28,10 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-# Loss per pair after one epoch: CUDA paths vs the CPU torch step (relative). The paths differ
-# in their random streams and in the order of updates (the torch step sums 1,024 centres' steps,
-# the kernel's programs apply theirs one by one).
-LOSS_TOLERANCE = 0.05
+# The torch step's loss per pair after one epoch: CUDA vs CPU (relative; their random streams
+# differ). The kernel's CPU path is the sequential reference (test above: exact to 1e-5).
+# Measured on an H200 (results/bench/gpu-tests-2.json): 0.14 %.
+LOSS_TOLERANCE = 0.01
 HOGWILD_SPREAD_TOLERANCE = 0.01  # relative spread of the loss over repeated same-seed runs
 
 
@@ -92,6 +92,10 @@ def test_compiled_kernel_equals_sequential_reference(
 
 
 def test_loss_per_pair_matches_the_cpu_path(corpus: EncodedCorpus, figures: dict) -> None:
+    """The torch step: CUDA == CPU within LOSS_TOLERANCE. The kernel's loss is recorded beside
+    them, not asserted: on 200k words in one epoch, sequential SGD (the kernel's 48 programs)
+    learns faster than the torch step's 1,024-centre steps (3.21 vs 3.52 measured on an H200),
+    while on wiki8 they agree (2.489 vs 2.479 after one epoch, 2.257 vs 2.265 after five)."""
     losses = {
         "torch-step-cpu": cfg(kernel="torch", device="cpu", workers=4),
         "torch-step-cuda": cfg(kernel="torch", device="cuda"),
@@ -102,9 +106,11 @@ def test_loss_per_pair_matches_the_cpu_path(corpus: EncodedCorpus, figures: dict
     found = {label: result.epochs[-1]["loss"] for label, result in results.items()}
     figures["loss_per_pair_1_epoch"] = found
     figures["programs"] = {label: result.info.get("programs") for label, result in results.items()}
-    reference = found["torch-step-cpu"]
-    for label, loss in found.items():
-        assert abs(loss - reference) / reference < LOSS_TOLERANCE, (label, loss, reference)
+    cpu, cuda = found["torch-step-cpu"], found["torch-step-cuda"]
+    assert abs(cuda - cpu) / cpu < LOSS_TOLERANCE
+    fresh = (1 + 5) * np.log(2)  # a fresh model's loss per pair at K = 5
+    for label in ("triton-center-cuda", "triton-pair-cuda"):
+        assert found[label] < 0.8 * fresh, label  # it learned (3.21 and 3.23 measured)
 
 
 def test_hogwild_run_to_run_spread(corpus: EncodedCorpus, figures: dict) -> None:
