@@ -1,62 +1,12 @@
 """The PyTorch word2vec trainer: skip-gram and CBOW, negative sampling or exact full softmax.
 
-word2vec semantics (as word2vec.c and gensim):
-- Frequent-word subsampling, redrawn every epoch: each occurrence is kept with
-  `keep_probabilities(counts, sample)` and dropped *before* windowing, so windows reach past
-  dropped words.
-- Dynamic window: each center draws b ~ U[1, window] and uses the b words on each side;
-  windows never cross a sentence (`corpus.sentence_starts`).
-- Negatives from count**alpha with an alias table on the device (`study.sampling`), never
-  `torch.multinomial`.
-- Skip-gram in word2vec.c's orientation: the input vector of each context word predicts the
-  center's output vector against K negatives. The K negatives are drawn once per center and
-  shared by the center's pairs (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
-  Distributed Memory"): every pair still meets K noise words, every input vector gets fresh
-  negatives in each of its pairs, and a center's window becomes one small matrix product
-  ((2W+1) × (1+K) scores) instead of ~6(K+1) row gathers. (Sharing them per *input* vector,
-  in the center → context orientation, halved the analogy accuracy on wiki8: 0.068 vs 0.154.)
-  word2vec.c skips a negative equal to the target; we keep it (≲ 2 % of the noise mass).
-- CBOW: h = mean of the context vectors predicts the center against K negatives per center; as
-  in word2vec.c/gensim (cbow_mean=1), *every* context vector receives the full ∂L/∂h (not
-  ∂L/∂h / |context|, the exact gradient of the mean).
-- Learning rate decays linearly from lr_start to lr_end over all epochs (updated every step).
-- W_in ~ U(-0.5/dim, 0.5/dim), W_out = 0; the embeddings are W_in.
-
-Hot loop, all tensor ops on the device: a step takes `batch_size` consecutive centers of the
-subsampled stream, gathers the rows of positions start - W .. stop + W once, and sees each
-center's window as a strided view of them (`Window`); the mask (drawn reach, same sentence)
-selects the real pairs. Gradients are the closed forms of `study.sgns_math` (no autograd);
-window gradients go back with 2W shifted adds and every row with `index_add_`. No Python loop
-over tokens, no per-pair gathers.
-
-Batch size and frequent words. `batch_size` counts *center words* per step (≈ batch × (window
-+ 1) pairs for skip-gram). All gradients of a step are computed from the same parameters and
-*summed* per row: each occurrence contributes its own full SGD step, the same total step gensim
-takes for it, computed from parameters up to one step stale. We do not average per row: that
-would cut the learning rate of a word in proportion to how often it occurs in a step, so the
-frequent words and negatives would learn hundreds of times slower than in gensim. Summing is
-close to sequential SGD while lr × n_r (n_r = pair updates of row r in the step) is small, but
-the most frequent rows reach n_r ≈ 800 per 1024 centers ("the" as a negative; lr × n_r ≈ 20)
-and the summed stale step overshoots: uncapped, wiki8 (1 epoch, batch 1024) ended at loss 32
-with WS353 0.34 / analogy 0.04. So each row's total rate in a step is capped:
-rate_r = min(lr, max(MAX_ROW_STEP, lr) / n_r) (`row_rates`); rows below the cap - nearly all
-rows, nearly all the time - get exactly the summed update, and the cap never cuts a row below
-one plain step at lr (a learning rate that is too large still diverges: `DivergenceError`).
-Measured on wiki8, 1 epoch, WS353 / analogy: batch 256: 0.500 / 0.151, 1024: 0.516 / 0.154,
-4096: 0.499 / 0.129; gensim 0.444 / 0.139. On the default corpus (5 epochs, batch 1024) caps
-0.5 / 1 / 2 end at loss 2.55 / 2.51 / 2.51 and a cap of 4 diverges (NaN in epoch 2); without a
-cap even batch 256 diverges. CBOW's rows are far less concentrated (uncapped: same loss).
-
-Full softmax (`objective=softmax`): the exact objective SGNS approximates, p(context | center)
-with one softmax over the vocabulary per center shared by its window's pairs (the pairs are
-symmetric in distribution, so this orientation estimates the same thing as the one above).
-O(V·dim) per center and a dense W_out update per step, so it is limited to vocabularies of at
-most `MAX_SOFTMAX_VOCAB` words (`ConfigError` above: set max_vocab or raise min_count). The
-per-row cap applies to its dense W_out update too, with n_r = pairs with target r + Σ_pairs p_r.
-
-Loss: the exact mean training loss per (center, context) pair of each epoch, summed in float64
-on the device (for CBOW, per (context window, center) example). Deterministic given the seed on
-CPU: all randomness (init, subsampling, windows, negatives) comes from one `torch.Generator`.
+word2vec semantics (per-epoch subsampling before windowing, dynamic window within a sentence,
+negatives from count**alpha, linear lr decay, W_in ~ U(±0.5/dim), W_out = 0) with two steps:
+the batched torch step below (`kernel=torch`: `batch_size` centres per step, closed-form
+gradients from `study.sgns_math`, per-row rate cap for frequent words) and the Triton Hogwild
+kernel (`kernel=triton`, `study.trainers.triton_sgns`). Loss: exact mean per (center, context)
+pair, float64. All randomness comes from one `torch.Generator`. Design and measurements:
+docs/DESIGN.md, "The PyTorch trainer".
 """
 
 from __future__ import annotations
