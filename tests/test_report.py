@@ -78,6 +78,33 @@ def test_html_report_is_self_contained(report):
     assert "Δ" in text and COMMAND in text and FAILED_ERROR in text
 
 
+def test_html_tables_scroll_inside_their_box(report):
+    """The torch-vs-gensim table was wider than the page (its analogy columns cut off)."""
+    from html.parser import HTMLParser
+
+    class Parents(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[tuple[str, str]] = []
+            self.table_parents: list[tuple[str, str]] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.table_parents.append(self.stack[-1])
+            self.stack.append((tag, dict(attrs).get("class") or ""))
+
+        def handle_endtag(self, tag):
+            while self.stack and self.stack.pop()[0] != tag:
+                pass
+
+    text = report.html_path.read_text()
+    parser = Parents()
+    parser.feed(text)
+    assert parser.table_parents == [("div", "table-scroll")] * (len(report.tables) + 1)
+    css = re.search(r"\.table-scroll \{([^}]*)\}", text)
+    assert css and "overflow-x: auto" in css.group(1) and "max-width: 100%" in css.group(1)
+
+
 def test_report_command_writes_both_files(report, tmp_path, capsys):
     study_dir = report.html_path.parent
     out = tmp_path / "out"

@@ -93,6 +93,9 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f2f2f2; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+/* a table wider than the page (many metric columns) scrolls inside its own box */
+.table-scroll { max-width: 100%; overflow-x: auto; margin: 0.5em 0 1.5em; }
+.table-scroll table { margin: 0; }
 img { max-width: 100%; border: 1px solid #eee; }
 .warn { color: #a00; }
 figcaption { color: #555; font-size: 0.9em; margin-bottom: 2em; }
@@ -122,7 +125,9 @@ def render_html(report: Report) -> str:
         if table.note:
             parts.append(f"<p>{esc(table.note)}</p>")
         if not table.frame.empty:
-            parts.append(table.frame.to_html(index=False, escape=True, na_rep="–", border=0))
+            parts.append(
+                _scrolling(table.frame.to_html(index=False, escape=True, na_rep="–", border=0))
+            )
     for figure in report.figures:
         data = base64.b64encode(figure.path.read_bytes()).decode()
         parts += [
@@ -130,9 +135,14 @@ def render_html(report: Report) -> str:
             f'<img alt="{esc(figure.title)}" src="data:image/png;base64,{data}">',
             f"<figcaption>{esc(figure.caption)}</figcaption></figure>",
         ]
-    parts += ["<h2>Provenance</h2>", report.provenance.to_html(index=False, escape=True, border=0)]
+    provenance = report.provenance.to_html(index=False, escape=True, border=0)
+    parts += ["<h2>Provenance</h2>", _scrolling(provenance)]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _scrolling(table_html: str) -> str:
+    return f'<div class="table-scroll">{table_html}</div>'
 
 
 def anchor(title: str) -> str:
