@@ -1,22 +1,24 @@
 """The result store and the run record: one folder per study, one subfolder per run id holding
-config.json, epochs.csv, vectors.bin and, written last, metrics.json (a `RunResult`), all
-through `study.atomic`; tables are rebuilt from the folders (`load_table`), so a killed process
-never costs a finished run (layout: docs/DESIGN.md, "Result store").
+config.json, epochs.csv, vectors.bin (+ vocab.txt, output_vectors.bin: `study.vectors`) and,
+written last, metrics.json (a `RunResult`), all through `study.atomic`; tables are rebuilt from
+the folders (`load_table`), so a killed process never costs a finished run (layout:
+docs/DESIGN.md, "Result store").
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
+import numpy as np
 import pandas as pd
 
 from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json
@@ -165,12 +167,13 @@ class ResultStore:
         frame = pd.DataFrame(list(rows))
         atomic_write_bytes(self.run_dir(run_id) / "epochs.csv", frame.to_csv(index=False).encode())
 
-    def write_vectors(self, run_id: str, vectors: Any) -> Path:
-        """Save KeyedVectors in word2vec binary format, atomically."""
-        path = self.vectors_path(run_id)
-        with atomic_path(path) as tmp:
-            vectors.save_word2vec_format(str(tmp), binary=True)
-        return path
+    def write_vectors(
+        self, run_id: str, vectors: Any, output_vectors: np.ndarray | None = None
+    ) -> Path:
+        """vectors.bin + vocab.txt (+ output_vectors.bin), each atomically (`study.vectors`)."""
+        from study.vectors import save_run_vectors
+
+        return save_run_vectors(self.run_dir(run_id), vectors, output_vectors)
 
     def finish_run(self, config: RunConfig, result: RunResult) -> None:
         """Write metrics.json: the marker that the run is finished (done, failed or pruned)."""
@@ -205,7 +208,9 @@ class ResultStore:
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
     def vectors_path(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "vectors.bin"
+        from study.vectors import VECTORS_FILE
+
+        return self.run_dir(run_id) / VECTORS_FILE
 
     def read_study_info(self) -> dict[str, Any]:
         path = self.root / "study.json"
@@ -224,15 +229,17 @@ class ResultStore:
 
 
 def load_table(
-    study: str | os.PathLike[str] | ResultStore, save: bool = True
+    study: str | os.PathLike[str] | ResultStore, save: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(runs, epochs) tables of a study, rebuilt from its run folders.
+    """(runs, epochs) tables of a study, rebuilt from its run folders; reading writes nothing.
 
     runs: one row per finished run: `run_id`, `status`, `error`, every RunConfig field, every
-    evaluation metric, `train_seconds`, `seconds`, `words`, `words_per_sec`, `epochs_done`.
+    evaluation metric, then RUN_KEYS (`train_seconds`, ..., `vocab_size`, `corpus_words`).
     epochs: one row per epoch of every finished run: `run_id`, every RunConfig field, then the
     epoch columns (loss, probe losses, gradient norms, lr, seconds, words, ...).
-    With `save`, both are also written as `runs.csv` and `epochs.csv` in the study folder.
+    Columns keep their types: integer fields stay integers (nullable `Int64` where a value can
+    be missing, e.g. `max_vocab`, or `words` of a failed run). `save=True` also writes the
+    tables (`save_tables`).
     """
     store = study if isinstance(study, ResultStore) else ResultStore(study)
     if not store.root.is_dir():
@@ -249,7 +256,7 @@ def load_table(
                 "error": result.get("error"),
                 **config,
                 **result.get("metrics", {}),
-                **{k: result.get(k, math.nan) for k in _TIMING_KEYS},
+                **{k: result.get(k) for k in RUN_KEYS},
             }
         )
         epochs = store.read_epochs(record.config.run_id)
@@ -258,23 +265,87 @@ def load_table(
             for i, (key, value) in enumerate(config.items(), start=1):
                 epochs.insert(i, key, value)
             epoch_frames.append(epochs)
-    runs = pd.DataFrame(run_rows, columns=_run_columns(run_rows))
+    runs = _typed(pd.DataFrame(run_rows, columns=_run_columns(run_rows)))
     epochs_table = (
         pd.concat(epoch_frames, ignore_index=True)
         if epoch_frames
         else pd.DataFrame(columns=["run_id", *field_names(), "epoch"])
     )
+    epochs_table = _typed(epochs_table)
     if save:
-        atomic_write_bytes(store.root / "runs.csv", runs.to_csv(index=False).encode())
-        atomic_write_bytes(store.root / "epochs.csv", epochs_table.to_csv(index=False).encode())
+        save_tables(store, runs, epochs_table)
     return runs, epochs_table
 
 
-_TIMING_KEYS = ["train_seconds", "seconds", "words", "words_per_sec", "epochs_done"]
+def save_tables(
+    study: str | os.PathLike[str] | ResultStore,
+    runs: pd.DataFrame | None = None,
+    epochs: pd.DataFrame | None = None,
+) -> list[Path]:
+    """Write runs/epochs as CSV (any tool) and Parquet (the exact column types) in the study
+    folder, each atomically; the tables are loaded first when not given. Returns the paths."""
+    store = study if isinstance(study, ResultStore) else ResultStore(study)
+    if runs is None or epochs is None:
+        runs, epochs = load_table(store)
+    paths = []
+    for name, table in (("runs", runs), ("epochs", epochs)):
+        csv_path = store.root / f"{name}.csv"
+        atomic_write_bytes(csv_path, table.to_csv(index=False).encode())
+        parquet_path = store.root / f"{name}.parquet"
+        with atomic_path(parquet_path) as tmp:
+            table.to_parquet(tmp, index=False)
+        paths += [csv_path, parquet_path]
+    return paths
+
+
+# Run facts after the metrics in the runs table (from metrics.json; missing for failed runs).
+RUN_KEYS = [
+    "train_seconds",
+    "seconds",
+    "words",
+    "words_per_sec",
+    "epochs_done",
+    "vocab_size",
+    "corpus_words",
+]
+# Columns that are counts, stored as nullable integers (a failed run has none of some).
+_COUNT_COLUMNS = {"words", "epochs_done", "vocab_size", "corpus_words", "epoch", "pairs"}
+_SECONDS_COLUMNS = {"train_seconds", "seconds", "words_per_sec"}
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Column types from the schema, not from what the values happen to look like (a CSV
+    reader makes an all-empty `error` or an optional `max_vocab` float64)."""
+    hints = typing.get_type_hints(RunConfig)
+    for column in table.columns:
+        hint = hints.get(column)
+        kind = _column_kind(hint) if hint is not None else None
+        if kind == "int":
+            table[column] = table[column].astype("int64")
+        elif kind == "optional int" or column in _COUNT_COLUMNS:
+            table[column] = table[column].astype("Int64")
+        elif kind == "float" or column in _SECONDS_COLUMNS:
+            table[column] = table[column].astype("float64")
+        elif kind == "str" or column in {"run_id", "status", "error"}:
+            table[column] = table[column].astype("str")  # missing stays missing (NaN)
+    return table
+
+
+def _column_kind(hint: Any) -> str | None:
+    args = set(typing.get_args(hint))
+    if hint is int:
+        return "int"
+    if args == {int, type(None)}:
+        return "optional int"
+    if hint is float:
+        return "float"
+    if hint is str or typing.get_origin(hint) is Literal:
+        return "str"
+    return None
 
 
 def _run_columns(rows: list[dict[str, Any]]) -> list[str]:
     columns = ["run_id", "status", "error", *field_names()]
     for row in rows:
-        columns += [key for key in row if key not in columns]
-    return columns
+        columns += [key for key in row if key not in columns and key not in RUN_KEYS]
+    return [*columns, *RUN_KEYS]

@@ -99,6 +99,7 @@ def execute_run(
     extra_callbacks: Sequence[Callback] = (),
     print_epochs: bool = False,
     save_vectors: bool = True,
+    save_output_vectors: bool = True,
 ) -> RunResult:
     """Train, evaluate and store one run; returns its record (what metrics.json holds).
 
@@ -118,8 +119,9 @@ def execute_run(
         result = get_trainer(config.trainer).fit(corpus, config, callbacks)
         store.write_epochs(config.run_id, result.epochs)
         attach_counts(result.vectors, corpus)
-        if save_vectors:
-            store.write_vectors(config.run_id, result.vectors)
+        if save_vectors:  # output vectors (W_out) too unless opted out: the w+c trick needs them
+            output = result.output_vectors if save_output_vectors else None
+            store.write_vectors(config.run_id, result.vectors, output)
         metrics = evaluate(result.vectors)
     except StudyError as exc:
         log.warning("run %s failed: %s", config.run_id, exc)
@@ -179,6 +181,7 @@ def run_grid(
     data_root: str | None = None,
     progress: bool = True,
     callbacks: CallbackFactory | None = None,
+    save_output_vectors: bool = True,
 ) -> dict[str, int]:
     """Run the missing cells of a grid one after the other; returns counts by outcome."""
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
@@ -188,7 +191,10 @@ def run_grid(
         for config in todo:
             bar.set_postfix_str(describe(config))
             extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
-            counts[execute_run(config, store, corpora, extra)["status"]] += 1
+            result = execute_run(
+                config, store, corpora, extra, save_output_vectors=save_output_vectors
+            )
+            counts[result["status"]] += 1
             bar.update()
     return counts
 

@@ -52,6 +52,7 @@ def run_grid_shared(
     progress: bool = True,
     wait_seconds: float = 600.0,
     callbacks: CallbackFactory | None = None,
+    save_output_vectors: bool = True,
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts."""
     storage = open_storage(storage_url)
@@ -88,7 +89,9 @@ def run_grid_shared(
                 continue
             with Heartbeat(storage, trial_id):
                 extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
-                payload = execute_run(config, store, corpora, extra)
+                payload = execute_run(
+                    config, store, corpora, extra, save_output_vectors=save_output_vectors
+                )
             for key, value in trial_attrs(payload).items():
                 storage.set_trial_user_attr(trial_id, key, value)
             outcome = payload["status"]

@@ -47,7 +47,14 @@ import study.search
 import study.shared_grid
 import study.vocab
 
-RESULT_FILES = ("epochs.csv", "vectors.bin", "metrics.json", "config.json")
+RESULT_FILES = (
+    "epochs.csv",
+    "vocab.txt",
+    "vectors.bin",
+    "output_vectors.bin",
+    "metrics.json",
+    "config.json",
+)
 POINTS = ("cache", "epoch", "eval", *RESULT_FILES, "metrics.json+", "claim", "enqueue")
 LOG_ENV = "W2V_FAULT_LOG"  # file where each worker appends "pid start|end run_id [status]"
 

@@ -31,7 +31,7 @@ def test_grid_produces_tables_with_provenance(tmp_path, planted_corpus_file):
     assert len(cells) == 4
     counts = run_grid(cells, store, progress=False)
     assert counts == {"skipped": 0, "done": 4, "failed": 0}
-    runs, epochs = load_table(store)
+    runs, epochs = load_table(store, save=True)  # save: also write the tables
     assert sorted(runs["run_id"]) == sorted(c.run_id for c in cells)
     assert set(runs["status"]) == {"done"}
     assert set(runs["trainer"]) == {"torch", "gensim"} and set(runs["alpha"]) == {0.5, 1.0}
@@ -48,7 +48,8 @@ def test_grid_produces_tables_with_provenance(tmp_path, planted_corpus_file):
         "words",
     ]:
         assert epochs[column].notna().all(), column
-    assert (store.root / "runs.csv").exists() and (store.root / "epochs.csv").exists()
+    for name in ("runs.csv", "epochs.csv", "runs.parquet", "epochs.parquet"):
+        assert (store.root / name).exists(), name
     for config in cells:
         metrics = json.loads((store.run_dir(config.run_id) / "metrics.json").read_text())
         prov = metrics["provenance"]

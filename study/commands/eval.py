@@ -2,20 +2,19 @@
 
 VECTORS is a word2vec file (text or binary, detected; .gz/.bz2 work) or a gensim
 `KeyedVectors.save()` file (a pickle; a saved full Word2Vec model is read through its `.wv`).
+With `--w-plus-c` the output vectors of the same run (output_vectors.bin beside VECTORS, or
+`--output-vectors FILE`) are added to the input vectors first (the w+c trick).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import pickle
 from pathlib import Path
 from typing import Any
 
 from study.commands.args import int_at_least
 from study.errors import StudyError
-
-_PICKLE_MARK = b"\x80"  # first byte of a pickle (protocol >= 2), as KeyedVectors.save writes
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +55,17 @@ def register(subparsers: Any) -> None:
         "-k", type=int_at_least(1), default=10, help="how many neighbours (default 10)"
     )
     parser.add_argument(
+        "--w-plus-c",
+        action="store_true",
+        help="score input + output vectors (w+c; needs the run's output_vectors.bin)",
+    )
+    parser.add_argument(
+        "--output-vectors",
+        default=None,
+        metavar="FILE",
+        help="output vectors for --w-plus-c (default: output_vectors.bin beside VECTORS)",
+    )
+    parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="for the analogy search"
     )
     parser.set_defaults(func=eval_command)
@@ -65,11 +75,22 @@ def eval_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from study.evaluate import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
+    from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, w_plus_c
 
     vectors = load_vectors(args.vectors)
-    print(
-        f"vectors:  {args.vectors} ({len(vectors.index_to_key):,} words, dim {vectors.vector_size})"
-    )
+    shown = args.vectors
+    if args.output_vectors and not args.w_plus_c:
+        raise StudyError("--output-vectors is only used with --w-plus-c")
+    if args.w_plus_c:
+        output = args.output_vectors or str(Path(args.vectors).parent / OUTPUT_VECTORS_FILE)
+        if not Path(output).is_file():
+            raise StudyError(
+                f"--w-plus-c needs the output vectors: {output} not found (runs save them "
+                "unless --no-output-vectors; or give --output-vectors FILE)"
+            )
+        vectors = w_plus_c(vectors, load_vectors(output))
+        shown = f"{args.vectors} + {output} (w+c)"
+    print(f"vectors:  {shown} ({len(vectors.index_to_key):,} words, dim {vectors.vector_size})")
     result = run_evaluation(
         vectors,
         restrict_vocab=args.restrict,
@@ -90,46 +111,3 @@ def eval_command(args: argparse.Namespace) -> int:
         for word, neighbours in nearest_neighbours(vectors, words, args.k).items():
             print(f"{word}: " + ", ".join(f"{w} ({s:.3f})" for w, s in neighbours))
     return 0
-
-
-def load_vectors(path_str: str) -> Any:
-    """KeyedVectors from a gensim pickle or a word2vec file, format detected from the bytes."""
-    from gensim.models import KeyedVectors
-    from gensim.utils import open as smart_open
-
-    path = Path(path_str)
-    if not path.is_file():
-        raise StudyError(f"vectors file not found: {path}")
-    try:
-        with smart_open(str(path), "rb") as fin:
-            head = fin.read(1)
-        if head == _PICKLE_MARK:
-            loaded = KeyedVectors.load(str(path))
-            vectors = getattr(loaded, "wv", loaded)  # a full Word2Vec model saved with .save()
-            if not isinstance(vectors, KeyedVectors):
-                raise StudyError(f"{path}: a pickle, but not gensim KeyedVectors")
-            return vectors
-        binary = _is_binary_word2vec(path)
-        return KeyedVectors.load_word2vec_format(str(path), binary=binary)
-    except StudyError:
-        raise
-    except (OSError, ValueError, EOFError, UnicodeDecodeError, pickle.UnpicklingError) as exc:
-        raise StudyError(f"{path}: cannot read vectors ({exc})") from None
-
-
-def _is_binary_word2vec(path: Path) -> bool:
-    """Text if the first record after the 'count dim' header is 'word f1 ... f_dim' text."""
-    from gensim.utils import open as smart_open
-
-    with smart_open(str(path), "rb") as fin:
-        header = fin.readline().split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise StudyError(f"{path}: not a word2vec file (first line is not 'count dim')")
-        dim = int(header[1])
-        record = fin.readline(1 << 20)
-    try:
-        fields = record.decode("utf-8").split()
-        [float(x) for x in fields[1:]]
-    except (UnicodeDecodeError, ValueError):
-        return True
-    return len(fields) != dim + 1

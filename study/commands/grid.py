@@ -7,10 +7,14 @@ import shlex
 import sys
 from typing import Any
 
-from study.commands.run import add_logging_arguments, logging_callbacks
+from study.commands.run import (
+    add_logging_arguments,
+    add_output_vectors_argument,
+    logging_callbacks,
+)
 from study.config import parse_assignments
 from study.grid import PRESETS, build_spec
-from study.results import STATUS_FAILED, ResultStore, load_table
+from study.results import STATUS_FAILED, ResultStore, load_table, save_tables
 
 
 def register(subparsers: Any) -> None:
@@ -58,6 +62,7 @@ def register(subparsers: Any) -> None:
         "postgresql://...); without it the grid runs in this process",
     )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    add_output_vectors_argument(parser)
     add_logging_arguments(parser)
     parser.set_defaults(func=grid_command)
 
@@ -94,6 +99,7 @@ def grid_command(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             data_root=args.data_dir,
             callbacks=make_callbacks,
+            save_output_vectors=not args.no_output_vectors,
         )
     else:
         from study.runner import run_grid
@@ -105,12 +111,14 @@ def grid_command(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             data_root=args.data_dir,
             callbacks=make_callbacks,
+            save_output_vectors=not args.no_output_vectors,
         )
     runs, epochs = load_table(store)
+    save_tables(store, runs, epochs)
     print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     print(
         f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
-        f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows)"
+        f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows); .parquet beside them"
     )
     if counts.get(STATUS_FAILED):
         print(

@@ -12,7 +12,7 @@ import optuna
 from study.commands.args import SEED_MAX, int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError, StudyError
-from study.results import ResultStore, load_table
+from study.results import ResultStore, save_tables
 from study.runner import CorpusCache
 from study.search import (
     DEFAULT_SPACE,
@@ -155,5 +155,5 @@ def optuna_command(args: argparse.Namespace) -> int:
     elif not single:
         for trial in study.best_trials:
             print(f"pareto: {trial.values} with {trial.params}")
-    load_table(store)
+    save_tables(store)
     return 0

@@ -43,8 +43,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
+    add_output_vectors_argument(parser)
     add_logging_arguments(parser)
     parser.set_defaults(func=run_command)
+
+
+def add_output_vectors_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-output-vectors",
+        action="store_true",
+        help="do not save output_vectors.bin (W_out, for w+c) beside vectors.bin: half the disk",
+    )
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +140,7 @@ def run_command(args: argparse.Namespace) -> int:
         else (),
         print_epochs=True,
         save_vectors=not args.no_vectors,
+        save_output_vectors=not args.no_output_vectors,
     )
     if result["status"] != STATUS_DONE:
         print(f"error: run failed: {result.get('error')}", file=sys.stderr)
