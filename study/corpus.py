@@ -1,6 +1,8 @@
 """Corpus sources: `enwiki-sample` (ships inside gensim), `text8` (found or downloaded and
-verified, `study.text8`) or any path (plain, .gz, .bz2, .xz, one-member .zip): one document per
-line, whitespace-separated tokens; plus the text8 cleaner that makes Wikipedia text look alike.
+verified, `study.text8`), any path (plain, .gz, .bz2, .xz, one-member .zip): one document per
+line, whitespace-separated tokens; or `sentences:<name>-<hash>`, sentences given in memory
+(`corpus_from_sentences`) kept in the data dir's `corpora/`, so grid workers in other processes
+read them too; plus the text8 cleaner that makes Wikipedia text look alike.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
@@ -22,6 +24,9 @@ from study.errors import CorpusError
 
 DATA_DIR_ENV = "W2V_STUDY_DATA"
 DEFAULT_CORPUS_NAME = "enwiki-sample"
+SENTENCES_PREFIX = "sentences:"
+_CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SENTENCES_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9a-f]{12}$")  # name-hash
 _ENWIKI_SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 CLEANER_VERSION = "text8-v1"  # bump when clean_text8 changes: it keys the caches
 
@@ -155,6 +160,8 @@ def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
             read_documents=lambda: read_text(path).splitlines(),
             description="text8 (first 10^8 bytes of English Wikipedia, Matt Mahoney)",
         )
+    if spec.startswith(SENTENCES_PREFIX):
+        return _sentences_source(spec, root)
     path = Path(spec).expanduser()
     if path.is_dir():
         raise CorpusError(f"corpus path is a directory, not a file: {path}")
@@ -168,6 +175,66 @@ def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
         path=path,
         read_documents=lambda: read_text(path).splitlines(),
         description=f"file {path}",
+    )
+
+
+def corpus_from_sentences(
+    sentences: Iterable[str | Sequence[str]],
+    name: str = "sentences",
+    data_root: str | os.PathLike[str] | None = None,
+) -> str:
+    """Keep sentences given in memory as a corpus; returns the `corpus` config value for them.
+
+    Each sentence is a string of whitespace-separated tokens or a sequence of tokens. The text
+    is stored once per content in `<data dir>/corpora/<name>-<hash>.txt` (one sentence a line),
+    so runs in other processes (shared grids) read it too. E.g.
+    `corpus_from_sentences([["a", "cat"], "a dog"], name="pets")` → `"sentences:pets-<hash>"`.
+    """
+    from study.atomic import atomic_write_bytes
+
+    if isinstance(sentences, str):
+        raise CorpusError("sentences must be a list of sentences, not one string")
+    if not _CORPUS_NAME.match(name):
+        raise CorpusError(
+            f"corpus name {name!r} must be 1-64 letters, digits, '_', '-' or '.' "
+            "(starting with a letter or digit)"
+        )
+    lines = [_sentence_line(i, sentence) for i, sentence in enumerate(sentences)]
+    if not any(lines):
+        raise CorpusError("sentences hold no tokens")
+    data = ("\n".join(lines) + "\n").encode()
+    key = f"{name}-{hashlib.sha256(data).hexdigest()[:12]}"
+    path = data_dir(data_root) / "corpora" / f"{key}.txt"
+    if not path.exists():
+        atomic_write_bytes(path, data)
+    return SENTENCES_PREFIX + key
+
+
+def _sentence_line(i: int, sentence: str | Sequence[str]) -> str:
+    if isinstance(sentence, str):
+        return " ".join(sentence.split())
+    tokens = list(sentence)
+    for token in tokens:
+        if not isinstance(token, str) or not token or token != "".join(token.split()):
+            raise CorpusError(
+                f"sentence {i}: tokens must be non-empty strings without whitespace, got {token!r}"
+            )
+    return " ".join(tokens)
+
+
+def _sentences_source(spec: str, root: Path) -> CorpusSource:
+    key = spec.removeprefix(SENTENCES_PREFIX)
+    path = root / "corpora" / f"{key}.txt"
+    if not _SENTENCES_KEY.match(key) or not path.is_file():
+        raise CorpusError(
+            f"corpus {spec!r} is not in {root / 'corpora'}: make it in this data dir with "
+            "study.corpus_from_sentences"
+        )
+    return CorpusSource(
+        name=spec,
+        path=path,
+        read_documents=lambda: read_text(path).splitlines(),
+        description=f"sentences given in memory, kept in {path}",
     )
 
 

@@ -1,10 +1,6 @@
-"""The private parts of gensim and Optuna this project relies on, checked in one place.
-
-pyproject.toml bounds both packages to the versions these were checked against
-(`gensim>=4.3,<4.5`, `optuna>=4.9,<5.1`). When a new release moves one of them,
-`tests/test_internals.py` fails with one line per broken piece naming the package version,
-what moved and which module uses it; the gensim trainer runs the gensim checks before it
-trains (a renamed `_do_train_job` would otherwise leave its word counts at zero silently).
+"""The private parts of gensim and Optuna this project relies on, each with a check; a test
+and the gensim trainer name the package version in one line when one moves (docs/DESIGN.md,
+"Private APIs of gensim and Optuna").
 """
 
 from __future__ import annotations

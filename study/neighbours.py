@@ -1,9 +1,5 @@
-"""A callback that shows how chosen probe words' nearest neighbours change as training goes.
-
-After every `every`-th epoch (and the last) it prints one line per probe word with its `k`
-nearest neighbours by cosine of the input vectors, and rewrites `neighbours.csv` in the run
-folder (columns epoch, word, rank, neighbour, cosine) so the file always holds every epoch done.
-Probe words missing from the vocabulary are named once and skipped.
+"""A callback that prints the nearest neighbours of chosen words after each epoch and keeps them
+in the run folder's `neighbours.csv` (docs/DESIGN.md, "Trainers and callbacks").
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""TensorBoard logging as a callback (needs the `tensorboard` extra: pip install
-'w2v-study[tensorboard]').
-
-Per epoch: every number of the epoch row under `epoch/` (training loss, the probe's losses and
-gradient norms when the probe runs, learning rate, words/s, ...) and, every `eval_every` epochs,
-the evaluation metrics under `eval/`. At the end: the final evaluation metrics, the run's
-hyperparameters with those metrics (the HPARAMS tab compares runs of a study), and the input
-vectors of the `projector_words` most frequent words for the embedding projector.
-
-The run's folder is `log_dir`; a rerun of the same run id starts it afresh. Point TensorBoard at
-a study to compare its runs: `tensorboard --logdir results/<study>`.
+"""TensorBoard logging as a callback (the `tensorboard` extra): epoch rows, evaluation metrics,
+hyperparameters and the embeddings for the projector (docs/DESIGN.md, "Trainers and callbacks").
 """
 
 from __future__ import annotations
