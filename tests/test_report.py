@@ -117,3 +117,12 @@ def test_report_command_writes_both_files(report, tmp_path, capsys):
 def test_report_of_a_missing_study_is_a_one_line_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("error: no study folder")
+
+
+def test_a_report_written_elsewhere_leaves_the_study_untouched(report, tmp_path):
+    """A study someone else owns (read-only to you) can be reported into another folder."""
+    study_dir = report.html_path.parent
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*"))
+    elsewhere = build_report(study_dir, out_dir=tmp_path / "out")
+    assert elsewhere.html_path.parent == tmp_path / "out" and elsewhere.html_path.exists()
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*")) == before
