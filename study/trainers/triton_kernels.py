@@ -10,14 +10,12 @@ draws. All randomness (reach per centre, negatives) is drawn by the caller and p
 As in the batched torch step, a negative equal to the centre is kept (word2vec.c skips it),
 so both steps optimise the same objective and report comparable losses.
 
-The functions below are plain Python until `kernels()` wraps them with `triton.jit`, at call
-time: Triton reads `TRITON_INTERPRET` when a kernel is wrapped, and the tests switch it on
-after this module may already have been imported.
+Triton reads `TRITON_INTERPRET` when this module is imported (it wraps the kernels then): set
+it before, as the tests' conftest does where there is no GPU. Kernel helpers are inlined.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
@@ -25,6 +23,42 @@ import triton
 import triton.language as tl
 
 
+@triton.jit
+def _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW: tl.constexpr):
+    """The centre at p's window in two vector loads over its slots (`offsets`): the word ids,
+    and which slots are contexts (within the drawn reach, the stream and the sentence; not
+    the centre itself)."""
+    q = p + offsets
+    near = (offsets != 0) & (offsets <= reach) & (-offsets <= reach) & (q >= 0) & (q < n)
+    near = near & (offsets <= WINDOW)
+    context_sent = tl.load(sent_ptr + q, mask=near, other=-1)
+    words = tl.load(stream_ptr + q, mask=near, other=0)
+    return words, near & (context_sent == sentence)
+
+
+@triton.jit
+def _targets(w_out_ptr, neg_ptr, at, center, slots, is_neg, use, cols, col_ok, DIM: tl.constexpr):
+    """The target tile: row 0 the centre, rows 1..K the negatives at neg_ptr + at + 0..K-1.
+    Returns (pointers, mask, rows)."""
+    neg = tl.load(neg_ptr + at + slots - 1, mask=is_neg, other=0)
+    targets = tl.where(slots == 0, center, neg)
+    ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
+    mask = use[:, None] & col_ok[None, :]
+    return ptrs, mask, tl.load(ptrs, mask=mask, other=0.0, cache_modifier=".cg")
+
+
+@triton.jit
+def _sgns_step(rows, x, use, label, slots, lr):
+    """One SGNS step of input x against the target rows: (g = lr·(label - σ(f)) per row, the
+    loss -log σ(f) for the centre plus -log σ(-f) per negative, i.e. softplus(∓f))."""
+    f = tl.sum(rows * x[None, :], axis=1)
+    g = tl.where(use, (label - tl.sigmoid(f)) * lr, 0.0)
+    z = tl.where(slots == 0, -f, f)
+    term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
+    return g, tl.sum(tl.where(use, term, 0.0), axis=0)
+
+
+@triton.jit(do_not_specialize=["n", "slice_len", "first", "count"])
 def _sg(
     w_in_ptr,  # float32 (V, DIM): input vectors, updated in place
     w_out_ptr,  # float32 (V, DIM): output vectors, updated in place
@@ -71,21 +105,13 @@ def _sg(
             center = tl.load(stream_ptr + p)
             sentence = tl.load(sent_ptr + p)
             reach = tl.load(reach_ptr + row)
-            # The whole window in two vector loads; -1 marks a slot that is not a context
-            # (beyond the drawn reach, outside the stream or the sentence, the centre itself).
-            q = p + offsets
-            near = (offsets != 0) & (offsets <= reach) & (-offsets <= reach) & (q >= 0) & (q < n)
-            near = near & (offsets <= WINDOW)
-            context_sent = tl.load(sent_ptr + q, mask=near, other=-1)
-            contexts = tl.load(stream_ptr + q, mask=near, other=0)
-            contexts = tl.where(near & (context_sent == sentence), contexts, -1)
+            words, valid = _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW)
+            contexts = tl.where(valid, words, -1)  # -1: the slot holds no context
             if not PER_PAIR:
                 # The centre's output row and its K negatives, kept for the whole window.
-                neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
-                targets = tl.where(slots == 0, center, neg)
-                t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
-                t_mask = use[:, None] & col_ok[None, :]
-                u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
+                t_ptrs, t_mask, u = _targets(
+                    w_out_ptr, neg_ptr, row * K, center, slots, is_neg, use, cols, col_ok, DIM
+                )
                 delta = tl.zeros((KP, BLOCK_D), dtype=tl.float32)
             for o in tl.static_range(2 * WINDOW + 1):
                 if o != WINDOW:
@@ -95,21 +121,23 @@ def _sg(
                         x = tl.load(x_ptrs, mask=col_ok, other=0.0, cache_modifier=".cg")
                         if PER_PAIR:
                             slot = o if o < WINDOW else o - 1
-                            at = (row * (2 * WINDOW) + slot) * K + slots - 1
-                            p_neg = tl.load(neg_ptr + at, mask=is_neg, other=0)
-                            p_targets = tl.where(slots == 0, center, p_neg)
-                            p_ptrs = w_out_ptr + p_targets.to(tl.int64)[:, None] * DIM
-                            p_ptrs = p_ptrs + cols[None, :]
-                            p_mask = use[:, None] & col_ok[None, :]
-                            cur = tl.load(p_ptrs, mask=p_mask, other=0.0, cache_modifier=".cg")
+                            at = (row * (2 * WINDOW) + slot) * K
+                            p_ptrs, p_mask, cur = _targets(
+                                w_out_ptr,
+                                neg_ptr,
+                                at,
+                                center,
+                                slots,
+                                is_neg,
+                                use,
+                                cols,
+                                col_ok,
+                                DIM,
+                            )
                         else:
                             cur = u + delta
-                        f = tl.sum(cur * x[None, :], axis=1)
-                        g = tl.where(use, (label - tl.sigmoid(f)) * lr, 0.0)
-                        # -log σ(f) for the centre, -log σ(-f) for a negative: softplus(∓f)
-                        z = tl.where(slots == 0, -f, f)
-                        term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
-                        loss += tl.sum(tl.where(use, term, 0.0), axis=0)
+                        g, term = _sgns_step(cur, x, use, label, slots, lr)
+                        loss += term
                         pairs += 1
                         neu1e = tl.sum(g[:, None] * cur, axis=0)
                         step = g[:, None] * x[None, :]
@@ -124,6 +152,7 @@ def _sg(
     tl.store(pairs_ptr + pid, pairs)
 
 
+@triton.jit(do_not_specialize=["n", "slice_len", "first", "count"])
 def _cbow(
     w_in_ptr,
     w_out_ptr,
@@ -168,28 +197,19 @@ def _cbow(
             center = tl.load(stream_ptr + p)
             sentence = tl.load(sent_ptr + p)
             reach = tl.load(reach_ptr + row)
-            q = p + offsets
-            near = (offsets != 0) & (offsets <= reach) & (-offsets <= reach) & (q >= 0) & (q < n)
-            near = near & (offsets <= WINDOW)
-            context_sent = tl.load(sent_ptr + q, mask=near, other=-1)
-            contexts = tl.load(stream_ptr + q, mask=near, other=0).to(tl.int64)
-            valid = near & (context_sent == sentence)
+            words, valid = _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW)
+            contexts = words.to(tl.int64)
             n_ctx = tl.sum(valid.to(tl.int32), axis=0)
             if n_ctx > 0:
                 x_ptrs = w_in_ptr + contexts[:, None] * DIM + cols[None, :]
                 x_mask = valid[:, None] & col_ok[None, :]
                 x = tl.load(x_ptrs, mask=x_mask, other=0.0, cache_modifier=".cg")
                 h = tl.sum(x, axis=0) / n_ctx
-                neg = tl.load(neg_ptr + row * K + slots - 1, mask=is_neg, other=0)
-                targets = tl.where(slots == 0, center, neg)
-                t_ptrs = w_out_ptr + targets.to(tl.int64)[:, None] * DIM + cols[None, :]
-                t_mask = use[:, None] & col_ok[None, :]
-                u = tl.load(t_ptrs, mask=t_mask, other=0.0, cache_modifier=".cg")
-                f = tl.sum(u * h[None, :], axis=1)
-                g = tl.where(use, (label - tl.sigmoid(f)) * lr, 0.0)
-                z = tl.where(slots == 0, -f, f)
-                term = tl.maximum(z, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(z)))
-                loss += tl.sum(tl.where(use, term, 0.0), axis=0)
+                t_ptrs, t_mask, u = _targets(
+                    w_out_ptr, neg_ptr, row * K, center, slots, is_neg, use, cols, col_ok, DIM
+                )
+                g, term = _sgns_step(u, h, use, label, slots, lr)
+                loss += term
                 pairs += 1
                 neu1e = tl.sum(g[:, None] * u, axis=0)
                 tl.atomic_add(t_ptrs, g[:, None] * h[None, :], mask=t_mask, sem="relaxed")
@@ -199,7 +219,7 @@ def _cbow(
     tl.store(pairs_ptr + pid, pairs)
 
 
-KERNEL_SOURCES = {"sg": _sg, "cbow": _cbow}
+KERNELS = {"sg": _sg, "cbow": _cbow}
 
 
 def interpreting() -> bool:
@@ -207,19 +227,9 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").lower() in {"1", "true", "on", "yes"}
 
 
-# Positions and counts change between launches; specialising on them would recompile.
-RUNTIME_INTS = ["n", "slice_len", "first", "count"]
-
-
-@functools.cache
-def _jitted(model: str, interpret: bool) -> Any:
-    del interpret  # part of the cache key: triton.jit reads TRITON_INTERPRET when wrapping
-    return triton.jit(KERNEL_SOURCES[model], do_not_specialize=RUNTIME_INTS)
-
-
 def kernel(model: str) -> Any:
-    """The launchable kernel for `model` ("sg" or "cbow") in the current interpreter mode."""
-    return _jitted(model, interpreting())
+    """The launchable kernel for `model` ("sg" or "cbow")."""
+    return KERNELS[model]
 
 
 def constexprs(
@@ -267,11 +277,10 @@ def compile_ahead(
     H200) without a GPU: PTX and a cubin. The interpreter accepts code the compiler may not."""
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-    from triton.runtime.jit import JITFunction
 
     consts = constexprs(model, dim, negative, window, per_pair)
     signature = {**_POINTERS, **_SCALARS, **dict.fromkeys(consts, "constexpr")}
-    fn = JITFunction(KERNEL_SOURCES[model], do_not_specialize=RUNTIME_INTS)
+    fn = KERNELS[model]
     names = list(signature)
     source = ASTSource(fn, signature, constexprs={(names.index(k),): v for k, v in consts.items()})
     options = {"num_warps": num_warps(model, consts)}
