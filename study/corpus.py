@@ -8,18 +8,21 @@ read them too; plus the text8 cleaner that makes Wikipedia text look alike.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import re
+import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
 
+from study.config import show
 from study.errors import CorpusError
 
 DATA_DIR_ENV = "W2V_STUDY_DATA"
@@ -66,39 +69,76 @@ def clean_text8(text: str) -> str:
 
 
 # -- reading files ------------------------------------------------------------------------
-def open_binary(path: Path) -> IO[bytes]:
-    """Open a possibly compressed file for binary reading, by suffix."""
-    openers: dict[str, Callable[[Path], object]] = {
-        ".gz": lambda p: gzip.open(p, "rb"),
-        ".bz2": lambda p: bz2.open(p, "rb"),
-        ".xz": lambda p: lzma.open(p, "rb"),
-        ".zip": _open_zip_member,
-    }
-    opener = openers.get(path.suffix.lower(), lambda p: open(p, "rb"))
-    return cast(IO[bytes], opener(path))
+def read_file_bytes(path: str | os.PathLike[str], what: str = "corpus") -> bytes:
+    """The bytes of a regular file, read once, with one clear error for every way it can fail.
 
-
-def _open_zip_member(path: Path) -> IO[bytes]:
-    archive = zipfile.ZipFile(path)
-    members = [m for m in archive.infolist() if not m.is_dir()]
-    if len(members) != 1:
-        names = ", ".join(m.filename for m in members) or "none"
-        raise CorpusError(f"{path}: a corpus .zip must hold exactly one file, found {names}")
-    return archive.open(members[0])
-
-
-def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a whole corpus file as UTF-8 text, with one clear error for every way it can fail."""
+    Pipes, devices and sockets (`/dev/stdin`, `<(zcat ...)`, `/dev/zero`) are refused: they can
+    be read only once, or never end, and a run id names the path, which they do not identify.
+    O_NONBLOCK keeps the open of a FIFO from waiting for a writer.
+    """
     path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"corpus file not found: {path}")
-    if path.is_dir():
-        raise CorpusError(f"corpus path is a directory, not a file: {path}")
     try:
-        with open_binary(path) as handle:
-            data = handle.read()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as exc:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CorpusError(f"{what} file not found: {path}") from None
+    except (OSError, ValueError) as exc:  # permission, loop, name too long, NUL in the name
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise CorpusError(f"cannot read {what} {path}: {reason}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise CorpusError(f"{what} path is a directory, not a file: {path}")
+        if not stat.S_ISREG(mode):
+            raise CorpusError(
+                f"{what} {path} is not a regular file ({_file_kind(mode)}): it can be read "
+                "only once or never ends; save it to a file and give that path"
+            )
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise CorpusError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
+
+
+def decompress(data: bytes, path: Path) -> bytes:
+    """The content of a possibly compressed corpus file, by suffix."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".gz":
+            return gzip.decompress(data)
+        if suffix == ".bz2":
+            return bz2.decompress(data)
+        if suffix == ".xz":
+            return lzma.decompress(data)
+        if suffix == ".zip":
+            return _zip_member(data, path)
+    except CorpusError:
+        raise
+    except MemoryError:
+        raise CorpusError(
+            f"cannot read corpus {path}: its content does not fit in memory"
+        ) from None
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error,
+            lzma.LZMAError, zipfile.BadZipFile) as exc:  # fmt: skip
         raise CorpusError(f"cannot read corpus {path}: corrupt or truncated file ({exc})") from exc
+    return data
+
+
+def _zip_member(data: bytes, path: Path) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            names = ", ".join(m.filename for m in members) or "none"
+            raise CorpusError(f"{path}: a corpus .zip must hold exactly one file, found {names}")
+        return archive.read(members[0])
+
+
+def decode_text(data: bytes, path: Path) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -112,12 +152,10 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return text
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A whole corpus file (plain or compressed) as UTF-8 text."""
+    path = Path(path)
+    return decode_text(decompress(read_file_bytes(path), path), path)
 
 
 # -- named sources ------------------------------------------------------------------------
@@ -127,37 +165,56 @@ class CorpusSource:
 
     name: str
     path: Path
-    read_documents: Callable[[], list[str]]
+    reader: str  # "text": one document per line; "wiki": gensim's dump sample, text8-cleaned
     description: str
 
+    def load(self) -> CorpusContent:
+        """Read the file once: its content, fingerprint and documents all come from these bytes
+        (reading twice let a pipe look empty and a file change in between)."""
+        return CorpusContent(self, decompress(read_file_bytes(self.path), self.path))
+
+
+@dataclass(frozen=True)
+class CorpusContent:
+    """The bytes of a corpus as read once, and what they identify."""
+
+    source: CorpusSource
+    data: bytes  # decompressed
+
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Identifies the content (file bytes + how they are read); keys the vocabulary cache."""
-        try:
-            digest = file_sha256(self.path)
-        except OSError as exc:
-            raise CorpusError(f"cannot read corpus {self.path}: {exc.strerror or exc}") from exc
-        return f"{self.name}:{digest}:{CLEANER_VERSION}"
+        """The corpus identity: sha256 of the content (not the path: one file named two ways
+        is one corpus) and how it is read. Keys the cache; recorded in every run."""
+        return fingerprint_of(self.data, self.source.reader)
+
+    def documents(self) -> list[str]:
+        if self.source.reader == "wiki":
+            return list(_wiki_articles(self.data))
+        return decode_text(self.data, self.source.path).splitlines()
+
+
+def fingerprint_of(data: bytes, reader: str = "text") -> str:
+    tag = f"wiki-{CLEANER_VERSION}" if reader == "wiki" else reader
+    return f"{tag}:sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
     """Turn a `corpus` config value into a source: a known name or a file path."""
     root = data_dir(data_root)
     if spec == DEFAULT_CORPUS_NAME:
-        path = enwiki_sample_path()
         return CorpusSource(
             name=spec,
-            path=path,
-            read_documents=lambda: enwiki_sample_documents(path),
+            path=enwiki_sample_path(),
+            reader="wiki",
             description="~200 English Wikipedia articles shipped with gensim, text8-cleaned",
         )
     if spec == "text8":
         from study.text8 import ensure_text8
 
-        path = ensure_text8(root)
         return CorpusSource(
             name=spec,
-            path=path,
-            read_documents=lambda: read_text(path).splitlines(),
+            path=ensure_text8(root),
+            reader="text",
             description="text8 (first 10^8 bytes of English Wikipedia, Matt Mahoney)",
         )
     if spec.startswith(SENTENCES_PREFIX):
@@ -167,15 +224,10 @@ def resolve(spec: str, data_root: Path | None = None) -> CorpusSource:
         raise CorpusError(f"corpus path is a directory, not a file: {path}")
     if not path.exists():
         raise CorpusError(
-            f"corpus {spec!r} is neither a known name ({DEFAULT_CORPUS_NAME}, text8) "
+            f"corpus {show(spec)} is neither a known name ({DEFAULT_CORPUS_NAME}, text8) "
             f"nor an existing file"
         )
-    return CorpusSource(
-        name=str(path),
-        path=path,
-        read_documents=lambda: read_text(path).splitlines(),
-        description=f"file {path}",
-    )
+    return CorpusSource(name=str(path), path=path, reader="text", description=f"file {path}")
 
 
 def corpus_from_sentences(
@@ -233,7 +285,7 @@ def _sentences_source(spec: str, root: Path) -> CorpusSource:
     return CorpusSource(
         name=spec,
         path=path,
-        read_documents=lambda: read_text(path).splitlines(),
+        reader="text",
         description=f"sentences given in memory, kept in {path}",
     )
 
@@ -249,13 +301,13 @@ def enwiki_sample_path() -> Path:
 
 def enwiki_sample_documents(path: Path) -> list[str]:
     """One text8-cleaned line per article of gensim's Wikipedia dump sample (redirects skipped)."""
-    return list(_wiki_articles(path))
+    return list(_wiki_articles(decompress(read_file_bytes(path), path)))
 
 
-def _wiki_articles(path: Path) -> Iterator[str]:
+def _wiki_articles(xml: bytes) -> Iterator[str]:
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
-    with bz2.open(path, "rb") as dump:
+    with io.BytesIO(xml) as dump:
         for _title, markup, _page_id in extract_pages(dump):
             if not markup or markup.lstrip().lower().startswith("#redirect"):
                 continue

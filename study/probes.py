@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from study.errors import CorpusError
 from study.sgns_math import grad_center, grad_context, grad_negatives, sgns_terms
 from study.trainers.base import Callback, TrainState
 from study.vocab import EncodedCorpus, keep_probabilities
@@ -96,7 +97,10 @@ def draw_probe_sample(
     kept, sentence_of = retained_stream(corpus, sample, rng_pairs)
     n_kept = kept.shape[0]
     if n_kept < 2:
-        raise ValueError("corpus too small for the probe: fewer than 2 words after subsampling")
+        raise CorpusError(
+            "corpus too small for the gradient probe: fewer than 2 words after subsampling "
+            "(use a larger corpus, or probe_pairs=0 to run without the probe)"
+        )
     # A center with window b has one pair at each distance d <= b on each side, so a
     # training pair is at distance d with probability ∝ P(b >= d) = (window - d + 1) / window.
     distances = np.arange(1, window + 1)
@@ -118,7 +122,10 @@ def draw_probe_sample(
         if found >= n_pairs:
             break
     else:
-        raise ValueError("corpus too small for the probe: no (center, context) pairs in a window")
+        raise CorpusError(
+            "corpus too small for the gradient probe: almost no (center, context) pairs within "
+            "a window (use a larger corpus, or probe_pairs=0 to run without the probe)"
+        )
     centers = kept[np.concatenate(centers_pos)[:n_pairs]]
     contexts = kept[np.concatenate(contexts_pos)[:n_pairs]]
 

@@ -52,6 +52,7 @@ class RunResult(TypedDict):
     epochs_done: NotRequired[int]
     vocab_size: NotRequired[int]
     corpus_words: NotRequired[int]
+    corpus_fingerprint: NotRequired[str]  # the corpus content trained on (study.corpus)
     provenance: NotRequired[dict[str, Any]]  # see `provenance()`
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from study.config import RunConfig
-from study.errors import StudyError
+from study.errors import CorpusError, StudyError
 from study.probes import PROBE_COLUMNS
 from study.results import (
     STATUS_DONE,
@@ -114,8 +114,10 @@ def execute_run(
     printer = [EpochPrinter()] if print_epochs else []  # before extras: they may print too
     callbacks: list[Callback] = [*default_callbacks(config), *printer, *extra_callbacks, recorder]
     started = time.perf_counter()
+    corpus: EncodedCorpus | None = None
     try:
         corpus = corpora.get(config)
+        check_trainable(corpus, config)
         result = get_trainer(config.trainer).fit(corpus, config, callbacks)
         store.write_epochs(config.run_id, result.epochs)
         attach_counts(result.vectors, corpus)
@@ -135,6 +137,8 @@ def execute_run(
             "epochs_done": len(recorder.rows),
             "provenance": provenance(config),
         }
+        if corpus is not None:
+            failed["corpus_fingerprint"] = corpus.fingerprint
         store.finish_run(config, failed)
         return failed
     except BaseException:
@@ -151,10 +155,24 @@ def execute_run(
         "epochs_done": len(result.epochs),
         "vocab_size": len(corpus.vocab),
         "corpus_words": corpus.n_words,
+        "corpus_fingerprint": corpus.fingerprint,
         "provenance": {**provenance(config), "trainer": result.info},
     }
     store.finish_run(config, done)
     return done
+
+
+def check_trainable(corpus: EncodedCorpus, config: RunConfig) -> None:
+    """A corpus without one line of two in-vocabulary words has no (center, context) pair:
+    fail the run with that reason before the trainers and the probe meet it (gensim read it as
+    divergence, the probe raised a bare ValueError that stopped the grid)."""
+    if corpus.n_words == 0 or int(np.diff(corpus.sentence_starts).max(initial=0)) < 2:
+        raise CorpusError(
+            f"corpus {corpus.name} is too small to train on: no line has two words that occur "
+            f"at least min_count={config.min_count} times (vocabulary: {len(corpus.vocab)} "
+            "words); use a larger corpus"
+            + (" or a lower min_count" if config.min_count > 1 else "")
+        )
 
 
 def attach_counts(vectors: Any, corpus: EncodedCorpus) -> None:

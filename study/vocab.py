@@ -8,8 +8,10 @@ run with the same corpus starts at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -20,9 +22,10 @@ import numpy as np
 
 from study.atomic import atomic_path
 from study.corpus import CorpusSource, data_dir, resolve
-from study.errors import CorpusError
+from study.errors import CorpusError, StudyError
 
-CACHE_VERSION = 1
+log = logging.getLogger(__name__)
+CACHE_VERSION = 2  # 2: words as UTF-8 bytes + lengths; content fingerprints
 MAX_SENTENCE_WORDS = 10_000  # gensim truncates longer sentences; we split at this length instead
 
 
@@ -115,22 +118,30 @@ def load_corpus(
     data_root: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
 ) -> EncodedCorpus:
-    """Resolve, read, build vocabulary and encode a corpus, through the cache."""
+    """Resolve, read, build vocabulary and encode a corpus, through the cache.
+
+    The cache only saves time: an entry that cannot be read is rebuilt, and one that cannot be
+    written (read-only or full data dir, file-size limit) is skipped with a warning.
+    """
     root = data_dir(data_root)
     source = resolve(spec, root)
-    fingerprint = source.fingerprint()
+    content = source.load()
+    fingerprint = content.fingerprint
     key = cache_key(fingerprint, min_count, max_vocab)
     path = root / "cache" / f"{key}.npz"
-    if use_cache and path.exists():
-        try:
-            return _read_cache(path, source, fingerprint)
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a corrupt cache entry is rebuilt, never trusted
-    vocab, ids, starts, raw_tokens = encode_documents(source.read_documents(), min_count, max_vocab)
+    if use_cache:
+        cached = _read_cache(path, source, fingerprint)
+        if cached is not None:
+            return cached
+    vocab, ids, starts, raw_tokens = encode_documents(content.documents(), min_count, max_vocab)
     corpus = EncodedCorpus(source.name, ids, starts, vocab, raw_tokens, fingerprint)
     if use_cache:
-        _write_cache(path, corpus)
-        corpus = EncodedCorpus(**{**corpus.__dict__, "cache_path": path})
+        try:
+            _write_cache(path, corpus)
+        except StudyError as exc:  # the run does not need the cache
+            log.warning("corpus cache not written, going on without it: %s", exc)
+        else:
+            corpus = EncodedCorpus(**{**corpus.__dict__, "cache_path": path})
     return corpus
 
 
@@ -140,12 +151,14 @@ def cache_key(fingerprint: str, min_count: int, max_vocab: int | None) -> str:
 
 
 def _write_cache(path: Path, corpus: EncodedCorpus) -> None:
+    lengths, blob = _pack_words(corpus.vocab.words)
     with atomic_path(path, suffix=".tmp.npz") as tmp:  # np.savez appends .npz to other names
         np.savez(
             tmp,
             ids=corpus.ids,
             sentence_starts=corpus.sentence_starts,
-            words=np.asarray(corpus.vocab.words, dtype=str),
+            word_bytes=blob,
+            word_lengths=lengths,
             counts=corpus.vocab.counts,
             raw_tokens=np.int64(corpus.raw_tokens),
             fingerprint=np.asarray(corpus.fingerprint),
@@ -153,20 +166,61 @@ def _write_cache(path: Path, corpus: EncodedCorpus) -> None:
         )
 
 
-def _read_cache(path: Path, source: CorpusSource, fingerprint: str) -> EncodedCorpus:
-    with np.load(path, allow_pickle=False) as data:
-        if str(data["fingerprint"]) != fingerprint:
-            raise ValueError("cache fingerprint mismatch")
-        vocab = Vocab([str(w) for w in data["words"]], data["counts"].astype(np.int64))
-        return EncodedCorpus(
-            name=source.name,
-            ids=data["ids"].astype(np.int32, copy=False),
-            sentence_starts=data["sentence_starts"].astype(np.int64, copy=False),
-            vocab=vocab,
-            raw_tokens=int(data["raw_tokens"]),
-            fingerprint=fingerprint,
-            cache_path=path,
-        )
+# Words are stored as their UTF-8 bytes plus lengths: a NumPy str array drops trailing NULs
+# ('a\x00' came back as 'a', two words became one) and pads every word to the longest one.
+def _pack_words(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+    return lengths, np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+
+def _unpack_words(lengths: np.ndarray, blob: np.ndarray) -> list[str]:
+    data = blob.tobytes()
+    if lengths.ndim != 1 or (lengths < 0).any() or int(lengths.sum()) != len(data):
+        raise ValueError("word lengths do not match the word bytes")
+    ends = np.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    return [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip(starts, ends, strict=True)]
+
+
+def _read_cache(path: Path, source: CorpusSource, fingerprint: str) -> EncodedCorpus | None:
+    """The cached corpus, or None when there is none or it is unreadable or inconsistent (then
+    it is removed where possible and rebuilt: a cache entry is never trusted blindly)."""
+    try:
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["fingerprint"]) != fingerprint:
+                raise ValueError("cache fingerprint mismatch")
+            words = _unpack_words(data["word_lengths"], data["word_bytes"])
+            corpus = EncodedCorpus(
+                name=source.name,
+                ids=data["ids"].astype(np.int32, copy=False),
+                sentence_starts=data["sentence_starts"].astype(np.int64, copy=False),
+                vocab=Vocab(words, data["counts"].astype(np.int64)),
+                raw_tokens=int(data["raw_tokens"]),
+                fingerprint=fingerprint,
+                cache_path=path,
+            )
+        _check_consistent(corpus)
+        return corpus
+    except Exception as exc:  # zip, npy, key, decode and shape errors alike: rebuild
+        log.warning("corpus cache %s is unreadable (%s); rebuilding it", path, exc)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        return None
+
+
+def _check_consistent(corpus: EncodedCorpus) -> None:
+    ids, starts, n = corpus.ids, corpus.sentence_starts, len(corpus.vocab)
+    if len(corpus.vocab.counts) != n or len(set(corpus.vocab.words)) != n:
+        raise ValueError("vocabulary and counts differ in length, or a word repeats")
+    if ids.ndim != 1 or (len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= n)):
+        raise ValueError("word ids outside the vocabulary")
+    if starts.ndim != 1 or len(starts) < 1 or starts[0] != 0 or starts[-1] != len(ids):
+        raise ValueError("sentence starts do not cover the ids")
+    if (np.diff(starts) < 0).any():
+        raise ValueError("sentence starts are not increasing")
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:

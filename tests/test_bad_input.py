@@ -14,6 +14,7 @@ import json
 import logging
 import lzma
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,13 @@ def corrupt_zip(folder: Path) -> Path:
         archive.writestr("c.txt", "the cat sat on the mat\n" * 200)
     data = path.read_bytes()
     return write(path, data[: len(data) // 2])
+
+
+def fifo(folder: Path) -> Path:
+    """A named pipe nobody writes to: opening it for reading used to wait forever."""
+    path = folder / "pipe"
+    os.mkfifo(path)
+    return path
 
 
 def two_member_zip(folder: Path) -> Path:
@@ -123,6 +131,13 @@ CASES = [
         "must hold exactly one file",
     ),
     ("corpus-is-a-dir", lambda d: ["corpus", "info", "--corpus", str(d)], "is a directory"),
+    # -- non-regular corpus paths (issue 14, class 6): refused at once, never a hang ----------
+    ("corpus-fifo", lambda d: ["corpus", "info", "--corpus", str(fifo(d))], "(a pipe)"),
+    (
+        "corpus-char-device",
+        lambda d: ["corpus", "info", "--corpus", "/dev/zero"],
+        "corpus /dev/zero is not a regular file (a character device)",
+    ),
     # -- config values ----------------------------------------------------------------------
     (
         "unknown-key",
@@ -596,3 +611,135 @@ def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplo
     assert "skipped: king, paris" in caplog.text
     with pytest.raises(StudyError, match="none of the PCA seed words"):
         select_words([kv], seed_words=["paris", "london"])
+
+
+# -- corpora the harness must read or refuse, never crash or hang on (issue 14) ---------------
+def test_piped_corpus_is_refused_in_one_line_without_hanging(tmp_path, planted_corpus_file):
+    """`--corpus /dev/stdin` fed by a pipe, and a bash process substitution, were read twice
+    (fingerprint, then text): the second read saw nothing. Now refused at once, exit 2."""
+    env = {**os.environ, "W2V_STUDY_DATA": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    study = f"{sys.executable} -m study"
+    for command in (
+        f"cat {planted_corpus_file} | {study} corpus info --corpus /dev/stdin",
+        f"{study} corpus info --corpus <(cat {planted_corpus_file})",
+    ):
+        result = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "is not a regular file (a pipe)" in result.stderr
+
+
+TOO_SMALL = [*FAST, "min_count=1"]
+
+
+@pytest.mark.parametrize("trainer", ["torch", "gensim"])
+@pytest.mark.parametrize("probe", ["probe_pairs=64", "probe_pairs=0"])
+def test_corpus_too_small_to_train_is_a_failed_run_and_the_grid_goes_on(
+    tmp_path, capsys, trainer, probe
+):
+    """One word per line has no (center, context) pair: the probe raised a bare ValueError that
+    stopped the grid with a traceback, and gensim (probe off) blamed lr_start."""
+    corpus = write(tmp_path / "one.txt", "\n".join(f"w{i % 7}" for i in range(300)) + "\n")
+    sets = [*fast("min_count=1", probe), f"corpus={corpus}"]
+    argv = grid(tmp_path, "--grid", "window=2,3", "--trainers", trainer, "--set", *sets)
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "warning: 2 runs failed" in captured.out
+    runs, _ = load_table(tmp_path / "grid", save=False)
+    assert list(runs["status"]) == ["failed", "failed"]
+    assert runs["error"].str.contains("is too small to train on: no line has two words").all()
+    assert not runs["error"].str.contains("lr_start").any()
+
+
+def test_pairs_lost_to_subsampling_fail_the_run_naming_sample(tmp_path, capsys):
+    """Two words in the whole corpus: subsampling (sample>0) drops them; the run fails and the
+    message points at `sample`, the probe's at probe_pairs (never at lr_start)."""
+    corpus = write(tmp_path / "two.txt", "alpha beta\n")
+    cases = [("gensim", "probe_pairs=0"), ("torch", "probe_pairs=0"), ("torch", "probe_pairs=64")]
+    for trainer, probe in cases:
+        sets = [*fast("min_count=1", probe, "sample=0.001", "seed=3"), f"corpus={corpus}"]
+        argv = ["run", "--results", str(tmp_path), "--trainer", trainer, "--set", *sets]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "lr_start" not in err
+        if probe == "probe_pairs=64":
+            assert "too small for the gradient probe" in err and "probe_pairs=0" in err
+        else:
+            assert "fewer than two words after subsampling; lower sample (now 0.001)" in err
+
+
+def test_no_pairs_message_names_only_fixes_that_apply():
+    from study.trainers.base import no_pairs_error
+
+    with_sample = str(no_pairs_error(RunConfig(sample=0.001), 1))
+    assert "lower sample (now 0.001)" in with_sample
+    without = str(no_pairs_error(RunConfig(sample=0.0, min_count=1), 2))
+    assert "sample" not in without and "min_count" not in without and "epoch 2" in without
+
+
+def _cache_fails(kind: str, data: Path) -> tuple[dict[str, str], int | None, list[str]]:
+    """(env, file-size limit, command prefix) making the corpus cache unwritable."""
+    if kind == "data-dir-is-a-file":
+        data.write_text("not a folder")
+        return {"W2V_STUDY_DATA": str(data)}, None, []
+    if kind == "file-size-limit":  # the cache (~50 kB) exceeds it, every result file fits
+        return {"W2V_STUDY_DATA": str(data)}, 20_000, []
+    data.mkdir()
+    data.chmod(0o555)
+    prefix = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    return {"W2V_STUDY_DATA": str(data)}, None, prefix
+
+
+@pytest.mark.parametrize("kind", ["data-dir-is-a-file", "file-size-limit", "read-only-data-dir"])
+def test_corpus_cache_write_failure_warns_and_the_grid_goes_on(tmp_path, planted_corpus_file, kind):
+    """The cache only saves time: a data dir that is a file, read-only, or a file-size limit
+    hit while writing the cache gave a traceback that stopped the grid."""
+    if kind == "read-only-data-dir" and not _can_drop_dac():
+        pytest.skip("root without setpriv: chmod cannot bite")
+    env, limit, prefix = _cache_fails(kind, tmp_path / "data")
+    argv = grid(
+        tmp_path / "r", "--grid", "window=2,3", "--set", *fast(), f"corpus={planted_corpus_file}"
+    )
+    out = tmp_path / "out.txt"
+    if prefix:
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "study", *argv],
+            capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT, timeout=300,
+        )  # fmt: skip
+        code, text = result.returncode, result.stdout + result.stderr
+    else:
+        code = run_worker(argv, out, env, fsize_limit=limit)
+        text = out.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text and "2 cells: 0 skipped, 2 done" in text
+    assert "corpus cache not written, going on without it: cannot write" in text
+    assert not list(tmp_path.rglob("*.tmp*"))  # no temp file left in the data dir or results
+
+
+TOKENS = ["a\x00", "a", "\x00", "x\x00\x00", "é", "e\u0301", "𝔘𝔫𝔦", "日本", "\ufeffbom", "z" * 300,
+          "'quote", "back\\slash", "tab\u200bzero-width", "\x7f", "\U0010ffff"]  # fmt: skip
+
+
+def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, capsys):
+    """Tokens with trailing NULs came back from the cache changed ('a\\x00' -> 'a': two words
+    became one), so the second run (from the cache) failed or stored unreadable vectors."""
+    from study.commands.eval import load_vectors
+    from study.vocab import load_corpus
+
+    rng = random.Random(0)  # not NumPy: a NumPy str array would drop the NULs itself
+    lines = [" ".join(rng.choices(TOKENS, k=12)) for _ in range(200)]
+    corpus = write(tmp_path / "odd.txt", "\n".join(lines) + "\n")
+    first = load_corpus(str(corpus), 1, data_root=tmp_path / "data")
+    second = load_corpus(str(corpus), 1, data_root=tmp_path / "data")  # from the cache
+    assert second.cache_path is not None and sorted(first.vocab.words) == sorted(TOKENS)
+    assert second.vocab.words == first.vocab.words
+    assert np.array_equal(second.ids, first.ids)
+    for trainer in ("torch", "gensim"):
+        sets = [*fast("min_count=1", "probe_pairs=64"), f"corpus={corpus}"]
+        argv = ["run", "--results", str(tmp_path / "r"), "--trainer", trainer, "--set", *sets]
+        assert main(argv) == 0, capsys.readouterr().err
+    for vectors in (tmp_path / "r").rglob("vectors.bin"):
+        assert sorted(load_vectors(str(vectors)).index_to_key) == sorted(TOKENS)

@@ -16,7 +16,7 @@ import torch
 from gensim.models import KeyedVectors
 
 from study.config import RunConfig
-from study.errors import DivergenceError
+from study.errors import CorpusError, DivergenceError
 from study.vocab import EncodedCorpus
 
 # The standard columns of an epoch row, in order; callbacks may add more after them.
@@ -142,6 +142,20 @@ def keyed_vectors(words: Sequence[str], vectors: np.ndarray) -> KeyedVectors:
 # A mean loss per pair this large is divergence even if still finite: a fresh model starts at
 # (1 + K)·ln 2 (≤ 70 for K ≤ 100) for SGNS and ln V for the full softmax.
 EXPLODED_LOSS = 1e6
+
+
+def no_pairs_error(config: RunConfig, epoch: int) -> CorpusError:
+    """An epoch without one (center, context) pair: the message names only fixes that apply
+    (it used to suggest sample=0 when sample already was 0, or to blame lr_start)."""
+    if config.sample > 0:
+        why = "after subsampling"
+        fix = f"lower sample (now {config.sample:g}) or use a larger corpus"
+    else:
+        why = "in the vocabulary"
+        fix = "use a larger corpus" + (" or lower min_count" if config.min_count > 1 else "")
+    return CorpusError(
+        f"no training pairs in epoch {epoch}: every sentence has fewer than two words {why}; {fix}"
+    )
 
 
 def check_finite(loss: float, *arrays: Any, where: str) -> None:

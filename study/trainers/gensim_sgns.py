@@ -7,7 +7,6 @@ both and why the probe, not this loss, compares trainers.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from study.trainers.base import (
     check_finite,
     emit,
     keyed_vectors,
+    no_pairs_error,
 )
 from study.vocab import EncodedCorpus
 
@@ -173,7 +173,9 @@ class _Adapter(CallbackAny2Vec):
         state.total_seconds = time.perf_counter() - self.started
         self.train_seconds += seconds
         state.lr = float(model.min_alpha_yet_reached)
-        state.loss = loss_sum / pairs if pairs > 0 else math.nan
+        if pairs <= 0:  # 0/0 used to read as divergence ("lower lr_start")
+            raise no_pairs_error(state.config, state.epoch)
+        state.loss = loss_sum / pairs
         self.words += model.raw_words
         check_finite(state.loss, model.wv.vectors, model.syn1neg, where=f"epoch {state.epoch}")
         state.row = state.standard_row()

@@ -47,6 +47,7 @@ from study.trainers.base import (
     emit,
     keyed_vectors,
     lr_at,
+    no_pairs_error,
     resolve_device,
 )
 from study.vocab import EncodedCorpus, keep_probabilities
@@ -167,10 +168,7 @@ class TorchTrainer:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if pairs == 0:
-                raise CorpusError(
-                    "no training pairs: every sentence has fewer than two words after "
-                    "subsampling (use a larger corpus or sample=0)"
-                )
+                raise no_pairs_error(config, epoch + 1)
             loss = loss_sum / pairs
             check_finite(loss, w_in, w_out, where=f"epoch {epoch + 1}")
             state.seconds = time.perf_counter() - t0
