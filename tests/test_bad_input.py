@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from conftest import planted_groups_text
 from fault_inject import run_worker, ws353_planted_text
 
 from study.cli import main
@@ -683,8 +684,8 @@ def _cache_fails(kind: str, data: Path) -> tuple[dict[str, str], int | None, lis
     if kind == "data-dir-is-a-file":
         data.write_text("not a folder")
         return {"W2V_STUDY_DATA": str(data)}, None, []
-    if kind == "file-size-limit":  # the cache (~50 kB) exceeds it, every result file fits
-        return {"W2V_STUDY_DATA": str(data)}, 20_000, []
+    if kind == "file-size-limit":  # the cache (~400 kB) exceeds it, every result file fits
+        return {"W2V_STUDY_DATA": str(data)}, 150_000, []
     data.mkdir()
     data.chmod(0o555)
     prefix = []
@@ -694,15 +695,14 @@ def _cache_fails(kind: str, data: Path) -> tuple[dict[str, str], int | None, lis
 
 
 @pytest.mark.parametrize("kind", ["data-dir-is-a-file", "file-size-limit", "read-only-data-dir"])
-def test_corpus_cache_write_failure_warns_and_the_grid_goes_on(tmp_path, planted_corpus_file, kind):
+def test_corpus_cache_write_failure_warns_and_the_grid_goes_on(tmp_path, kind):
     """The cache only saves time: a data dir that is a file, read-only, or a file-size limit
-    hit while writing the cache gave a traceback that stopped the grid."""
+    hit while writing the cache gave a traceback that stopped the grid (then a failed run)."""
     if kind == "read-only-data-dir" and not _can_drop_dac():
         pytest.skip("root without setpriv: chmod cannot bite")
     env, limit, prefix = _cache_fails(kind, tmp_path / "data")
-    argv = grid(
-        tmp_path / "r", "--grid", "window=2,3", "--set", *fast(), f"corpus={planted_corpus_file}"
-    )
+    corpus = write(tmp_path / "c.txt", planted_groups_text(n_sentences=5000))  # 100k tokens
+    argv = grid(tmp_path / "r", "--grid", "window=2,3", "--set", *fast(), f"corpus={corpus}")
     out = tmp_path / "out.txt"
     if prefix:
         result = subprocess.run(
@@ -726,7 +726,7 @@ TOKENS = ["a\x00", "a", "\x00", "x\x00\x00", "é", "e\u0301", "𝔘𝔫𝔦", "�
 def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, capsys):
     """Tokens with trailing NULs came back from the cache changed ('a\\x00' -> 'a': two words
     became one), so the second run (from the cache) failed or stored unreadable vectors."""
-    from study.commands.eval import load_vectors
+    from study.vectors import load_vectors
     from study.vocab import load_corpus
 
     rng = random.Random(0)  # not NumPy: a NumPy str array would drop the NULs itself

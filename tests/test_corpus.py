@@ -249,3 +249,46 @@ def test_text8_found_in_data_dir_is_size_checked(tmp_path):
     (root / "text8").write_text("too short")
     with pytest.raises(CorpusError, match="partial or different file"):
         resolve("text8", root)
+
+
+def test_one_file_named_two_ways_is_one_corpus(tmp_path, monkeypatch):
+    """The fingerprint hashes the content, not the path: a relative and an absolute name, a
+    symlink and a compressed copy of the same text are one corpus (one cache entry)."""
+    paths = write_all_formats(tmp_path, TEXT * 20)
+    (tmp_path / "link.txt").symlink_to(paths["plain"])
+    monkeypatch.chdir(tmp_path)
+    names = ["c.txt", str(paths["plain"]), "./c.txt", "link.txt", str(paths["gz"]), "c.zip"]
+    loaded = [load_corpus(n, min_count=1, data_root=tmp_path / "data") for n in names]
+    assert len({c.fingerprint for c in loaded}) == 1
+    assert len({c.cache_path for c in loaded}) == 1
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT * 19)
+    assert (
+        load_corpus(str(other), 1, data_root=tmp_path / "data").fingerprint != loaded[0].fingerprint
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-a-zip", "ids-out-of-range", "fingerprint"])
+def test_damaged_cache_entry_is_rebuilt_with_a_warning(tmp_path, caplog, damage):
+    path = tmp_path / "c.txt"
+    path.write_text(TEXT * 20)
+    first = load_corpus(str(path), min_count=1, data_root=tmp_path / "data")
+    cache = first.cache_path
+    assert cache is not None
+    if damage == "truncated":
+        cache.write_bytes(cache.read_bytes()[:200])
+    elif damage == "not-a-zip":
+        cache.write_bytes(b"hello")
+    else:
+        with np.load(cache) as data:
+            arrays = dict(data)
+        if damage == "ids-out-of-range":
+            arrays["ids"] = arrays["ids"] + 1000
+        else:
+            arrays["fingerprint"] = np.asarray("text:sha256:0")
+        np.savez(cache, **arrays)
+    with caplog.at_level("WARNING", logger="study.vocab"):
+        again = load_corpus(str(path), min_count=1, data_root=tmp_path / "data")
+    assert "is unreadable" in caplog.text and "rebuilding it" in caplog.text
+    assert again.vocab.words == first.vocab.words and np.array_equal(again.ids, first.ids)
+    assert load_corpus(str(path), min_count=1, data_root=tmp_path / "data").cache_path == cache

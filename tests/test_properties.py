@@ -15,8 +15,9 @@ import math
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import optuna
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from study.cli import main
@@ -173,3 +174,88 @@ def test_parse_value_never_returns_a_non_finite_or_negative_zero_number(key, val
         return
     if base_type(key) is float and parsed is not None:
         assert math.isfinite(parsed) and not (parsed == 0 and math.copysign(1, parsed) < 0)
+
+
+# -- corpus text: arbitrary Unicode (and bytes) ------------------------------------------------
+TOKEN = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=6
+).filter(lambda t: not any(c.isspace() for c in t) and t == "".join(t.split()))
+LINES = st.lists(st.lists(TOKEN, min_size=0, max_size=8).map(" ".join), min_size=0, max_size=12)
+SEPARATORS = st.sampled_from(["\n", "\r\n", "\u2028", "\x1c", "\x85", "\n\n"])
+
+
+def _tokens(text: str) -> list[str]:
+    return [token for line in text.splitlines() for token in line.split()]
+
+
+@given(
+    text=st.one_of(
+        st.tuples(LINES, SEPARATORS).map(lambda t: t[1].join(t[0])),
+        st.text(max_size=80),
+    ),
+    suffix=st.sampled_from([".txt", ".gz", ".xz"]),
+)
+def test_corpus_text_loads_or_is_refused_and_the_cache_round_trips_it(text, suffix):
+    import gzip
+    import lzma
+
+    from study.vocab import load_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"c{suffix}"
+        data = text.encode()
+        path.write_bytes({".gz": gzip.compress, ".xz": lzma.compress}.get(suffix, bytes)(data))
+        try:
+            first = load_corpus(str(path), min_count=1, data_root=Path(tmp) / "data")
+        except StudyError as exc:
+            assert "\n" not in str(exc)
+            assert not _tokens(text)  # only an empty corpus may be refused here
+            return
+        second = load_corpus(str(path), min_count=1, data_root=Path(tmp) / "data")
+    tokens = _tokens(text)
+    assert sorted(first.vocab.words) == sorted(set(tokens))
+    assert first.raw_tokens == len(tokens)
+    assert second.cache_path is not None  # read back from the cache, unchanged
+    assert second.vocab.words == first.vocab.words
+    assert np.array_equal(second.vocab.counts, first.vocab.counts)
+    assert np.array_equal(second.ids, first.ids)
+    assert np.array_equal(second.sentence_starts, first.sentence_starts)
+
+
+@given(data=st.binary(max_size=64))
+def test_corpus_bytes_load_or_are_refused_in_one_line(data):
+    from study.vocab import load_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("c.txt", "c.gz", "c.bz2", "c.xz", "c.zip"):
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            try:
+                load_corpus(str(path), min_count=1, data_root=Path(tmp) / "data")
+            except StudyError as exc:
+                assert "\n" not in str(exc)
+
+
+@settings(max_examples=6)
+@given(
+    lines=st.lists(st.lists(TOKEN, min_size=2, max_size=6).map(" ".join), min_size=3, max_size=8)
+)
+def test_corpus_of_any_tokens_trains_and_its_vectors_read_back(lines):
+    """End to end on arbitrary tokens: both trainers finish, and the stored vectors (with
+    vocab.txt) read back with exactly the corpus's words."""
+    from study.results import ResultStore
+    from study.runner import CorpusCache, execute_run
+    from study.vectors import load_vectors
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "c.txt"
+        corpus.write_text("\n".join(lines * 3) + "\n")
+        store = ResultStore(Path(tmp) / "s")
+        fixed = {"dim": 4, "epochs": 1, "min_count": 1, "workers": 1, "probe_pairs": 16,
+                 "device": "cpu", "corpus": str(corpus), "sample": 0.0}  # fmt: skip
+        for trainer in ("torch", "gensim"):
+            config = RunConfig(trainer=trainer, **fixed)
+            result = execute_run(config, store, CorpusCache(str(Path(tmp) / "data")))
+            assert result["status"] == "done", result.get("error")
+            vectors = load_vectors(store.run_dir(config.run_id) / "vectors.bin")
+            assert sorted(vectors.index_to_key) == sorted(set(_tokens("\n".join(lines))))
