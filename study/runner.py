@@ -202,6 +202,9 @@ def run_grid(
     save_output_vectors: bool = True,
 ) -> dict[str, int]:
     """Run the missing cells of a grid one after the other; returns counts by outcome."""
+    from study.identity import check_grid_corpora
+
+    check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)

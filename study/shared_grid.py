@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from study.config import RunConfig
+from study.identity import check_grid_corpora
 from study.results import STATUS_DONE, STATUS_FAILED, ResultStore
 from study.runner import SKIPPED, CallbackFactory, CorpusCache, execute_run, needs_run
 from study.search import trial_attrs
@@ -55,6 +56,7 @@ def run_grid_shared(
     save_output_vectors: bool = True,
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts."""
+    check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"], metric_names=[METRIC_NAME])
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]

@@ -490,3 +490,81 @@ def test_random_kills_of_an_optuna_study(tmp_path, corpus_file, trial):
     assert run_worker(argv, tmp_path / "out.txt", env) == 0  # a clean worker settles the rest
     check_optuna_study(url, results / "opt")
     assert kills >= 1
+
+
+# -- the corpus changes between two commands on one study (issue 14, class 1) -----------------
+def _corpus_sets(corpus: Path) -> list[str]:
+    fixed = {**FAST, "epochs": 1, "corpus": corpus}
+    return [f"{k}={v}" for k, v in fixed.items() if k != "window"]
+
+
+def _grid(results: Path, corpus: Path, windows: str, *extra: str) -> list[str]:
+    return ["grid", "--study", "chg", "--results", str(results), "--grid", f"window={windows}",
+            *extra, "--set", *_corpus_sets(corpus)]  # fmt: skip
+
+
+def _fingerprints(results: Path) -> dict[str, str]:
+    return {
+        p.parent.name: json.loads(p.read_text()).get("corpus_fingerprint")
+        for p in (results / "chg" / "runs").glob("*/metrics.json")
+    }
+
+
+def test_changed_corpus_is_refused_never_mixed(tmp_path, capsys):
+    """The issue's repro: a grid, the corpus file replaced, a larger grid. It used to skip the
+    finished cells and train the new one on the new text (vocab 499 and 318 in one runs.csv)."""
+    from study.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(ws353_planted_text(seed=0))
+    results = tmp_path / "r"
+    assert main(_grid(results, corpus, "2,3")) == 0
+    before = _fingerprints(results)
+    assert len(before) == 2 and len(set(before.values())) == 1
+    old = next(iter(before.values())).rsplit(":", 1)[1][:12]
+    corpus.write_text(ws353_planted_text(seed=1, group_size=4))  # other contents, same name
+    capsys.readouterr()
+    optuna_sets = [s for s in _corpus_sets(corpus)]
+    for argv in (
+        _grid(results, corpus, "2,3,5"),
+        _grid(results, corpus, "2,3,5", "--storage", f"sqlite:///{tmp_path / 'o.db'}"),
+        _grid(results, corpus, "5", "--overwrite"),  # cannot rerun runs outside its grid
+        ["run", "--study", "chg", "--results", str(results), "--set", *_corpus_sets(corpus)],
+        ["optuna", "--study", "chg", "--results", str(results), "--n-trials", "1",
+         "--space", "window=2,3", "--set", *optuna_sets],
+    ):  # fmt: skip
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "trained on other contents of corpus" in err, err
+        assert f"sha256 {old} then" in err
+    assert _fingerprints(results) == before  # nothing was trained, nothing changed
+    # the fix the message names: rerun them
+    assert main(_grid(results, corpus, "2,3,5", "--overwrite")) == 0
+    after = _fingerprints(results)
+    assert after.keys() > before.keys() and len(set(after.values())) == 1
+    assert set(after.values()).isdisjoint(before.values())
+    runs, _ = load_table(results / "chg")
+    assert len(runs) == 3 and runs["vocab_size"].nunique() == 1  # one corpus in the table
+
+
+def test_runs_recorded_before_fingerprints_are_checked_by_their_vocabulary(tmp_path, capsys):
+    """Old study folders have no corpus fingerprint: their runs are compared by vocabulary size
+    and word count, so an unchanged corpus resumes and a changed one is refused."""
+    from study.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(ws353_planted_text(seed=0))
+    results = tmp_path / "r"
+    assert main(_grid(results, corpus, "2,3")) == 0
+    for path in (results / "chg" / "runs").glob("*/metrics.json"):  # as an old version wrote it
+        record = json.loads(path.read_text())
+        del record["corpus_fingerprint"]
+        path.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(_grid(results, corpus, "2,3")) == 0
+    assert "2 cells: 2 skipped" in capsys.readouterr().out
+    corpus.write_text(ws353_planted_text(seed=1, group_size=4))
+    assert main(_grid(results, corpus, "2,3")) == 2
+    err = capsys.readouterr().err
+    assert "trained on other contents of corpus" in err and "words then" in err
+    assert main(_grid(results, corpus, "2,3", "--overwrite")) == 0

@@ -12,6 +12,7 @@ import optuna
 from study.commands.args import SEED_MAX, int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError, StudyError
+from study.identity import check_corpus_identity
 from study.results import ResultStore, save_tables
 from study.runner import CorpusCache
 from study.search import (
@@ -105,6 +106,9 @@ def optuna_command(args: argparse.Namespace) -> int:
     if note:
         print(note)
     store = ResultStore.for_study(args.study, args.results)
+    corpora = {base.corpus} | {c for p in space if p.name == "corpus" for c in p.choices}
+    # a finished trial's run is reused as is; failed and pruned ones are run again
+    check_corpus_identity(store, corpora, args.data_dir, lambda _id, status: status != "done")
     url = args.storage or default_sqlite_url(store.root)
     storage = open_storage(url)
     single = len(objectives) == 1

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from study.commands.args import int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError
+from study.identity import check_corpus_identity
 from study.results import STATUS_DONE, ResultStore
 from study.runner import CallbackFactory, CorpusCache, execute_run
 from study.trainers.base import Callback
@@ -129,6 +130,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     store = ResultStore.for_study(args.study, args.results)
+    check_corpus_identity(  # this run is redone; other runs of its corpus must match it
+        store,
+        [config.corpus],
+        args.data_dir,
+        reruns=lambda run_id, _status: run_id == config.run_id,
+        in_this_command=lambda run_id: run_id == config.run_id,
+    )
     print(f"run {config.run_id}: {config.canonical_json()}")
     make_callbacks = logging_callbacks(args, print_neighbours=True)
     result = execute_run(
