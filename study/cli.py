@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from study import __version__
 from study.errors import StudyError
@@ -71,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.debug:
         logging.getLogger("gensim").setLevel(logging.WARNING)  # per-epoch chatter; we print rows
+    previous = _sigterm_interrupts()
     try:
         result = args.func(args)
     except StudyError as exc:
@@ -81,4 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(result or 0)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_interrupts() -> Any:
+    """SIGTERM (kill, a batch system's stop) unwinds like Ctrl-C: a shared grid then releases
+    its cell and Optuna fails its trial, instead of both waiting out a heartbeat grace period.
+    Returns the previous handler (None off the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)

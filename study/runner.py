@@ -5,10 +5,13 @@ on, and only missing runs are run again (`overwrite`, `retry_failed` widen that)
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from study.vocab import EncodedCorpus, load_corpus
 
 log = logging.getLogger(__name__)
 SKIPPED = "skipped"  # a grid's count of cells already finished in the store (not a run status)
+GRID_LOCK = ".grid.lock"  # in the study folder: one local grid, or any number of shared workers
 
 # Extra callbacks for one run of a grid, made from its config and its run folder (TensorBoard,
 # nearest neighbours ...).
@@ -204,8 +208,21 @@ def run_grid(
     """Run the missing cells of a grid one after the other; returns counts by outcome."""
     from study.identity import check_grid_corpora
 
-    check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
-    todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
+    with grid_lock(store, shared=False):
+        check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
+        todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
+        return _run_cells(cells, todo, store, data_root, progress, callbacks, save_output_vectors)
+
+
+def _run_cells(
+    cells: Sequence[RunConfig],
+    todo: Sequence[RunConfig],
+    store: ResultStore,
+    data_root: str | None,
+    progress: bool,
+    callbacks: CallbackFactory | None,
+    save_output_vectors: bool,
+) -> dict[str, int]:
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)
     with tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not progress) as bar:
@@ -218,6 +235,53 @@ def run_grid(
             counts[result["status"]] += 1
             bar.update()
     return counts
+
+
+@contextlib.contextmanager
+def grid_lock(store: ResultStore, shared: bool) -> Iterator[None]:
+    """Hold the study's grid lock for the block: exclusive for a local grid, shared for the
+    workers of a `--storage` grid (they split the cells through Optuna). Two local grids on one
+    study each trained every cell; now the second stops at once with one line."""
+    path = store.root / GRID_LOCK
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+    except OSError as exc:
+        raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StudyError(_lock_held_message(store, handle, shared)) from None
+        if not shared:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")  # for the message the next one prints
+            handle.flush()
+        yield
+
+
+def _lock_held_message(store: ResultStore, handle: Any, shared: bool) -> str:
+    name = store.name
+    if not shared:
+        try:  # a shared lock is free while workers of a --storage grid hold theirs
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return (
+                f"workers of a shared grid (--storage) are running study {name!r}: run this "
+                "command with their --storage URL to join them, or wait for them to finish"
+            )
+    handle.seek(0)
+    pid = handle.read().strip() or "?"
+    if shared:
+        tail = " (a shared grid cannot join a local one)"
+    else:
+        url = f"sqlite:///{(store.root / 'optuna.db').resolve()}"
+        tail = f", or share the cells between processes: start every one with --storage {url}"
+    return f"another local grid (pid {pid}) is running study {name!r}: wait for it to finish{tail}"
 
 
 def describe(

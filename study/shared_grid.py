@@ -6,13 +6,14 @@ completion exactly once (protocol: docs/DESIGN.md, "Optuna studies and the share
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -25,9 +26,17 @@ from tqdm.auto import tqdm
 from study.config import RunConfig
 from study.identity import check_grid_corpora
 from study.results import STATUS_DONE, STATUS_FAILED, ResultStore
-from study.runner import SKIPPED, CallbackFactory, CorpusCache, execute_run, needs_run
+from study.runner import (
+    SKIPPED,
+    CallbackFactory,
+    CorpusCache,
+    execute_run,
+    grid_lock,
+    needs_run,
+)
 from study.search import trial_attrs
 from study.storage import (
+    HEARTBEAT_ENV,
     Heartbeat,
     file_lock,
     heartbeat_settings,
@@ -56,7 +65,26 @@ def run_grid_shared(
     save_output_vectors: bool = True,
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts."""
-    check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
+    with grid_lock(store, shared=True):
+        check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
+        return _work(
+            cells, store, storage_url, overwrite, retry_failed, data_root, progress,
+            wait_seconds, callbacks, save_output_vectors,
+        )  # fmt: skip
+
+
+def _work(
+    cells: Sequence[RunConfig],
+    store: ResultStore,
+    storage_url: str,
+    overwrite: bool,
+    retry_failed: bool,
+    data_root: str | None,
+    progress: bool,
+    wait_seconds: float,
+    callbacks: CallbackFactory | None,
+    save_output_vectors: bool,
+) -> dict[str, int]:
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"], metric_names=[METRIC_NAME])
     todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
@@ -71,15 +99,21 @@ def run_grid_shared(
     claim_lock = sqlite_lock_path(storage_url, "claim")
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)
+    waiting_for = 0  # cells running in other workers, as last reported
     with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not progress) as bar:
         while True:
             _fail_stale_trials(study)  # killed workers' trials → FAIL + retry
             trial_id = _claim(study, claim_lock)
             if trial_id is None:
-                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if not running:
                     break
+                if len(running) != waiting_for:  # say why this worker waits, once per change
+                    waiting_for = len(running)
+                    bar.write(_waiting_message(waiting_for))
                 time.sleep(POLL_SECONDS)  # others are running: theirs may still be retried
                 continue
+            waiting_for = 0
             trial = storage.get_trial(trial_id)
             config = RunConfig.from_dict(json.loads(trial.user_attrs["config"]))
             bar.set_postfix_str(config.run_id)
@@ -89,7 +123,7 @@ def run_grid_shared(
                 storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
                 storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
                 continue
-            with Heartbeat(storage, trial_id):
+            with Heartbeat(storage, trial_id), _released_on_interrupt(study, trial_id):
                 extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
                 payload = execute_run(
                     config, store, corpora, extra, save_output_vectors=save_output_vectors
@@ -105,6 +139,31 @@ def run_grid_shared(
             bar.update()
     _delete_finished_locks(study, storage)
     return counts
+
+
+def _waiting_message(running: int) -> str:
+    _, grace = heartbeat_settings()
+    cells = "cell is" if running == 1 else "cells are"
+    return (
+        f"waiting: {running} {cells} running in other workers; a cell whose worker was killed "
+        f"is run again here once its heartbeat is {grace} s old (${HEARTBEAT_ENV})"
+    )
+
+
+@contextlib.contextmanager
+def _released_on_interrupt(study: optuna.Study, trial_id: int) -> Iterator[None]:
+    """Ctrl-C or SIGTERM (which `study.cli` turns into KeyboardInterrupt) during a cell: fail
+    its trial and queue the cell again at once, so other or restarted workers take it now
+    instead of waiting a heartbeat grace period for a trial left RUNNING."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        storage = study._storage
+        trial = storage.get_trial(trial_id)
+        with contextlib.suppress(UpdateFinishedTrialError):
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            study.enqueue_trial({}, user_attrs=dict(trial.user_attrs))
+        raise
 
 
 def _cells_hash(cells: Sequence[RunConfig]) -> str:

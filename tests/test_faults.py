@@ -568,3 +568,92 @@ def test_runs_recorded_before_fingerprints_are_checked_by_their_vocabulary(tmp_p
     err = capsys.readouterr().err
     assert "trained on other contents of corpus" in err and "words then" in err
     assert main(_grid(results, corpus, "2,3", "--overwrite")) == 0
+
+
+# -- a shared-grid worker stopped by Ctrl-C or SIGTERM (issue 14, class 11) -------------------
+def _shared_argv(tmp_path: Path, corpus: Path, alphas: str, epochs: int) -> list[str]:
+    sets = [f"{k}={v}" for k, v in {**FAST, "epochs": epochs, "corpus": corpus}.items()]
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    return ["grid", "--study", "si", "--results", str(tmp_path / "r"), "--grid",
+            f"alpha={alphas}", "--storage", url, "--set", *sets]  # fmt: skip
+
+
+def _wait_for(predicate, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_shared_grid_worker_releases_its_cell(tmp_path, corpus_file, sig):
+    """Ctrl-C (or SIGTERM) in a cell left its trial RUNNING: a restarted worker waited out the
+    whole heartbeat grace period. Now the cell is failed and queued again at once."""
+    import os
+
+    argv = _shared_argv(tmp_path, corpus_file, "0.5,1.0", epochs=40)
+    env = {**env_for(tmp_path), "W2V_STUDY_HEARTBEAT": "1,600"}  # a RUNNING leftover: 10 min
+    victim = Worker(argv, tmp_path / "victim.txt", env)
+    _wait_for(lambda: any(e == "start" for _, e, _ in read_log(tmp_path / "events.log")))
+    os.kill(victim.process.pid, sig)
+    assert victim.wait(60) == 130, victim.text()
+    assert "interrupted" in victim.text() and "Traceback" not in victim.text()
+    trials = trial_states(f"sqlite:///{tmp_path / 'grid.db'}", "si")
+    states = sorted(t.state.name for t in trials)
+    assert "RUNNING" not in states and states.count("FAIL") == 1, states
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    waiting = [t.user_attrs["run_id"] for t in trials if t.state.name == "WAITING"]
+    assert failed.user_attrs["run_id"] in waiting  # queued again
+    started = time.monotonic()
+    assert run_worker(argv, tmp_path / "restart.txt", env, timeout=300) == 0
+    assert time.monotonic() - started < 300  # far below the 600 s grace
+    runs, _ = load_table(tmp_path / "r" / "si")
+    assert sorted(runs["status"]) == ["done", "done"]
+    done = runs_completed(tmp_path / "events.log")
+    assert sorted(done) == sorted(set(done)) and len(done) == 2  # each cell finished once
+
+
+def test_waiting_shared_grid_worker_says_why(tmp_path, corpus_file):
+    """A worker that finds only a cell RUNNING elsewhere (its worker was killed) waits for the
+    grace period; it now says so instead of waiting silently."""
+    argv = _shared_argv(tmp_path, corpus_file, "0.5", epochs=1)
+    env = env_for(tmp_path)
+    assert run_worker(argv, tmp_path / "victim.txt", env, Fault("claim")) == KILLED
+    assert run_worker(argv, tmp_path / "survivor.txt", env, timeout=120) == 0
+    text = (tmp_path / "survivor.txt").read_text()
+    assert "waiting: 1 cell is running in other workers" in text
+    assert "once its heartbeat is 3 s old ($W2V_STUDY_HEARTBEAT)" in text
+
+
+# -- two grids on one study at once (issue 14, class 12) --------------------------------------
+def test_second_local_grid_on_a_study_is_refused_and_each_cell_runs_once(tmp_path, corpus_file):
+    """Two `study grid` processes on one study (no --storage) both trained every cell. Now the
+    second stops at once with one line; the first runs each cell once."""
+    argv = _shared_argv(tmp_path, corpus_file, "0.5,1.0", epochs=20)
+    argv = argv[: argv.index("--storage")] + argv[argv.index("--storage") + 2 :]  # local
+    env = env_for(tmp_path)
+    first = Worker(argv, tmp_path / "first.txt", env)
+    _wait_for(lambda: any(e == "start" for _, e, _ in read_log(tmp_path / "events.log")))
+    assert run_worker(argv, tmp_path / "second.txt", env) == 2
+    second = (tmp_path / "second.txt").read_text()
+    [line] = [x for x in second.splitlines() if x.startswith("error:")]
+    assert f"another local grid (pid {first.process.pid}) is running study 'si'" in line
+    assert "--storage sqlite:///" in line and "Traceback" not in second
+    assert first.wait(300) == 0, first.text()
+    done = runs_completed(tmp_path / "events.log")
+    assert len(done) == 2 and len(set(done)) == 2  # each cell trained once, by the first
+    # shared workers and a local grid exclude each other too
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    from study.results import ResultStore
+    from study.runner import grid_lock
+
+    store = ResultStore(tmp_path / "r" / "si")
+    with grid_lock(store, shared=True):
+        assert run_worker(argv, tmp_path / "third.txt", env) == 2
+        assert (
+            "workers of a shared grid (--storage) are running study 'si'"
+            in (tmp_path / "third.txt").read_text()
+        )
+    with grid_lock(store, shared=False):
+        assert run_worker([*argv, "--storage", url], tmp_path / "fourth.txt", env) == 2
+        assert "(a shared grid cannot join a local one)" in (tmp_path / "fourth.txt").read_text()
