@@ -743,3 +743,16 @@ def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, caps
         assert main(argv) == 0, capsys.readouterr().err
     for vectors in (tmp_path / "r").rglob("vectors.bin"):
         assert sorted(load_vectors(str(vectors)).index_to_key) == sorted(TOKENS)
+
+
+def test_failed_optuna_trials_are_one_line_each_in_the_cli(tmp_path, capsys):
+    """Optuna logged each failed trial with a traceback; a user error now prints its line."""
+    corpus = write(tmp_path / "c.txt", ws353_planted_text())
+    sets = [*fast(*DIVERGE), f"corpus={corpus}"]
+    sets = [s for s in sets if not s.startswith("lr_start=")]
+    argv = optuna_cmd(tmp_path, "--n-trials", "2", "--space", "lr_start=1000,2000", "--set", *sets)
+    assert main([*argv, "--sampler", "random", "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    failures = [line for line in err.splitlines() if "failed with parameters" in line]
+    assert len(failures) == 2 and all("DivergenceError: training diverged" in f for f in failures)

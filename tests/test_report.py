@@ -126,3 +126,22 @@ def test_a_report_written_elsewhere_leaves_the_study_untouched(report, tmp_path)
     elsewhere = build_report(study_dir, out_dir=tmp_path / "out")
     assert elsewhere.html_path.parent == tmp_path / "out" and elsewhere.html_path.exists()
     assert sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--by", "alpah", "report --by 'alpah': alpah is not a config field; swept in this study:"),
+        ("--by", "dim", "report --by 'dim': dim has one value here"),
+        ("--metric", "accuracy", "report --metric 'accuracy': not a metric of this study; it has"),
+        ("--pca-trainer", "fasttext", "no runs of it here; trainers: torch, gensim"),
+    ],
+)
+def test_bogus_report_options_are_one_line_errors(report, tmp_path, capsys, option, value, message):
+    """They were accepted and silently replaced by defaults (issue 14, class 13)."""
+    study_dir = report.html_path.parent
+    out = tmp_path / "out"
+    assert main(["report", str(study_dir), "--out", str(out), option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not out.exists()  # rejected before anything is written

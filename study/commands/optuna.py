@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import shlex
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import optuna
@@ -142,12 +145,13 @@ def optuna_command(args: argparse.Namespace) -> int:
     )
     objective = make_objective(base, space, objectives, store, CorpusCache(args.data_dir))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(
-        objective,
-        n_trials=args.n_trials,
-        catch=(StudyError,),
-        show_progress_bar=sys.stderr.isatty(),
-    )
+    with _one_line_trial_failures():
+        study.optimize(
+            objective,
+            n_trials=args.n_trials,
+            catch=(StudyError,),
+            show_progress_bar=sys.stderr.isatty(),
+        )
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
     print(
         f"study {args.study}: "
@@ -161,3 +165,28 @@ def optuna_command(args: argparse.Namespace) -> int:
             print(f"pareto: {trial.values} with {trial.params}")
     save_tables(store)
     return 0
+
+
+class _DropUserErrorTracebacks(logging.Filter):
+    """Optuna logs a failed trial with its traceback; for a user error (a diverging run, a bad
+    corpus: already recorded with its reason) its one-line message says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], StudyError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_trial_failures() -> Iterator[None]:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(_DropUserErrorTracebacks())
+    logger = logging.getLogger("optuna")
+    optuna.logging.disable_default_handler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        optuna.logging.enable_default_handler()

@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--metric",
-        default="ws353_spearman",
-        help="metric that picks the best cell (default: ws353_spearman)",
+        default=None,
+        help="metric that picks the best cell (default: ws353_spearman, if the study has it)",
     )
     parser.add_argument(
         "--no-align",
@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         help="draw the PCA overlays without Procrustes alignment",
     )
     parser.add_argument(
-        "--pca-trainer", default="torch", help="trainer whose sweep is overlaid (default: torch)"
+        "--pca-trainer",
+        default=None,
+        help="trainer whose sweep is overlaid (default: torch, if the study has it)",
     )
     parser.add_argument(
         "--pca-words",
@@ -55,6 +57,8 @@ def study_folder(study: str, results: str | None) -> Path:
     path = Path(study)
     if path.is_dir():
         return path
+    if path.exists():
+        raise StudyError(f"{study} is a file, not a study folder (results/<study>)")
     candidate = results_root(results) / study
     if "/" not in study and candidate.is_dir():
         return candidate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from study.analysis import (
     trainers,
 )
 from study.atomic import atomic_write_text
+from study.config import field_names, show
 from study.errors import StudyError
 from study.overlay import plot_pca_overlays
 from study.report import tables
@@ -38,10 +40,43 @@ class ReportOptions:
     those figures. `align=False` draws the overlays without Procrustes."""
 
     by: str | None = None
-    metric: str = "ws353_spearman"
+    metric: str | None = None  # None: ws353_spearman if the study has it, else its first metric
     align: bool = True
-    pca_trainer: str = "torch"
+    pca_trainer: str | None = None  # None: torch if the study has it, else its first trainer
     pca_words: int = 300
+
+
+def resolve_options(
+    runs: pd.DataFrame, metrics: list[str], options: ReportOptions
+) -> ReportOptions:
+    """Defaults filled in from the study; a value the study does not have is an error (bogus
+    --by/--metric/--pca-trainer used to be accepted and silently replaced)."""
+    swept = swept_fields(runs)
+    listed = ", ".join(swept) or "nothing"
+    by = options.by
+    if by is None:
+        by = "alpha" if "alpha" in swept or not swept else swept[0]
+    elif by not in swept:
+        what = "is not a config field" if by not in field_names() else "has one value here"
+        raise StudyError(f"report --by {show(by)}: {by} {what}; swept in this study: {listed}")
+    metric = options.metric
+    if metric is None:
+        metric = "ws353_spearman" if "ws353_spearman" in metrics or not metrics else metrics[0]
+    elif metric not in metrics:
+        have = ", ".join(metrics) or "none (no done run has a metric)"
+        raise StudyError(
+            f"report --metric {show(metric)}: not a metric of this study; it has {have}"
+        )
+    names = trainers(runs)
+    trainer = options.pca_trainer
+    if trainer is None:
+        trainer = "torch" if "torch" in names or not names else names[0]
+    elif trainer not in names:
+        raise StudyError(
+            f"report --pca-trainer {show(trainer)}: no runs of it here; "
+            f"trainers: {', '.join(names)}"
+        )
+    return dataclasses.replace(options, by=by, metric=metric, pca_trainer=trainer)
 
 
 def build_report(
@@ -55,6 +90,7 @@ def build_report(
     if runs.empty:
         raise StudyError(f"no finished runs in {store.root}; run a grid first")
     out = Path(out_dir) if out_dir is not None else store.root
+    options = resolve_options(runs, available_metrics(runs), options)  # before writing anything
     report = Report(store.name, out / "report.html", out / "report.md", summary(runs))
     report.command = store.read_study_info().get("command", NO_COMMAND)
     metrics = available_metrics(runs)
@@ -150,9 +186,7 @@ def add_figures(
     figures_dir.mkdir(parents=True, exist_ok=True)
     for old in figures_dir.glob("*.png"):  # a rerun must not leave stale figures behind
         old.unlink()
-    swept = swept_fields(runs)
-    by = options.by or ("alpha" if "alpha" in swept or not swept else swept[0])
-    metric = options.metric if options.metric in metrics or not metrics else metrics[0]
+    by, metric = str(options.by), str(options.metric)
 
     def add(name: str, title: str, draw: Callable[[], Figure | None], caption: str = "") -> None:
         fig = draw()
@@ -186,7 +220,7 @@ def add_figures(
         lambda: figures.plot_trainer_scatter(runs, metrics))  # fmt: skip
     add("throughput", "Throughput per trainer", lambda: figures.plot_throughput(runs))
     overlay = plot_pca_overlays(
-        store.root, runs, by, options.pca_trainer, options.align, target=options.pca_words
+        store.root, runs, by, str(options.pca_trainer), options.align, target=options.pca_words
     )
     if overlay is None:
         return
