@@ -83,6 +83,13 @@ def _optuna_study_private_ids() -> bool:
     return isinstance(study._study_id, int) and isinstance(trial._trial_id, int)
 
 
+def _optuna_trial_id() -> bool:
+    import optuna
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    return isinstance(study.ask()._trial_id, int)
+
+
 def _optuna_get_all_trials() -> bool:
     from optuna.storages import BaseStorage
 
@@ -112,6 +119,8 @@ INTERNALS = [
              "study/shared_grid.py (_claim)", _optuna_heartbeat_module),
     Internal("optuna", "Study._storage, Study._study_id, FrozenTrial._trial_id",
              "study/shared_grid.py (_claim)", _optuna_study_private_ids),
+    Internal("optuna", "Trial._trial_id",
+             "study/search.py (make_objective: the first heartbeat)", _optuna_trial_id),
     Internal("optuna", "BaseStorage.get_all_trials(study_id, deepcopy, states)",
              "study/shared_grid.py (_claim)", _optuna_get_all_trials),
     Internal("optuna", "Study.set_metric_names (experimental)",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import optuna
+from optuna.storages import RDBStorage
 
 from study.config import RunConfig, base_type, check_field, field_type, parse_value, show
 from study.errors import ConfigError, StudyError
@@ -164,10 +165,17 @@ def make_objective(
     objectives: Sequence[Objective],
     store: ResultStore,
     corpora: CorpusCache,
+    heartbeat: RDBStorage | None = None,
 ) -> Any:
+    """The trial objective. With `heartbeat` (the study's storage, heartbeats on), the trial's
+    first heartbeat is recorded before anything else: Optuna's heartbeat thread may not have
+    written one yet, and a RUNNING trial without any heartbeat is never failed as stale, so a
+    worker killed in that moment would leave its trial RUNNING for good."""
     prune = len(objectives) == 1
 
     def objective(trial: optuna.Trial) -> float | list[float]:
+        if heartbeat is not None and heartbeat.get_heartbeat_interval() is not None:
+            heartbeat.record_heartbeat(trial._trial_id)
         config = base.with_overrides({p.name: p.suggest(trial) for p in space})
         trial.set_user_attr("run_id", config.run_id)
         payload = store.read_metrics(config.run_id)

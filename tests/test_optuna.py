@@ -222,3 +222,31 @@ def test_killed_trial_is_failed_and_retried_not_left_running(tmp_path, monkeypat
     trials = study.get_trials()
     assert trials[0].state.name == "FAIL"
     assert trials[1].state.name == "WAITING" and trials[1].user_attrs == {"run_id": "abc"}
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_still_failed(tmp_path, monkeypatch):
+    """Optuna's heartbeat thread may not have beaten yet when a worker dies right after its
+    trial started; such a trial would stay RUNNING for good. The objective beats first."""
+    import time
+
+    import study.search as search
+
+    monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "1,2")
+    storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}")
+    study = optuna.create_study(storage=storage, study_name="early")
+    trial = study.ask()  # RUNNING, and no heartbeat thread at all: a worker that dies now
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the first thing the run does is where the kill lands
+
+    monkeypatch.setattr(search, "execute_run", killed)
+    store = ResultStore(tmp_path / "early")
+    objective = make_objective(
+        RunConfig(), parse_space(["alpha=0:1"]), parse_objectives(["ws353_spearman"]), store,
+        CorpusCache(), heartbeat=storage,
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        objective(trial)
+    time.sleep(3)
+    optuna.storages.fail_stale_trials(study)
+    assert study.get_trials()[0].state.name == "FAIL"

@@ -143,7 +143,9 @@ def optuna_command(args: argparse.Namespace) -> int:
             "fixed": base.to_dict(),
         }
     )
-    objective = make_objective(base, space, objectives, store, CorpusCache(args.data_dir))
+    objective = make_objective(
+        base, space, objectives, store, CorpusCache(args.data_dir), heartbeat=storage
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with _one_line_trial_failures():
         study.optimize(
