@@ -84,15 +84,16 @@ def read_file_bytes(path: str | os.PathLike[str], what: str = "corpus") -> bytes
     except (OSError, ValueError) as exc:  # permission, loop, name too long, NUL in the name
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise CorpusError(f"cannot read {what} {path}: {reason}") from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise CorpusError(f"{what} path is a directory, not a file: {path}")
-        if not stat.S_ISREG(mode):
-            raise CorpusError(
-                f"{what} {path} is not a regular file ({_file_kind(mode)}): it can be read "
-                "only once or never ends; save it to a file and give that path"
-            )
+        raise CorpusError(
+            f"{what} {path} is not a regular file ({_file_kind(mode)}): it can be read "
+            "only once or never ends; save it to a file and give that path"
+        )
+    with os.fdopen(fd, "rb") as handle:
         try:
             return handle.read()
         except OSError as exc:

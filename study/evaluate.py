@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,12 @@ def read_analogies(path: str | Path = GOOGLE_ANALOGIES_PATH) -> AnalogySet:
 def _lines(path: str | Path) -> Iterable[tuple[int, str]]:
     """(1-based line number, line) of a UTF-8 text file, with readable errors."""
     try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = stat.S_IFREG  # open() below names the problem
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a FIFO's open() would wait forever
+        raise BenchmarkFileError(f"{path}: not a regular file (a pipe or device); save it first")
+    try:
         with open(path, encoding="utf-8") as fin:
             yield from enumerate(fin, start=1)
     except FileNotFoundError:
@@ -119,6 +127,9 @@ def _lines(path: str | Path) -> Iterable[tuple[int, str]]:
         raise BenchmarkFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except IsADirectoryError:
         raise BenchmarkFileError(f"{path}: is a directory, not a benchmark file") from None
+    except (OSError, ValueError) as exc:  # permission denied, a NUL in the name
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise BenchmarkFileError(f"{path}: cannot read ({reason})") from None
 
 
 # ---------------------------------------------------------------- vocabulary helpers

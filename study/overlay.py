@@ -253,17 +253,29 @@ def plot_pca_overlays(
     seed_words: Sequence[str] = SEED_WORDS,
     target: int = 300,
 ) -> Overlay | None:
-    """`pca_overlays` for the saved vectors of one sweep of a study (None: fewer than 2 models)."""
-    from gensim.models import KeyedVectors
+    """`pca_overlays` for the saved vectors of one sweep of a study (None: fewer than 2 models).
+
+    A run whose vectors cannot be read (damaged, NaN) is left out with a note, not fatal."""
+    from study.vectors import load_vectors
 
     store = ResultStore(study_dir)
     sweep, fixed = sweep_models(runs, by, trainer, where=where)
     paths = [store.vectors_path(rid) for rid in sweep.get("run_id", [])]
-    keep = [i for i, p in enumerate(paths) if p.exists()]
+    keep, vectors, skipped = [], [], []
+    for i, path in enumerate(paths):
+        if not path.exists():
+            continue
+        try:
+            vectors.append(load_vectors(path))
+        except StudyError as exc:
+            skipped.append(f"PCA overlay: left out {exc}")
+            continue
+        keep.append(i)
     if len(keep) < 2:
         return None
     sweep = sweep.iloc[keep]
-    vectors = [KeyedVectors.load_word2vec_format(str(paths[i]), binary=True) for i in keep]
     labels = [f"{by}={fmt_value(v)}" for v in sweep[by]]
-    return pca_overlays(vectors, labels, list(sweep["run_id"]), align, seed_words, target,
-                        title=where_text(fixed))  # fmt: skip
+    overlay = pca_overlays(vectors, labels, list(sweep["run_id"]), align, seed_words, target,
+                           title=where_text(fixed))  # fmt: skip
+    overlay.notes[:0] = skipped
+    return overlay

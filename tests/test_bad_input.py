@@ -88,6 +88,50 @@ def small_vectors(folder: Path) -> Path:
     return path
 
 
+def vectors_with(
+    folder: Path,
+    fmt: str,
+    header: str | None = None,
+    nan_rows: int = 0,
+    inf_rows: int = 0,
+    cut: int = 0,
+    dup: bool = False,
+    junk: str | None = None,
+    bad_word: bool = False,
+    vocab: str | None = None,
+) -> Path:
+    """A word2vec file (6 words, dim 4) made hostile in one way."""
+    from gensim.models import KeyedVectors
+
+    words = ["love", "sex", "tiger", "cat", "king", "queen"]
+    values = np.random.default_rng(0).normal(size=(len(words), 4)).astype(np.float32)
+    values[:nan_rows] = np.nan
+    values[len(words) - inf_rows :] = np.inf
+    if dup:
+        words[1] = words[0]
+    kv = KeyedVectors(vector_size=4, count=0)
+    kv.add_vectors([f"w{i}" for i in range(len(words))], values)
+    path = folder / f"vectors.{fmt}"
+    kv.save_word2vec_format(str(path), binary=fmt == "bin")
+    data = path.read_bytes()
+    for i, word in enumerate(words):  # gensim itself refuses repeated keys: rename on disk
+        data = data.replace(f"w{i} ".encode(), f"{word} ".encode(), 1)
+    if bad_word:
+        data = data.replace(b"tiger ", b"ti\xffer ", 1)
+    if junk is not None:
+        lines = data.split(b"\n")
+        lines[2] = lines[2].rsplit(b" ", 1)[0] + b" " + junk.encode()
+        data = b"\n".join(lines)
+    if header is not None:
+        data = header.encode() + data[data.index(b"\n") :]
+    if cut:
+        data = data[:-cut]
+    path.write_bytes(data)
+    if vocab is not None:
+        write(folder / "vocab.txt", vocab)
+    return path
+
+
 def grid(results: Path, *args: str) -> list[str]:
     return ["grid", "--results", str(results), *args]
 
@@ -333,6 +377,85 @@ CASES = [
     # -- command lines argparse rejects: one line too ----------------------------------------
     ("unknown-option", lambda d: grid(d, "--bogus"), "unrecognized arguments: --bogus"),
     ("missing-command", lambda d: [], "the following arguments are required"),
+    # -- hostile vector files (issue 14, class 8) -------------------------------------------
+    (
+        "eval-binary-header-dim-wrong",
+        lambda d: ["eval", str(vectors_with(d, "bin", header="6 3"))],
+        "does not match the file",
+    ),
+    (
+        "eval-binary-header-count-wrong",
+        lambda d: ["eval", str(vectors_with(d, "bin", header="5 4"))],
+        "follow the last of 5 vectors",
+    ),
+    (
+        "eval-binary-count-too-big",
+        lambda d: ["eval", str(vectors_with(d, "bin", header="999999999 4"))],
+        "cannot hold 999,999,999 vectors of dim 4",
+    ),
+    (
+        "eval-text-header-dim-wrong",
+        lambda d: ["eval", str(vectors_with(d, "txt", header="6 5"))],
+        "expected a word and 5 numbers (the header's dim), got 5 fields",
+    ),
+    (
+        "eval-text-header-count-wrong",
+        lambda d: ["eval", str(vectors_with(d, "txt", header="9 4"))],
+        "the header says 9 vectors, the file has 6",
+    ),
+    (
+        "eval-nan-vectors",
+        lambda d: ["eval", str(vectors_with(d, "bin", nan_rows=5))],
+        "5 of 6 vectors hold NaN or infinite values",
+    ),
+    (
+        "eval-inf-vectors-text",
+        lambda d: ["eval", str(vectors_with(d, "txt", inf_rows=1))],
+        "1 of 6 vectors hold NaN or infinite values",
+    ),
+    (
+        "eval-truncated-binary",
+        lambda d: ["eval", str(vectors_with(d, "bin", cut=20))],
+        "cannot hold",
+    ),
+    (
+        "eval-repeated-word",
+        lambda d: ["eval", str(vectors_with(d, "txt", dup=True))],
+        "two vectors",
+    ),
+    (
+        "eval-not-a-number",
+        lambda d: ["eval", str(vectors_with(d, "txt", junk="abc"))],
+        "'abc' is not a number",
+    ),
+    (
+        "eval-word-not-utf8",
+        lambda d: ["eval", str(vectors_with(d, "bin", bad_word=True))],
+        "its word is not UTF-8",
+    ),
+    ("eval-header-zero", lambda d: ["eval", str(write(d / "z.txt", "0 4\n"))], "nothing to read"),
+    (
+        "eval-bad-pickle",
+        lambda d: ["eval", str(write(d / "v.kv", b"\x80\x04garbage"))],
+        "cannot read vectors",
+    ),
+    ("eval-vectors-fifo", lambda d: ["eval", str(fifo(d))], "not a regular file (a pipe)"),
+    ("eval-vectors-dir", lambda d: ["eval", str(d)], "vectors path is a directory"),
+    (
+        "eval-vocab-mismatch",
+        lambda d: ["eval", str(vectors_with(d, "bin", vocab="love 3\nsex 2\n"))],
+        "vocab.txt: does not match the vectors beside it",
+    ),
+    (
+        "eval-vocab-malformed",
+        lambda d: ["eval", str(vectors_with(d, "bin", vocab="love three\n"))],
+        "vocab.txt:1: expected 'word count'",
+    ),
+    (
+        "eval-pairs-fifo",
+        lambda d: ["eval", str(small_vectors(d)), "--pairs", str(fifo(d))],
+        "not a regular file",
+    ),
     # -- evaluation files -------------------------------------------------------------------
     ("eval-missing-vectors", lambda d: ["eval", str(d / "nope.bin")], "vectors file not found"),
     (

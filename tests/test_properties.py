@@ -259,3 +259,69 @@ def test_corpus_of_any_tokens_trains_and_its_vectors_read_back(lines):
             assert result["status"] == "done", result.get("error")
             vectors = load_vectors(store.run_dir(config.run_id) / "vectors.bin")
             assert sorted(vectors.index_to_key) == sorted(set(_tokens("\n".join(lines))))
+
+
+# -- vector files: valid ones damaged in arbitrary ways, and arbitrary bytes -----------------------
+def _vector_file(binary: bool) -> bytes:
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=3, count=0)
+    words = ["king", "queen", "man", "wo\u00a0man", "a\x00"]
+    kv.add_vectors(words, np.arange(15, dtype=np.float32).reshape(5, 3) / 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "v"
+        kv.save_word2vec_format(str(path), binary=binary)
+        return path.read_bytes()
+
+
+VECTOR_FILES = {True: _vector_file(True), False: _vector_file(False)}
+HEADERS = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.tuples(st.integers(-2, 10**12), st.integers(-2, 10**6)).map(lambda t: f"{t[0]} {t[1]}"),
+)
+
+
+def _load_or_refuse(path: Path) -> None:
+    from study.vectors import load_vectors
+
+    try:
+        vectors = load_vectors(path)
+    except StudyError as exc:
+        assert "\n" not in str(exc)
+        return
+    matrix = np.asarray(vectors.vectors)
+    assert matrix.ndim == 2 and len(vectors.index_to_key) == matrix.shape[0] > 0
+    assert np.isfinite(matrix).all()
+    assert len(set(vectors.index_to_key)) == len(vectors.index_to_key)
+
+
+@given(
+    binary=st.booleans(),
+    header=HEADERS,
+    cut=st.integers(0, 120),
+    flips=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=4),
+    vocab=st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_damaged_vector_files_load_or_are_refused_in_one_line(binary, header, cut, flips, vocab):
+    data = bytearray(VECTOR_FILES[binary])
+    if header is not None:
+        data = bytearray(header.encode() + data[data.index(b"\n") :])
+    for position, value in flips:
+        if position < len(data):
+            data[position] = value
+    del data[len(data) - min(cut, len(data)) :]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vectors.bin"
+        path.write_bytes(bytes(data))
+        if vocab is not None:
+            (Path(tmp) / "vocab.txt").write_text(vocab)
+        _load_or_refuse(path)
+
+
+@given(data=st.binary(max_size=120), suffix=st.sampled_from(["", ".gz", ".bz2", ".kv"]))
+def test_arbitrary_bytes_as_vectors_are_refused_in_one_line(data, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"vectors{suffix}"
+        path.write_bytes(data)
+        _load_or_refuse(path)
