@@ -8,8 +8,10 @@ temporary file is removed and an `OSError` becomes a one-line `StudyError` namin
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -47,10 +49,38 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         finally:
             os.close(fd)
         os.replace(tmp, target)
+        fsync_dir(target.parent)  # the rename itself survives a power cut
     except OSError as exc:
         raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)  # gone already after a successful rename
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (renames, removals) to disk; a no-op where that is unsupported."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # filesystems that cannot
+            raise
+    finally:
+        os.close(fd)
+
+
+def remove_durably(first: Path, *others: Path) -> None:
+    """Remove `first`, make that durable, then remove the others (missing files are fine): a
+    process killed in between, or a power cut, never finds the others without `first` gone."""
+    try:
+        first.unlink(missing_ok=True)
+        fsync_dir(first.parent)
+        for path in others:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StudyError(f"cannot remove {exc.filename or first}: {exc.strerror or exc}") from exc
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -7,13 +7,13 @@ docs/DESIGN.md, "Result store").
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import platform
 import subprocess
 import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
@@ -21,10 +21,16 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 import numpy as np
 import pandas as pd
 
-from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json
+from study import run_files
+from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove_durably
 from study.config import RunConfig, field_names
 from study.errors import StudyError
 
+log = logging.getLogger(__name__)
+# What a training writes into its run folder besides config.json and metrics.json (study.vectors,
+# study.neighbours, study.tensorboard_callback): removed before the run is trained again.
+RUN_OUTPUTS = ("epochs.csv", "vectors.bin", "vocab.txt", "output_vectors.bin", "neighbours.csv",
+               "tensorboard")  # fmt: skip
 RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
 SCHEMA_VERSION = 1
 
@@ -125,14 +131,27 @@ def _device_name(config: RunConfig) -> str:
 # -- the store ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunRecord:
-    """A finished (done, failed or pruned) run as read back from disk."""
+    """A finished (done, failed or pruned) run as read back from disk, every file checked."""
 
     config: RunConfig
     result: RunResult
+    run_id: str = ""  # its folder's name: config.run_id, or the id an earlier version gave it
+    epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def status(self) -> Status:
         return self.result["status"]
+
+
+_REPORTED: set[str] = set()
+
+
+def _damaged(path: Path, reason: str, consequence: str) -> None:
+    """One warning line per damaged file and process (status() reads a run many times)."""
+    message = f"damaged study file {path}: {reason}; {consequence}"
+    if message not in _REPORTED:
+        _REPORTED.add(message)
+        log.warning(message)
 
 
 class ResultStore:
@@ -159,8 +178,16 @@ class ResultStore:
         atomic_write_json(self.root / "study.json", info)
 
     def start_run(self, config: RunConfig) -> Path:
-        """Create the run folder and write config.json (idempotent)."""
+        """Create the run folder and write config.json (idempotent).
+
+        A rerun (--overwrite, --retry-failed, a failed Optuna trial run again) first removes
+        metrics.json, durably, then what the last training left: a process killed during the
+        new training can never leave the old metrics.json beside new vectors, nor a failed
+        run keep the old vectors (a run folder never pairs files from two trainings)."""
         folder = self.run_dir(config.run_id)
+        left = [folder / name for name in RUN_OUTPUTS if (folder / name).exists()]
+        if left or (folder / "metrics.json").exists():
+            remove_durably(folder / "metrics.json", *left)
         atomic_write_json(folder / "config.json", config.to_dict())
         return folder
 
@@ -184,29 +211,45 @@ class ResultStore:
         atomic_write_json(self.run_dir(config.run_id) / "metrics.json", record)
 
     # -- reading ------------------------------------------------------------------------
+    # Every file read back is checked (`study.run_files`): a damaged one is one warning line
+    # naming it, its run counts as not finished (a rerun replaces it), and nothing stops.
     def status(self, run_id: str) -> Status | None:
-        record = self.read_metrics(run_id)
-        return None if record is None else record["status"]
+        record = self.read_run(run_id)
+        return None if record is None else record.status
 
     def read_metrics(self, run_id: str) -> RunResult | None:
-        """The run's metrics.json, or None while the run is unfinished."""
-        path = self.run_dir(run_id) / "metrics.json"
-        try:
-            record = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StudyError(f"unreadable result file {path}: {exc}") from exc
-        if not isinstance(record, dict) or record.get("status") not in STATUSES:
-            raise StudyError(f"unreadable result file {path}: no valid run status")
-        return cast(RunResult, record)
+        """The run's metrics.json, or None while the run is unfinished (or damaged)."""
+        record = self.read_run(run_id)
+        return None if record is None else record.result
 
-    def read_config(self, run_id: str) -> RunConfig:
-        return RunConfig.from_dict(json.loads((self.run_dir(run_id) / "config.json").read_text()))
+    def read_run(self, run_id: str) -> RunRecord | None:
+        """The finished run in folder `run_id`, or None: unfinished, or a file is damaged."""
+        folder = self.run_dir(run_id)
+        path = folder / "metrics.json"
+        try:
+            values = run_files.read_json_object(path)
+            if values is None:
+                return None
+            result = cast(RunResult, run_files.check_result(values, run_id))
+            path = folder / "config.json"
+            config_values = run_files.read_json_object(path)
+            if config_values is None:
+                raise run_files.DamagedFile("missing (the run has a metrics.json)")
+            config = run_files.check_config(config_values, run_id)
+            path = folder / "epochs.csv"
+            epochs = run_files.read_epochs(path)
+        except run_files.DamagedFile as exc:
+            _damaged(path, str(exc), f"run {run_id} counts as not finished")
+            return None
+        return RunRecord(config, result, run_id, epochs)
 
     def read_epochs(self, run_id: str) -> pd.DataFrame:
         path = self.run_dir(run_id) / "epochs.csv"
-        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+        try:
+            return run_files.read_epochs(path)
+        except run_files.DamagedFile as exc:
+            _damaged(path, str(exc), "its epochs are left out")
+            return pd.DataFrame()
 
     def vectors_path(self, run_id: str) -> Path:
         from study.vectors import VECTORS_FILE
@@ -215,18 +258,33 @@ class ResultStore:
 
     def read_study_info(self) -> dict[str, Any]:
         path = self.root / "study.json"
-        return dict(json.loads(path.read_text())) if path.exists() else {}
+        try:
+            return run_files.read_json_object(path) or {}
+        except run_files.DamagedFile as exc:
+            _damaged(path, str(exc), "ignored")
+            return {}
 
     def finished_runs(self) -> Iterator[RunRecord]:
-        """Every run with a metrics.json, in run-id order (unfinished folders are skipped)."""
+        """Every finished run, in folder order; unfinished and damaged ones are skipped (the
+        damaged ones with a warning), and so is anything in runs/ that is not a run folder."""
         runs = self.root / "runs"
         if not runs.is_dir():
             return
-        for folder in sorted(runs.iterdir()):
-            result = self.read_metrics(folder.name)
-            if result is None:
+        records = []
+        for entry in sorted(runs.iterdir()):
+            if entry.name.startswith("."):
                 continue
-            yield RunRecord(self.read_config(folder.name), result)
+            if not entry.is_dir():
+                _damaged(entry, "not a run folder", "ignored")
+                continue
+            record = self.read_run(entry.name)
+            if record is not None:
+                records.append(record)
+        ids = {r.run_id for r in records}
+        for record in records:
+            if record.run_id != record.config.run_id and record.config.run_id in ids:
+                continue  # an old-id folder whose config has been run again under its new id
+            yield record
 
 
 def load_table(
@@ -252,7 +310,7 @@ def load_table(
         result = record.result
         run_rows.append(
             {
-                "run_id": record.config.run_id,
+                "run_id": record.run_id,
                 "status": result["status"],
                 "error": result.get("error"),
                 **config,
@@ -260,9 +318,9 @@ def load_table(
                 **{k: result.get(k) for k in RUN_KEYS},
             }
         )
-        epochs = store.read_epochs(record.config.run_id)
+        epochs = record.epochs.copy()
         if not epochs.empty:
-            epochs.insert(0, "run_id", record.config.run_id)
+            epochs.insert(0, "run_id", record.run_id)
             for i, (key, value) in enumerate(config.items(), start=1):
                 epochs.insert(i, key, value)
             epoch_frames.append(epochs)

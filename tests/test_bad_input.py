@@ -544,16 +544,98 @@ def test_config_errors_write_nothing(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_unreadable_result_file_stops_the_grid_with_one_line(tmp_path, capsys, planted_corpus_file):
-    """A metrics.json damaged by hand (writes are atomic, so not by a crash) is reported."""
-    sets = [*FAST, f"corpus={planted_corpus_file}"]
-    config = RunConfig().with_overrides(dict(s.split("=", 1) for s in sets))
-    store = ResultStore(tmp_path / "grid")
-    store.start_run(config)
-    write(store.run_dir(config.run_id) / "metrics.json", "{not json")
-    assert main(grid(tmp_path, "--set", *sets)) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: unreadable result file ") and err.count("\n") == 1
+# -- damaged study folders (issue 14, class 7) ------------------------------------------------
+@pytest.fixture(scope="module")
+def two_run_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-cell grid (window 2, 3) to copy and damage."""
+    root = tmp_path_factory.mktemp("damaged")
+    corpus = write(root / "c.txt", planted_groups_text())
+    argv = grid(root / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast(),
+                f"corpus={corpus}")  # fmt: skip
+    assert main(argv) == 0
+    return root
+
+
+def _damage(run: Path, how: str) -> str:
+    """Damage one run folder (or the study) as a person or a tool might; returns the file."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    writes = {
+        "metrics-not-json": ("metrics.json", "{not json"),
+        "metrics-not-utf8": ("metrics.json", b"\xff\xfe{}"),
+        "metrics-a-list": ("metrics.json", "[1, 2]"),
+        "metrics-bad-status": ("metrics.json", json.dumps({**metrics, "status": "finished"})),
+        "metrics-text-metric": ("metrics.json", json.dumps({**metrics, "metrics": {"x": "hi"}})),
+        "metrics-text-count": ("metrics.json", json.dumps({**metrics, "vocab_size": "many"})),
+        "metrics-other-run": ("metrics.json", json.dumps({**metrics, "run_id": "0" * 16})),
+        "config-not-json": ("config.json", "{"),
+        "config-bad-value": ("config.json", json.dumps({**config, "window": -1})),
+        "config-unknown-key": ("config.json", json.dumps({**config, "colour": "red"})),
+        "config-other-run": ("config.json", json.dumps({**config, "seed": 7})),
+        "epochs-text": ("epochs.csv", "epoch,loss\n1,low\n"),
+        "epochs-not-csv": ("epochs.csv", b'\x00\x01\xff\n\x02,,,\n"'),
+        "epochs-fraction": ("epochs.csv", "epoch,loss\n1.5,0.3\n"),
+    }
+    if how == "config-missing":
+        (run / "config.json").unlink()
+        return "config.json"
+    name, data = writes[how]
+    write(run / name, data)
+    return name
+
+
+DAMAGES = ["metrics-not-json", "metrics-not-utf8", "metrics-a-list", "metrics-bad-status",
+           "metrics-text-metric", "metrics-text-count", "metrics-other-run", "config-missing",
+           "config-not-json", "config-bad-value", "config-unknown-key", "config-other-run",
+           "epochs-text", "epochs-not-csv", "epochs-fraction"]  # fmt: skip
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_run_is_one_warning_counts_as_unfinished_and_is_rerun(
+    tmp_path, capsys, two_run_study, how
+):
+    """A damaged run file gave a traceback (or stopped the grid with one line). Now: one warning
+    naming the file, the run is left out of the tables, the other run stays, and the grid's
+    rerun replaces the damaged run."""
+    shutil.copytree(two_run_study, tmp_path, dirs_exist_ok=True)
+    study = tmp_path / "r" / "d"
+    victim = sorted((study / "runs").iterdir())[0]
+    _damage(victim, how)
+    runs, _ = load_table(study)
+    assert list(runs["run_id"]) == [sorted(p.name for p in (study / "runs").iterdir())[1]]
+    corpus = two_run_study / "c.txt"  # the configs name the original corpus file
+    argv = grid(tmp_path / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast(),
+                f"corpus={corpus}")  # fmt: skip
+    capsys.readouterr()
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "2 cells: 1 skipped, 1 done" in captured.out
+    runs, _ = load_table(study)
+    assert len(runs) == 2 and set(runs["status"]) == {"done"}
+
+
+def test_damaged_study_folder_still_reports_with_one_line_per_damaged_file(
+    tmp_path, capsys, caplog, two_run_study
+):
+    """Stray files in runs/ stopped grid and report; a corrupt study.json gave a traceback."""
+    shutil.copytree(two_run_study, tmp_path, dirs_exist_ok=True)
+    study = tmp_path / "r" / "d"
+    write(study / "runs" / "notes.txt", "my notes")
+    write(study / "runs" / ".DS_Store", b"\x00")
+    (study / "runs" / "empty-folder").mkdir()
+    write(study / "study.json", "{")
+    victim = sorted(p for p in (study / "runs").iterdir() if len(p.name) == 16)[0]
+    _damage(victim, "config-not-json")
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING, logger="study.results"):
+        assert main(["report", str(study)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    damaged = [r.getMessage() for r in caplog.records if "damaged study file" in r.getMessage()]
+    assert len(damaged) == 3, damaged
+    assert any("notes.txt: not a run folder; ignored" in line for line in damaged)
+    assert any("study.json: not JSON" in line for line in damaged)
+    assert any(f"{victim.name}/config.json: not JSON" in line for line in damaged)
+    assert (study / "report.html").exists()
 
 
 # -- runs that fail: recorded, reported, the study goes on -------------------------------------

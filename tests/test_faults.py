@@ -657,3 +657,95 @@ def test_second_local_grid_on_a_study_is_refused_and_each_cell_runs_once(tmp_pat
     with grid_lock(store, shared=False):
         assert run_worker([*argv, "--storage", url], tmp_path / "fourth.txt", env) == 2
         assert "(a shared grid cannot join a local one)" in (tmp_path / "fourth.txt").read_text()
+
+
+# -- --overwrite killed part-way: no run folder pairs files of two trainings (class 2) ----------
+def _vectors_count(folder: Path) -> int:
+    return int((folder / "vectors.bin").read_bytes().split(b"\n", 1)[0].split()[0])
+
+
+@pytest.mark.parametrize(
+    "point", ["epochs.csv", "vectors.bin", "output_vectors.bin", "metrics.json"]
+)
+def test_overwrite_killed_part_way_never_pairs_files_of_two_trainings(tmp_path, point):
+    """`grid --overwrite` killed after the new vectors.bin replaced the old one left the old
+    metrics.json beside it: the rerun skipped the run as done, its metrics belonging to other
+    vectors. Now the old metrics.json goes first, so the killed run is unfinished and a plain
+    rerun trains it."""
+    from study.cli import main
+    from study.results import RUN_OUTPUTS
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(ws353_planted_text(seed=0))
+    results = tmp_path / "r"
+    assert main(_grid(results, corpus, "2")) == 0
+    [run] = (results / "chg" / "runs").iterdir()
+    old = json.loads((run / "metrics.json").read_text())
+    corpus.write_text(ws353_planted_text(seed=1, group_size=4))  # the new training differs
+    argv = _grid(results, corpus, "2", "--overwrite")
+    env = env_for(tmp_path)
+    started = time.time_ns()
+    assert run_worker(argv, tmp_path / "out.txt", env, Fault(point)) == KILLED
+    assert not (run / "metrics.json").exists()  # killed before its rename: unfinished
+    left = [run / name for name in RUN_OUTPUTS if (run / name).exists()]
+    assert all(p.stat().st_mtime_ns >= started for p in left)  # nothing of the old training
+    assert run_worker(_grid(results, corpus, "2"), tmp_path / "out2.txt", env) == 0
+    new = json.loads((run / "metrics.json").read_text())
+    assert new["vocab_size"] == _vectors_count(run) != old["vocab_size"]
+    assert new["corpus_fingerprint"] != old["corpus_fingerprint"]
+
+
+def test_failed_rerun_keeps_no_files_of_the_earlier_training(tmp_path, capsys):
+    """A run trained again that then fails (its corpus became too small) used to keep the old
+    vectors.bin and epochs.csv beside its new 'failed' metrics.json."""
+    from study.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(ws353_planted_text(seed=0))
+    results = tmp_path / "r"
+    assert main(_grid(results, corpus, "2")) == 0
+    [run] = (results / "chg" / "runs").iterdir()
+    assert (run / "vectors.bin").exists()
+    corpus.write_text("\n".join(["solo"] * 50) + "\n")  # one word per line: cannot train
+    assert main(_grid(results, corpus, "2", "--overwrite")) == 0
+    assert json.loads((run / "metrics.json").read_text())["status"] == "failed"
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json"]
+
+
+def test_every_result_file_is_fsynced_before_its_rename_in_a_real_process(tmp_path):
+    """strace of a real `python -m study run`: each file of the run folder is fsynced under its
+    temp name before the rename (vectors.bin was not), and the folder after it."""
+    import os
+    import re
+    import shutil
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(ws353_planted_text(seed=0))
+    trace = tmp_path / "trace.txt"
+    argv = ["run", "--study", "s", "--results", str(tmp_path / "r"), "--set",
+            *_corpus_sets(corpus)]  # fmt: skip
+    env = {**os.environ, "W2V_STUDY_DATA": str(tmp_path / "data")}
+    result = subprocess.run(
+        ["strace", "-f", "-y", "-qq", "-e", "trace=fsync,rename,renameat,renameat2", "-o",
+         str(trace), sys.executable, "-m", "study", *argv],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    if result.returncode != 0 and "ptrace" in result.stderr:
+        pytest.skip("ptrace is not permitted here")
+    assert result.returncode == 0, result.stderr
+    synced: set[str] = set()
+    renamed: dict[str, bool] = {}
+    run_folder = next((tmp_path / "r" / "s" / "runs").iterdir())
+    for line in trace.read_text().splitlines():
+        if m := re.search(r"fsync\(\d+<([^>]+)>\)", line):
+            synced.add(m.group(1))
+        elif m := re.search(r'rename(?:at2?)?\(.*?"([^"]+)".*?"([^"]+)"', line):
+            src, dst = m.groups()
+            src = src if src.startswith("/") else str(run_folder / src)
+            renamed[Path(dst).name if str(run_folder) in dst else dst] = src in synced
+    for path in run_folder.iterdir():
+        assert renamed.get(path.name), f"{path.name} was not fsynced before its rename"
+    assert str(run_folder) in synced  # the folder, after the renames

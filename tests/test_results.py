@@ -7,7 +7,6 @@ import json
 import pytest
 
 from study.config import RunConfig
-from study.errors import StudyError
 from study.results import (
     SCHEMA_VERSION,
     STATUS_DONE,
@@ -44,13 +43,17 @@ def test_finish_run_rejects_an_unknown_status(tmp_path):
 
 
 @pytest.mark.parametrize("content", ['{"status": "finished"}', "[1, 2]", "{not json"])
-def test_a_damaged_metrics_file_is_one_line_error(tmp_path, content):
+def test_a_damaged_metrics_file_is_one_warning_and_the_run_unfinished(tmp_path, caplog, content):
     store = ResultStore(tmp_path)
     config = RunConfig()
     store.start_run(config)
     (store.run_dir(config.run_id) / "metrics.json").write_text(content)
-    with pytest.raises(StudyError, match="unreadable result file"):
-        store.read_metrics(config.run_id)
+    with caplog.at_level("WARNING", logger="study.results"):
+        assert store.read_metrics(config.run_id) is None
+        assert store.status(config.run_id) is None
+    [message] = [r.getMessage() for r in caplog.records]  # once, however often it is read
+    assert "damaged study file" in message and "metrics.json" in message
+    assert "counts as not finished" in message
 
 
 def test_an_unfinished_run_has_no_status(tmp_path):
