@@ -63,3 +63,25 @@ def test_an_unfinished_run_has_no_status(tmp_path):
     assert store.status(config.run_id) is None
     store.finish_run(config, {"status": STATUS_FAILED, "error": "DivergenceError: nan"})
     assert json.loads((store.run_dir(config.run_id) / "metrics.json").read_text())["error"]
+
+
+def test_a_run_folder_from_before_float_normalisation_keeps_its_run(tmp_path):
+    """alpha=-0.0 had its own run id; now it is alpha=0.0's. Its folder still reads as that
+    finished run (under its old id), and a folder of the new id supersedes it in tables."""
+    import json
+
+    store = ResultStore(tmp_path)
+    config = RunConfig(alpha=0.0)
+    raw = {**config.to_dict(), "alpha": -0.0}
+    from study.run_files import legacy_run_id
+
+    old_id = legacy_run_id(raw)
+    assert old_id != config.run_id
+    folder = store.run_dir(old_id)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(raw))
+    (folder / "metrics.json").write_text(json.dumps({"status": "done", "run_id": old_id}))
+    assert [r.run_id for r in store.finished_runs()] == [old_id]
+    store.start_run(config)
+    store.finish_run(config, {"status": "done"})
+    assert [r.run_id for r in store.finished_runs()] == [config.run_id]
