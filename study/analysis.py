@@ -212,13 +212,32 @@ def trainer_pairs(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 
 
 def throughput_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Words/s per trainer (and device): mean, std, min, max over done runs."""
+    """Words/s per trainer (device) and CPU cores: mean, std, min, max over done runs.
+
+    With cores recorded (`results.run_cores`), also words/s per core, and each non-gensim row's
+    ratio to gensim: `vs_gensim` against gensim with the same cores, `vs_gensim_per_core`
+    per core against all of gensim's runs (so runs on different cores still compare)."""
     done = done_runs(runs)
     if "words_per_sec" not in done or done["words_per_sec"].dropna().empty:
         return pd.DataFrame()
     keys = ["trainer"] + (["device"] if "device" in done and done["device"].nunique() > 1 else [])
-    table = done.groupby(keys)["words_per_sec"].agg(["mean", "std", "min", "max", "count"])
-    return table.rename(columns={"count": "runs"}).reset_index()
+    with_cores = "cores" in done and done["cores"].notna().any()
+    if with_cores:
+        keys.append("cores")
+        done = done.assign(per_core=done["words_per_sec"] / done["cores"])
+    grouped = done.groupby(keys, dropna=False)
+    table = grouped["words_per_sec"].agg(["mean", "std", "min", "max", "count"])
+    table = table.rename(columns={"count": "runs"}).reset_index()
+    if not with_cores:
+        return table
+    table["per_core"] = grouped["per_core"].mean().to_numpy()
+    gensim = done[done["trainer"] == "gensim"]
+    same_cores = gensim.groupby("cores")["words_per_sec"].mean()
+    mine = table["trainer"] != "gensim"
+    table["vs_gensim"] = (table["mean"] / table["cores"].map(same_cores)).where(mine)
+    per_core = gensim["per_core"].mean() if not gensim.empty else math.nan
+    table["vs_gensim_per_core"] = (table["per_core"] / per_core).where(mine)
+    return table
 
 
 # -- one sweep (the runs a PCA overlay compares) ----------------------------------------------

@@ -308,7 +308,8 @@ def load_table(
     """(runs, epochs) tables of a study, rebuilt from its run folders; reading writes nothing.
 
     runs: one row per finished run: `run_id`, `status`, `error`, every RunConfig field, every
-    evaluation metric, then RUN_KEYS (`train_seconds`, ..., `vocab_size`, `corpus_words`).
+    evaluation metric, then RUN_KEYS (`train_seconds`, ..., `corpus_words`, `cores`:
+    `run_cores`).
     epochs: one row per epoch of every finished run: `run_id`, every RunConfig field, then the
     epoch columns (loss, probe losses, gradient norms, lr, seconds, words, ...).
     Columns keep their types: integer fields stay integers (nullable `Int64` where a value can
@@ -331,6 +332,7 @@ def load_table(
                 **config,
                 **result.get("metrics", {}),
                 **{k: result.get(k) for k in RUN_KEYS},
+                "cores": run_cores(result),
             }
         )
         epochs = record.epochs.copy()
@@ -381,10 +383,12 @@ RUN_KEYS = [
     "epochs_done",
     "vocab_size",
     "corpus_words",
+    "cores",
 ]
 # Columns that are counts, stored as nullable integers (a failed run has none of some).
 _COUNT_COLUMNS = {"words", "epochs_done", "vocab_size", "corpus_words", "epoch", "pairs"}
 _SECONDS_COLUMNS = {"train_seconds", "seconds", "words_per_sec"}
+_FLOAT_COLUMNS = {*_SECONDS_COLUMNS, "cores"}  # cores: NaN where unknown (GPU, older runs)
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
@@ -398,7 +402,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             table[column] = table[column].astype("int64")
         elif kind == "optional int" or column in _COUNT_COLUMNS:
             table[column] = table[column].astype("Int64")
-        elif kind == "float" or column in _SECONDS_COLUMNS:
+        elif kind == "float" or column in _FLOAT_COLUMNS:
             table[column] = table[column].astype("float64")
         elif kind == "str" or column in {"run_id", "status", "error"}:
             table[column] = table[column].astype("str")  # missing stays missing (NaN)
@@ -416,6 +420,14 @@ def _column_kind(hint: Any) -> str | None:
     if hint is str or typing.get_origin(hint) is Literal:
         return "str"
     return None
+
+
+def run_cores(result: RunResult) -> float:
+    """CPU threads the run trained with (`provenance.trainer`: torch's `cpu_threads`, gensim's
+    `workers`); NaN for GPU runs, failed runs and runs stored before it was recorded."""
+    info = result.get("provenance", {}).get("trainer", {})
+    cores = info.get("cpu_threads", info.get("workers"))
+    return float(cores) if isinstance(cores, int) and cores > 0 else float("nan")
 
 
 def _run_columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic_study import SEED_OFFSET, planted_analogy, planted_ws353, runs_table
+from synthetic_study import SEED_OFFSET, planted_analogy, planted_ws353, runs_table, with_cores
 
 from study import analysis
 
@@ -122,6 +122,25 @@ def test_throughput_table_per_trainer_and_device(runs):
     by_device = analysis.throughput_table(cuda)
     assert list(by_device.columns[:2]) == ["trainer", "device"] and len(by_device) == 4
     assert analysis.throughput_table(runs.drop(columns="words_per_sec")).empty
+
+
+def test_throughput_table_per_cores_with_ratios_to_gensim(runs):
+    table = analysis.throughput_table(with_cores(runs)).set_index(["trainer", "cores"])
+    assert list(table.index) == [("gensim", 2.0), ("torch", 1.0), ("torch", 2.0)]
+    assert table.loc[("torch", 2.0), "mean"] == 1000.0 and table.loc[("torch", 1.0), "runs"] == 6
+    assert table.loc[("torch", 1.0), "per_core"] == 1100.0
+    assert table.loc[("torch", 2.0), "per_core"] == 500.0
+    assert table.loc[("torch", 2.0), "vs_gensim"] == pytest.approx(1000 / 3050)
+    assert np.isnan(table.loc[("torch", 1.0), "vs_gensim"])  # no gensim run on 1 core
+    assert table.loc[("torch", 1.0), "vs_gensim_per_core"] == pytest.approx(1100 / 1525)
+    assert table.loc[("torch", 2.0), "vs_gensim_per_core"] == pytest.approx(500 / 1525)
+    assert table.loc[("gensim", 2.0), ["vs_gensim", "vs_gensim_per_core"]].isna().all()
+    # GPU runs and runs stored before cores were recorded: their own row, cores NaN
+    unknown = with_cores(runs)
+    unknown.loc[unknown["trainer"] == "torch", "cores"] = np.nan
+    rows = analysis.throughput_table(unknown)
+    assert len(rows) == 2 and rows["vs_gensim"].isna().all()
+    assert rows.loc[rows["trainer"] == "torch", "mean"].item() == pytest.approx(1050.0)
 
 
 def test_sweep_models_reference_first_where_the_sweep_is_complete(runs):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors
 from report_fixtures import ABSENT_SEED_WORDS, build_small_study
-from synthetic_study import epochs_table, planted_ws353, runs_table
+from synthetic_study import epochs_table, planted_ws353, runs_table, with_cores
 
 from study import analysis, figures, overlay
 from study.figures.curves import curve_data
@@ -240,6 +240,10 @@ def test_throughput_data_per_trainer(synthetic):
     assert list(speeds) == ["torch", "gensim"]
     assert speeds["torch"].mean() == pytest.approx(1050.0) and len(speeds["gensim"]) == 12
     assert throughput_data(runs.drop(columns="words_per_sec")) == {}
+    by_cores = throughput_data(with_cores(runs))
+    assert list(by_cores) == ["torch\n1 core", "torch\n2 cores", "gensim\n2 cores"]
+    assert by_cores["torch\n1 core"].mean() == 1100.0 and len(by_cores["gensim\n2 cores"]) == 12
+    assert figures.plot_throughput(with_cores(runs)) is not None
 
 
 def test_synthetic_figures_render(synthetic, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from synthetic_study import runs_table
+from synthetic_study import runs_table, with_cores
 
 from study.analysis import edge_warnings, throughput_table
 from study.config import RunConfig
@@ -62,6 +62,11 @@ def test_edge_speed_and_failed_tables(runs):
                                        "best value": "5", "values tried": "2, 5"}  # fmt: skip
     speed = tables.speed_table(throughput_table(runs)).set_index("trainer")
     assert speed.loc["torch", "words/s mean"] == "1,050" and speed.loc["gensim", "runs"] == 12
+    by_cores = tables.speed_table(throughput_table(with_cores(runs)))
+    torch_2 = by_cores[(by_cores["trainer"] == "torch") & (by_cores["cores"] == "2")].iloc[0]
+    assert torch_2["words/s per core"] == "500" and torch_2["× gensim, same cores"] == "0.33×"
+    assert torch_2["× gensim per core"] == "0.33×"
+    assert by_cores[by_cores["trainer"] == "gensim"].iloc[0]["× gensim, same cores"] == "–"
     failed = tables.failed_runs(runs)
     assert list(failed["run_id"]) == ["torch-failed", "gensim-pruned"]
     assert list(failed["status"]) == ["failed", "pruned"]

@@ -33,7 +33,7 @@ def test_grid_produces_tables_with_provenance(tmp_path, planted_corpus_file):
     assert counts == {"skipped": 0, "done": 4, "failed": 0}
     runs, epochs = load_table(store, save=True)  # save: also write the tables
     assert sorted(runs["run_id"]) == sorted(c.run_id for c in cells)
-    assert set(runs["status"]) == {"done"}
+    assert set(runs["status"]) == {"done"} and set(runs["cores"]) == {1.0}
     assert set(runs["trainer"]) == {"torch", "gensim"} and set(runs["alpha"]) == {0.5, 1.0}
     assert len(epochs) == 4 * FAST["epochs"]
     for column in [
@@ -60,6 +60,8 @@ def test_grid_produces_tables_with_provenance(tmp_path, planted_corpus_file):
         assert prov["device"].startswith("cpu")
         assert prov["seeds"] == {"seed": config.seed, "probe_seed": config.probe_seed}
         assert prov["date"].startswith("20")
+        # the CPU threads it trained with (FAST: workers=1), also the runs table's `cores`
+        assert prov["trainer"]["cpu_threads" if config.trainer == "torch" else "workers"] == 1
         assert (store.run_dir(config.run_id) / "vectors.bin").stat().st_size > 0
 
 

@@ -4,6 +4,7 @@ CBOW, full softmax), is deterministic on CPU, reports per-epoch rows and fails c
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 
 import numpy as np
@@ -21,9 +22,11 @@ from study.trainers.torch_sgns import (
     MAX_SOFTMAX_VOCAB,
     TorchTrainer,
     Window,
+    add_rows,
     make_window,
     row_rates,
     train_step,
+    window_adjoint,
 )
 from study.vocab import EncodedCorpus, Vocab
 
@@ -71,6 +74,7 @@ def config(**overrides: object) -> RunConfig:
         lr_start=0.05,
         device="cpu",
         seed=1,
+        workers=1,  # one thread: steady timings on a shared box (thread tests set their own)
     )
     base.update(overrides)
     return RunConfig(**base)  # type: ignore[arg-type]
@@ -169,10 +173,64 @@ def test_callbacks_see_state_and_add_columns(corpus: EncodedCorpus) -> None:
     assert result.train_seconds <= result.seconds
 
 
-def test_cpu_thread_setting_is_restored(corpus: EncodedCorpus) -> None:
+class ThreadRecorder(Callback):
+    """torch's intra-op threads as the trainer sees them, every epoch."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.threads.append(torch.get_num_threads())
+
+
+@pytest.fixture(scope="module")
+def small() -> EncodedCorpus:
+    """A few steps per epoch: threads are slow on a loaded box (every op waits for both)."""
+    return planted_corpus(n_sentences=40)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 0])
+def test_workers_set_torch_threads_for_the_run_and_restore_them(
+    small: EncodedCorpus, workers: int
+) -> None:
+    expected = workers or os.cpu_count()
     before = torch.get_num_threads()
-    TorchTrainer(progress=False, cpu_threads=1).fit(corpus, config(epochs=1))
+    recorder = ThreadRecorder()
+    result = fit(small, config(epochs=2, workers=workers), (recorder,))
+    assert recorder.threads == [expected, expected]
+    assert result.info["cpu_threads"] == expected  # the runner stores it in provenance.trainer
     assert torch.get_num_threads() == before
+
+
+def test_cpu_threads_argument_overrides_workers_and_is_restored_after_errors(
+    small: EncodedCorpus,
+) -> None:
+    before = torch.get_num_threads()
+    recorder = ThreadRecorder()
+    result = TorchTrainer(progress=False, cpu_threads=1).fit(
+        small, config(epochs=1, workers=2), (recorder,)
+    )
+    assert recorder.threads == [1] and result.info["cpu_threads"] == 1
+    with pytest.raises(ConfigError):  # fails inside the run, after the threads were set
+        fit(small, config(workers=2, batch_size=1 << 24))
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(("model", "objective"), [("sg", "ns"), ("cbow", "ns"), ("sg", "softmax")])
+def test_thread_count_does_not_change_results(
+    corpus: EncodedCorpus, model: str, objective: str
+) -> None:
+    """Same seed, 1 or 2 threads: identical vectors. Measured with this torch, not promised by
+    it: the step's parallel ops split work across rows and batch items, not within one sum
+    (scatter_add_ sums each row in index order). wiki8 at 1 and 2 threads: README, CPU
+    settings."""
+    cfg = config(model=model, objective=objective, sample=1e-2, epochs=1, batch_size=512, dim=64)
+    one = fit(corpus, cfg.with_overrides({"workers": 1}))
+    two = fit(corpus, cfg.with_overrides({"workers": 2}))
+    assert two.info["cpu_threads"] == 2
+    assert np.array_equal(one.vectors.vectors, two.vectors.vectors)
+    assert np.array_equal(one.output_vectors, two.output_vectors)
+    assert [r["loss"] for r in one.epochs] == [r["loss"] for r in two.epochs]
 
 
 def test_registry_returns_the_torch_trainer() -> None:
@@ -281,6 +339,32 @@ def test_cbow_step_is_word2vec_update() -> None:
     np.testing.assert_allclose(step_loss.item(), loss.item(), rtol=1e-10)
     np.testing.assert_allclose(new_out.numpy(), (w_out - 0.1 * t_out.grad).numpy(), atol=1e-10)
     np.testing.assert_allclose(new_in.numpy(), (w_in - 0.1 * full_dh).numpy(), atol=1e-10)
+
+
+def test_window_adjoint_sums_each_positions_window_slots() -> None:
+    """out[b + o] += Σ_j coef[b, o, j] values[b, j]: what 2W shifted adds of a (B, S, d)
+    tensor give, from one product over strided windows; the padding rows never count."""
+    batch, window, j, dim = 9, 2, 3, 4
+    size = 2 * window + 1
+    gen = torch.Generator().manual_seed(0)
+    coef = torch.randn(batch, size, j, dtype=torch.float64, generator=gen)
+    values = torch.randn(batch, j, dim, dtype=torch.float64, generator=gen)
+    pad = torch.full(((size - 1) * j, dim), 1e3, dtype=torch.float64)
+    padded = torch.cat([pad, values.reshape(-1, dim), pad])
+    expected = torch.zeros(batch + 2 * window, dim, dtype=torch.float64)
+    for b in range(batch):
+        for o in range(size):
+            expected[b + o] += coef[b, o] @ values[b]
+    torch.testing.assert_close(window_adjoint(coef, padded), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_add_rows_sums_repeated_rows() -> None:
+    w = torch.ones(5, 3, dtype=torch.float64)
+    rows = torch.tensor([1, 3, 1, 1])
+    values = torch.arange(12, dtype=torch.float64).view(4, 3)
+    expected = w.clone().index_add_(0, rows, values)
+    add_rows(w, rows, values)
+    assert torch.equal(w, expected)
 
 
 def test_row_rate_is_capped_only_for_rows_stepped_many_times() -> None:

@@ -99,11 +99,20 @@ def plot_trainer_scatter(runs: pd.DataFrame, metrics: Sequence[str] | None = Non
 
 
 def throughput_data(runs: pd.DataFrame) -> dict[str, pd.Series]:
-    """Training words/s of every done run, per trainer (empty: no speeds recorded)."""
+    """Training words/s of every done run, per trainer and CPU cores when recorded: keys
+    "torch" or "torch\n2 cores" (empty: no speeds recorded)."""
     done = done_runs(runs)
     if "words_per_sec" not in done or done["words_per_sec"].dropna().empty:
         return {}
-    return {t: done.loc[done["trainer"] == t, "words_per_sec"].dropna() for t in trainers(done)}
+    speeds = {}
+    for trainer in trainers(done):
+        mine = done[done["trainer"] == trainer]
+        cores = mine["cores"] if "cores" in mine else pd.Series(np.nan, index=mine.index)
+        for n in sorted(cores.dropna().unique()) + ([np.nan] if cores.isna().any() else []):
+            group = mine[cores.isna() if n != n else cores == n]
+            label = trainer if n != n else f"{trainer}\n{n:.0f} core{'s' if n != 1 else ''}"
+            speeds[label] = group["words_per_sec"].dropna()
+    return {label: runs for label, runs in speeds.items() if not runs.empty}
 
 
 def draw_throughput(speeds: dict[str, pd.Series]) -> Figure:
@@ -111,23 +120,26 @@ def draw_throughput(speeds: dict[str, pd.Series]) -> Figure:
     fig, axes = new_figure(1, 1, (2.4 * len(names) + 2.5, 3.8))
     ax = axes[0][0]
     rng = np.random.default_rng(0)  # fixed jitter: the same study draws the same figure
-    for i, trainer in enumerate(names):
-        runs = speeds[trainer]
+    for i, label in enumerate(names):
+        runs = speeds[label]
+        trainer, _, cores = label.partition("\n")
         color = trainer_color(trainer, i)
         ax.bar(i, runs.mean(), width=0.6, color=color, alpha=0.35, edgecolor=color)
         ax.scatter(i + rng.uniform(-0.15, 0.15, len(runs)), runs, s=14, color=color)
-        ax.text(i + 0.32, runs.mean(), f"mean {runs.mean():,.0f}", ha="left", va="center",
-                fontsize=9)  # fmt: skip
+        text = f"mean {runs.mean():,.0f}"
+        if cores:
+            text += f"\n{runs.mean() / float(cores.split()[0]):,.0f} / core"
+        ax.text(i + 0.32, runs.mean(), text, ha="left", va="center", fontsize=9)
     ax.set_xticks(range(len(names)), names)
     ax.set_xlim(-0.5, len(names) - 0.15)  # room for the last "mean" label
     ax.set_ylabel("training words / s")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_title("Throughput per trainer (dots = runs, bar = mean)", fontsize=11)
+    ax.set_title("Throughput per trainer and CPU cores (dots = runs, bar = mean)", fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
 
 def plot_throughput(runs: pd.DataFrame) -> Figure | None:
-    """Training words/s per trainer: every run as a dot, bar = mean."""
+    """Training words/s per trainer (and the CPU cores it used): every run a dot, bar = mean."""
     speeds = throughput_data(runs)
     return draw_throughput(speeds) if speeds else None

@@ -107,11 +107,24 @@ def edge_table(warnings: Sequence[EdgeWarning]) -> pd.DataFrame:
 
 
 def speed_table(speed: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.throughput_table` with thousands separators."""
+    """`analysis.throughput_table` with thousands separators and two-decimal ratios."""
     out = speed.copy()
-    for column in ["mean", "std", "min", "max"]:
-        out[column] = out[column].map(lambda v: "–" if v != v else f"{v:,.0f}")
-    return out.rename(columns={c: f"words/s {c}" for c in ["mean", "std", "min", "max"]})
+    for column in ["mean", "std", "min", "max", "per_core"]:
+        if column in out:
+            out[column] = out[column].map(lambda v: "–" if v != v else f"{v:,.0f}")
+    for column in ["vs_gensim", "vs_gensim_per_core"]:
+        if column in out:
+            out[column] = out[column].map(lambda v: "–" if v != v else f"{v:.2f}×")
+    if "cores" in out:
+        out["cores"] = out["cores"].map(lambda v: "–" if v != v else f"{v:.0f}")
+    return out.rename(
+        columns={
+            **{c: f"words/s {c}" for c in ["mean", "std", "min", "max"]},
+            "per_core": "words/s per core",
+            "vs_gensim": "× gensim, same cores",
+            "vs_gensim_per_core": "× gensim per core",
+        }
+    )
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
