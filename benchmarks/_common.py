@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -75,6 +76,20 @@ def versions() -> dict[str, str]:
     }
 
 
+def git_commit() -> str | None:
+    """The checkout's commit, "+dirty" when tracked files differ from it (None: not a checkout)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def load_average() -> list[float]:
     """1, 5 and 15 minute load averages (other jobs on the cores disturb wall-clock timings)."""
     return [round(x, 2) for x in os.getloadavg()]
@@ -109,6 +124,7 @@ def report_header(benchmark: str, device: str, config: dict[str, Any]) -> dict[s
         "benchmark": benchmark,
         "device": device,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": git_commit(),
         "machine": machine(),
         "versions": versions(),
         "load_average_before_after": {"before": load_average()},

@@ -1,21 +1,27 @@
-"""Training throughput: torch trainer vs gensim (all cores and 1 worker), same run, same corpus.
+"""Training throughput: torch trainer vs gensim on the same CPU cores, same run, same corpus.
 
-For each (dim, negative) pair: corpus words/s and pairs/s of every trainer variant, their
-ratios to gensim measured in this same process, peak GPU memory (CUDA), and the quality of the
-vectors (WS353, SimLex, Google analogies via `study.evaluate`) next to the speed.
+For each (dim, negative) pair and each core count n of `--cores`: the torch trainer with n
+intra-op threads (`workers=n`) and gensim with n worker threads, on CPU (on CUDA: the torch
+trainer on the GPU, beside gensim at each core count). Corpus words/s and pairs/s of every
+variant, their ratios to gensim measured in this same process (same cores, and per core),
+peak GPU memory (CUDA), and the quality of the vectors (WS353, SimLex, Google analogies via
+`study.evaluate`) next to the speed.
 
     python benchmarks/bench_throughput.py [--corpus enwiki-sample | ../shared/data/wiki8.xz]
         [--max-words N] [--dims 100,300] [--negatives 5,10] [--epochs 1] [--window 5]
-        [--model sg] [--device auto] [--gensim-workers 0,1] [--repeats 1] [--out PATH]
+        [--model sg] [--device auto] [--cores 0,1] [--repeats 1] [--out PATH]
 
-Defaults: dims 100,300 × negatives 5,10 on CUDA; dim 100 × negative 5 on the CPU (a few
-minutes on 2 cores). Timing: the torch variant is first warmed up on the corpus' first
+Defaults: dims 100,300 × negatives 5,10 on CUDA; dim 100 × negative 5 on the CPU; cores
+0 (all) and 1. Timing: each torch variant is first warmed up on the corpus' first
 `--warmup-words` words (CUDA context, kernels, allocator), then each fit is timed between
 `torch.cuda.synchronize()` calls; words/s = corpus words / training seconds (the trainers' own
 per-epoch times, setup and evaluation excluded). gensim reports no pair count: its pairs are
 its retained words × the expected contexts per retained word (see `study.trainers.gensim_sgns`).
-With `--repeats` > 1 the fastest repeat is kept. Process CPU seconds are recorded too: they are
-less disturbed than wall time when other jobs load the machine (see the load average).
+Repeats are interleaved (every variant once, then again), so a burst of load from other jobs
+hits all variants alike; the fastest repeat is kept and the median reported beside it, with the
+load average at each fit. Process CPU seconds are recorded too: they are less disturbed than
+wall time when other jobs load the machine. The torch vectors' SHA-256 shows whether the same
+seed gives identical vectors across repeats and thread counts.
 
 Writes results/bench/throughput_<device>.json.
 """
@@ -23,7 +29,9 @@ Writes results/bench/throughput_<device>.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import statistics
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -39,64 +47,86 @@ from study.trainers.torch_sgns import TorchTrainer
 from study.vocab import EncodedCorpus, load_corpus
 
 QUALITY = ("ws353_spearman", "simlex_spearman", "analogy_acc")
+OPENMP_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 Variant = tuple[Callable[[], Trainer], dict[str, Any]]
 
 
 def variants(args: argparse.Namespace, device: str) -> dict[str, Variant]:
-    """label -> (trainer factory, config overrides). A torch fast path, once it exists, is one
-    more entry here (its trainer or its switch), measured against the same gensim runs."""
-    cores = os.cpu_count() or 1
-    table: dict[str, Variant] = {
-        f"torch-{device}": (
-            lambda: TorchTrainer(progress=False, cpu_threads=args.torch_threads),
-            {"trainer": "torch", "device": device},
-        ),
-    }
-    for workers in args.gensim_workers:
-        n = workers or cores
+    """label -> (trainer factory, config overrides): per core count n, torch with n threads
+    (on CUDA: once, on the GPU) and gensim with n workers."""
+    table: dict[str, Variant] = {}
+    if device == "cuda":
+        table["torch-cuda"] = (torch_trainer, {"trainer": "torch", "device": "cuda"})
+    for n in core_counts(args.cores):
+        if device == "cpu":
+            table[f"torch-cpu-{n}t"] = (torch_trainer, {"trainer": "torch", "device": "cpu",
+                                                        "workers": n})  # fmt: skip
         table[f"gensim-{n}w"] = (GensimTrainer, {"trainer": "gensim", "workers": n})
     return table
 
 
-def measure(
-    trainer_factory: Callable[[], Trainer],
-    corpus: EncodedCorpus,
-    config: RunConfig,
-    device: str,
-    repeats: int,
-) -> dict[str, Any]:
-    """Fit `repeats` times, keep the fastest; speed, peak GPU memory and quality."""
-    best: dict[str, Any] | None = None
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        result, wall, cpu = _common.timed(
-            lambda: trainer_factory().fit(corpus, config), _common.resolve_device(config.device)
-        )
-        pairs = sum(float(row["pairs"]) for row in result.epochs)
-        run = {
-            "train_seconds": result.train_seconds,
-            "wall_seconds_with_setup": wall,
-            "process_cpu_seconds": cpu,
-            "words": result.words,
-            "pairs": pairs,
-            "words_per_sec": result.words / result.train_seconds,
-            "pairs_per_sec": pairs / result.train_seconds,
-            "words_per_cpu_sec": result.words / cpu if cpu > 0 else None,
-            "loss_last_epoch": result.epochs[-1]["loss"],
-            "peak_gpu_memory_mib": torch.cuda.max_memory_allocated() / 2**20
-            if device == "cuda" and config.trainer == "torch"
-            else None,
-        }
-        if best is None or run["train_seconds"] < best["train_seconds"]:
-            best, vectors = run, result.vectors
-    assert best is not None
+def torch_trainer() -> Trainer:
+    return TorchTrainer(progress=False)  # threads from config.workers
+
+
+def core_counts(cores: list[int]) -> list[int]:
+    """--cores with 0 resolved to all cores, duplicates dropped, in order."""
+    return list(dict.fromkeys(n or os.cpu_count() or 1 for n in cores))
+
+
+def fit_once(
+    trainer_factory: Callable[[], Trainer], corpus: EncodedCorpus, config: RunConfig, device: str
+) -> tuple[dict[str, Any], Any]:
+    """One timed fit: (its figures, its vectors)."""
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    load = _common.load_average()[0]
+    result, wall, cpu = _common.timed(
+        lambda: trainer_factory().fit(corpus, config), _common.resolve_device(config.device)
+    )
+    pairs = sum(float(row["pairs"]) for row in result.epochs)
+    run = {
+        "train_seconds": result.train_seconds,
+        "wall_seconds_with_setup": wall,
+        "process_cpu_seconds": cpu,
+        "words": result.words,
+        "pairs": pairs,
+        "words_per_sec": result.words / result.train_seconds,
+        "pairs_per_sec": pairs / result.train_seconds,
+        "words_per_cpu_sec": result.words / cpu if cpu > 0 else None,
+        "loss_last_epoch": result.epochs[-1]["loss"],
+        "trainer_info": result.info,
+        "load_average_1min_before": load,
+        "peak_gpu_memory_mib": torch.cuda.max_memory_allocated() / 2**20
+        if device == "cuda" and config.trainer == "torch"
+        else None,
+    }
+    if config.trainer == "torch":
+        run["vectors_sha256"] = hashlib.sha256(result.vectors.vectors.tobytes()).hexdigest()
+    return run, result.vectors
+
+
+def summarize(fits: list[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+    """The fastest repeat's figures, the median words/s, every repeat, and the kept vectors'
+    quality."""
+    best, vectors = min(fits, key=lambda fit: fit[0]["train_seconds"])
+    out = dict(best)
+    out["words_per_sec_median"] = statistics.median(f["words_per_sec"] for f, _ in fits)
+    per_cpu = [f["words_per_cpu_sec"] for f, _ in fits if f["words_per_cpu_sec"]]
+    out["words_per_cpu_sec_best"] = max(per_cpu) if per_cpu else None
+    out["repeats"] = len(fits)
+    out["each_repeat"] = [
+        {k: f[k] for k in ("words_per_sec", "words_per_cpu_sec", "load_average_1min_before")}
+        for f, _ in fits
+    ]
+    hashes = {f.get("vectors_sha256") for f, _ in fits}
+    if None not in hashes:
+        out["identical_across_repeats"] = len(hashes) == 1
     metrics = evaluate(vectors)
-    best["quality"] = {key: metrics.get(key) for key in QUALITY}
-    best["repeats"] = repeats
-    return best
+    out["quality"] = {key: metrics.get(key) for key in QUALITY}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -112,9 +142,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=RunConfig.batch_size)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
-        "--gensim-workers", type=_common.parse_ints, default=[0, 1], help="0 = all cores"
+        "--cores",
+        type=_common.parse_ints,
+        default=[0, 1],
+        help="CPU core counts: torch threads and gensim workers (0 = all cores)",
     )
     parser.add_argument("--warmup-words", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=1)
@@ -146,29 +178,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = {k: v for k, v in vars(args).items() if k != "out"}
     report = _common.report_header("throughput", device, config)
     report["corpus"] = {"name": corpus.name, "words": corpus.n_words, "vocab": len(corpus.vocab)}
+    # OpenMP's wait policy decides how torch's threads fare beside other jobs (README, CPU settings)
+    report["environment"] = {k: os.environ.get(k) for k in OPENMP_ENV}
     table = variants(args, device)
     cases = []
     for dim in args.dims:
         for negative in args.negatives:
-            runs: dict[str, Any] = {}
-            for label, (factory, overrides) in table.items():
-                cfg = base.with_overrides({"dim": dim, "negative": negative, **overrides})
+            configs = {
+                label: base.with_overrides({"dim": dim, "negative": negative, **overrides})
+                for label, (_, overrides) in table.items()
+            }
+            for label, cfg in configs.items():
                 if cfg.trainer == "torch":
-                    factory().fit(warmup, cfg.with_overrides({"epochs": 1}))
-                runs[label] = measure(factory, corpus, cfg, device, args.repeats)
+                    table[label][0]().fit(warmup, cfg.with_overrides({"epochs": 1}))
+            fits: dict[str, list[tuple[dict[str, Any], Any]]] = {label: [] for label in table}
+            for _ in range(args.repeats):  # interleaved: load bursts hit every variant
+                for label, (factory, _) in table.items():
+                    fits[label].append(fit_once(factory, corpus, configs[label], device))
+            runs = {label: summarize(fits[label]) for label in table}
+            for label, run in runs.items():
                 print(
-                    f"dim {dim:>4} K {negative:>3}  {label:<12} "
-                    f"{runs[label]['words_per_sec'] / 1e6:7.3f} M words/s  "
-                    f"{runs[label]['pairs_per_sec'] / 1e6:7.2f} M pairs/s  "
-                    f"quality {runs[label]['quality']}"
+                    f"dim {dim:>4} K {negative:>3}  {label:<14} "
+                    f"{run['words_per_sec'] / 1e6:7.3f} M words/s (median "
+                    f"{run['words_per_sec_median'] / 1e6:.3f})  "
+                    f"{run['pairs_per_sec'] / 1e6:7.2f} M pairs/s  quality {run['quality']}"
                 )
                 sys.stdout.flush()
-            cases.append({"dim": dim, "negative": negative, "runs": runs, "ratios": ratios(runs)})
+            case = {"dim": dim, "negative": negative, "runs": runs, "ratios": ratios(runs)}
+            case["same_cores"] = same_core_ratios(runs)
+            torch_cpu = [r["vectors_sha256"] for k, r in runs.items() if k.startswith("torch-cpu")]
+            if len(torch_cpu) > 1:
+                case["torch_identical_across_threads"] = len(set(torch_cpu)) == 1
+            cases.append(case)
     report["cases"] = cases
     print()
     for case in cases:
-        shown = ", ".join(f"{k} {v:.2f}x" for k, v in case["ratios"].items())
-        print(f"dim {case['dim']} K {case['negative']}: {shown}")
+        for row in case["same_cores"]:
+            print(
+                f"dim {case['dim']} K {case['negative']} {row['cores']} cores: torch/gensim "
+                f"{row['ratio']:.2f}x (median {row['ratio_median']:.2f}x, per CPU second "
+                f"{row['ratio_per_cpu_second']:.2f}x)"
+            )
     _common.write_report(report, args.out)
     return report
 
@@ -187,6 +237,30 @@ def ratios(runs: dict[str, Any]) -> dict[str, float]:
                         m["words_per_cpu_sec"] / g["words_per_cpu_sec"]
                     )
     return out
+
+
+def same_core_ratios(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    """torch with n threads over gensim with n workers, for every n both ran (CPU only):
+    fastest repeats, medians, and words per process CPU second (best repeats)."""
+    rows = []
+    for label, g in runs.items():
+        n = g["trainer_info"].get("workers") if label.startswith("gensim") else None
+        m = runs.get(f"torch-cpu-{n}t")
+        if n is None or m is None:
+            continue
+        rows.append(
+            {
+                "cores": n,
+                "torch": f"torch-cpu-{n}t",
+                "gensim": label,
+                "ratio": m["words_per_sec"] / g["words_per_sec"],
+                "ratio_median": m["words_per_sec_median"] / g["words_per_sec_median"],
+                "ratio_per_cpu_second": m["words_per_cpu_sec_best"] / g["words_per_cpu_sec_best"]
+                if m["words_per_cpu_sec_best"] and g["words_per_cpu_sec_best"]
+                else None,
+            }
+        )
+    return sorted(rows, key=lambda row: row["cores"])
 
 
 if __name__ == "__main__":

@@ -59,13 +59,31 @@ def test_throughput(planted_corpus_file: Path, tmp_path: Path) -> None:
     (case,) = report["cases"]
     assert case["dim"] == 8 and case["negative"] == 2
     cores = report["machine"]["cpu_cores"]
-    expected = {f"torch-{report['device']}", f"gensim-{cores}w", "gensim-1w"}
+    assert report["commit"] is None or len(report["commit"].removesuffix("+dirty")) == 40
+    if report["device"] == "cpu":  # torch with n threads beside gensim with n workers
+        expected = {f"torch-cpu-{cores}t", f"gensim-{cores}w", "torch-cpu-1t", "gensim-1w"}
+    else:
+        expected = {"torch-cuda", f"gensim-{cores}w", "gensim-1w"}
     assert set(case["runs"]) == expected
     for run in case["runs"].values():
-        assert run["words"] == 4000
+        assert run["words"] == 4000 and run["repeats"] == 1
         assert run["words_per_sec"] > 0 and run["pairs_per_sec"] > 0
+        assert run["words_per_sec_median"] == run["words_per_sec"]
         assert "ws353_spearman" in run["quality"] and "analogy_acc" in run["quality"]
     assert case["ratios"] and all(r > 0 for r in case["ratios"].values())
+    if report["device"] == "cpu":
+        same = {row["cores"]: row for row in case["same_cores"]}
+        assert set(same) == {1, cores}
+        one = same[1]
+        runs = case["runs"]
+        assert (
+            one["ratio"]
+            == runs["torch-cpu-1t"]["words_per_sec"] / runs["gensim-1w"]["words_per_sec"]
+        )
+        assert runs["torch-cpu-1t"]["trainer_info"]["cpu_threads"] == 1
+        assert runs["gensim-1w"]["trainer_info"]["workers"] == 1
+        if cores > 1:  # same seed, 1 vs all threads: the same vectors
+            assert case["torch_identical_across_threads"] is True
 
 
 def test_scaling(planted_corpus_file: Path, tmp_path: Path) -> None:
