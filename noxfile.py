@@ -60,7 +60,7 @@ def report(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Training throughput, torch vs gensim (all cores and 1 worker), JSON in results/bench/.
+    """Training throughput, torch vs gensim on the same cores (all, and 1), JSON in results/bench/.
 
     Arguments go to `benchmarks/bench_throughput.py`, e.g. `nox -s bench -- --corpus
     ../shared/data/wiki8.xz --epochs 5`; `benchmarks/bench_scaling.py` and `bench_grid.py` run
