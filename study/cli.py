@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "study.commands.optuna",
     "study.commands.eval",
     "study.commands.report",
+    "study.commands.compare",
 ]
 
 

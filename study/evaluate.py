@@ -22,6 +22,7 @@ from gensim.models import KeyedVectors
 from scipy import stats
 
 from study.errors import StudyError
+from study.items import AnalogyItems, PairItems, RunItems
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class PairResult:
     coverage: float
     found: int
     total: int
+    items: PairItems  # gold score and cosine of every pair (NaN where not found)
 
 
 def evaluate_word_pairs(
@@ -170,25 +172,21 @@ def evaluate_word_pairs(
     """Spearman ρ over the pairs with both words known (case-insensitive), and coverage."""
     pairs = read_word_pairs(path)
     index = _case_index(vectors, restrict_vocab)
-    found = [
-        (index[a.upper()], index[b.upper()], score)
-        for a, b, score in pairs
-        if a.upper() in index and b.upper() in index
-    ]
-    coverage = len(found) / len(pairs)
-    if len(found) < 2:
-        logger.warning(
-            "%s: %d of %d pairs in vocabulary; no Spearman", path, len(found), len(pairs)
-        )
-        return PairResult(math.nan, coverage, len(found), len(pairs))
-    ia = np.fromiter((f[0] for f in found), dtype=np.int64, count=len(found))
-    ib = np.fromiter((f[1] for f in found), dtype=np.int64, count=len(found))
-    gold = np.fromiter((f[2] for f in found), dtype=np.float64, count=len(found))
+    gold = np.array([score for _, _, score in pairs], dtype=np.float64)
+    found = np.array([a.upper() in index and b.upper() in index for a, b, _ in pairs], dtype=bool)
+    predicted = np.full(len(pairs), np.nan)
+    n_found = int(found.sum())
+    coverage = n_found / len(pairs)
+    if n_found < 2:
+        logger.warning("%s: %d of %d pairs in vocabulary; no Spearman", path, n_found, len(pairs))
+        return PairResult(math.nan, coverage, n_found, len(pairs), PairItems(gold, predicted))
+    ia = np.array([index[a.upper()] for (a, _, _), f in zip(pairs, found, strict=True) if f])
+    ib = np.array([index[b.upper()] for (_, b, _), f in zip(pairs, found, strict=True) if f])
     va = _unit_rows(np.asarray(vectors.vectors[ia], dtype=np.float64))
     vb = _unit_rows(np.asarray(vectors.vectors[ib], dtype=np.float64))
-    model = np.einsum("ij,ij->i", va, vb)
-    rho = float(stats.spearmanr(gold, model).statistic)
-    return PairResult(rho, coverage, len(found), len(pairs))
+    predicted[found] = np.einsum("ij,ij->i", va, vb)
+    rho = float(stats.spearmanr(gold[found], predicted[found]).statistic)
+    return PairResult(rho, coverage, n_found, len(pairs), PairItems(gold, predicted))
 
 
 # ---------------------------------------------------------------- analogies
@@ -221,6 +219,12 @@ class AnalogyResult:
             mask = ids == s
             rows.append(_summary(name, _kind(name), mask, self))
         return pd.DataFrame(rows)
+
+    def items(self) -> AnalogyItems:
+        a = self.analogies
+        return AnalogyItems(
+            a.sections, a.section_ids, self.covered, self.correct_add, self.correct_mul
+        )
 
     def metrics(self, prefix: str = "analogy") -> dict[str, float]:
         """Flat metrics: `{prefix}_acc`, `_sem_acc`, `_syn_acc`, `_3cosmul_*`, `_coverage`."""
@@ -416,6 +420,7 @@ def _exclusions(vectors: KeyedVectors, n_vocab: int, abc: np.ndarray) -> np.ndar
 class Evaluation:
     metrics: dict[str, float]
     sections: pd.DataFrame
+    items: RunItems  # per-item results, stored beside metrics.json
 
 
 def run_evaluation(
@@ -433,16 +438,20 @@ def run_evaluation(
         if name in benchmarks:
             name = f"{name}_file"
         benchmarks[name] = path
+    pair_items: dict[str, PairItems] = {}
     for name, path in benchmarks.items():
         result = evaluate_word_pairs(vectors, path)
         metrics[f"{name}_spearman"] = result.spearman
         metrics[f"{name}_coverage"] = result.coverage
+        pair_items[name] = result.items
     sections = pd.DataFrame()
+    analogy_items = None
     if analogies is not None:
         analogy = evaluate_analogies(vectors, analogies, restrict_vocab, device)
         metrics.update(analogy.metrics())
         sections = analogy.table
-    return Evaluation(metrics, sections)
+        analogy_items = analogy.items()
+    return Evaluation(metrics, sections, RunItems(pair_items, analogy_items))
 
 
 def evaluate(

@@ -25,6 +25,7 @@ from study import run_files
 from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove_durably
 from study.config import RunConfig, field_names
 from study.errors import StudyError
+from study.items import ITEMS_FILE, RunItems, read_items, write_items
 
 log = logging.getLogger(__name__)
 # What a training writes into its run folder besides config.json and metrics.json (study.vectors,
@@ -203,6 +204,10 @@ class ResultStore:
 
         return save_run_vectors(self.run_dir(run_id), vectors, output_vectors)
 
+    def write_items(self, run_id: str, items: RunItems) -> None:
+        """Per-item evaluation results (`study.items`), written before metrics.json."""
+        write_items(self.items_path(run_id), items)
+
     def finish_run(self, config: RunConfig, result: RunResult) -> None:
         """Write metrics.json: the marker that the run is finished (done, failed or pruned)."""
         if result.get("status") not in STATUSES:
@@ -266,6 +271,13 @@ class ResultStore:
         from study.vectors import VECTORS_FILE
 
         return self.run_dir(run_id) / VECTORS_FILE
+
+    def items_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / ITEMS_FILE
+
+    def read_items(self, run_id: str) -> RunItems | None:
+        """The run's per-item results, or None (a run stored before they were kept)."""
+        return read_items(self.items_path(run_id))
 
     def read_study_info(self) -> dict[str, Any]:
         path = self.root / "study.json"

@@ -111,7 +111,7 @@ def execute_run(
     the caller decides whether to go on. Anything else (a bug, KeyboardInterrupt, an Optuna
     TrialPruned raised by a callback) propagates after nothing is marked done.
     """
-    from study.evaluate import evaluate
+    from study.evaluate import run_evaluation
 
     store.start_run(config)
     recorder = EpochRecorder()
@@ -128,7 +128,8 @@ def execute_run(
         if save_vectors:  # output vectors (W_out) too unless opted out: the w+c trick needs them
             output = result.output_vectors if save_output_vectors else None
             store.write_vectors(config.run_id, result.vectors, output)
-        metrics = evaluate(result.vectors)
+        evaluation = run_evaluation(result.vectors)
+        store.write_items(config.run_id, evaluation.items)
     except StudyError as exc:
         log.warning("run %s failed: %s", config.run_id, exc)
         if recorder.rows:
@@ -151,7 +152,7 @@ def execute_run(
         raise
     done: RunResult = {
         "status": STATUS_DONE,
-        "metrics": metrics,
+        "metrics": evaluation.metrics,
         "train_seconds": result.train_seconds,
         "seconds": time.perf_counter() - started,
         "words": result.words,

@@ -14,7 +14,7 @@ Points, and what the process is doing when it dies there:
   cache          corpus cache written to its temp file, not yet renamed into place
   epoch          an epoch just ended (the run is mid-training)
   eval           the trained run's evaluation computed, not yet returned
-  epochs.csv, vectors.bin, metrics.json, config.json
+  epochs.csv, vectors.bin, items.npz, metrics.json, config.json
                  that result file fully written under its temp name, just before the rename
   metrics.json+  just after metrics.json is renamed into place (the run is finished, but the
                  grid/Optuna has not been told)
@@ -52,6 +52,7 @@ RESULT_FILES = (
     "vocab.txt",
     "vectors.bin",
     "output_vectors.bin",
+    "items.npz",
     "metrics.json",
     "config.json",
 )
@@ -150,14 +151,14 @@ def _install(trigger: _Trigger) -> None:
 
     study.runner.EpochRecorder.on_epoch_end = on_epoch_end  # type: ignore[method-assign]
 
-    real_evaluate = study.evaluate.evaluate
+    real_evaluation = study.evaluate.run_evaluation
 
-    def evaluate(*args: Any, **kwargs: Any) -> Any:
-        result = real_evaluate(*args, **kwargs)
+    def run_evaluation(*args: Any, **kwargs: Any) -> Any:
+        result = real_evaluation(*args, **kwargs)
         trigger.reach("eval")
         return result
 
-    study.evaluate.evaluate = evaluate  # type: ignore[assignment]
+    study.evaluate.run_evaluation = run_evaluation  # type: ignore[assignment]
 
     real_claim = study.shared_grid._claim
 

@@ -63,6 +63,10 @@ def test_eval_pairs_before_the_vectors_positional(tmp_path, capsys):
     assert main(command) == 0
     out = capsys.readouterr().out
     assert "mine_spearman" in out and "other_spearman" in out
+    # every metric with an item form gets its bootstrap interval over the items
+    [line] = [x for x in out.splitlines() if x.startswith("mine_spearman")]
+    value, low, high = (float(x.strip("[],")) for x in line.split()[1:4])
+    assert low <= value <= high
     assert main(["eval", str(vectors), "--pairs", str(pairs)]) == 0  # the other order still works
     assert "mine_spearman" in capsys.readouterr().out
 

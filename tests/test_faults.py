@@ -159,6 +159,7 @@ def test_local_grid_killed_in_every_phase_resumes_to_the_uninterrupted_result(
         Fault("eval"),
         Fault("epochs.csv"),
         Fault("vectors.bin"),
+        Fault("items.npz"),
         Fault("metrics.json"),
     ]
     finished: set[str] = set()

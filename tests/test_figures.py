@@ -256,3 +256,41 @@ def test_synthetic_figures_render(synthetic, tmp_path):
         "throughput": figures.plot_throughput(runs),
     }.items():
         assert_png(fig, tmp_path / f"{name}.png")
+
+
+def with_intervals(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """A cell table with made-up 95% intervals: mean ∓ 0.05."""
+    table = analysis.cell_table(runs, metrics)
+    for metric in metrics:
+        table[f"{metric}_low"] = table[metric] - 0.05
+        table[f"{metric}_high"] = table[metric] + 0.05
+    return table
+
+
+def test_figure_data_carry_intervals_and_ties(synthetic, tmp_path):
+    runs, _ = synthetic
+    intervals = with_intervals(runs, [WS, "analogy_acc"])
+    [[_, alpha_panel]] = metric_params_data(runs, [WS], intervals=intervals)
+    torch = alpha_panel.lines[0]
+    np.testing.assert_allclose(torch.best_low, torch.best.to_numpy() - 0.05)
+    np.testing.assert_allclose(torch.best_high, torch.best.to_numpy() + 0.05)
+    tied = {"torch": [{"trainer": "torch", "window": 5, "alpha": 0.75},
+                      {"trainer": "torch", "window": 2, "alpha": 0.75}]}  # fmt: skip
+    data = heatmap_data(runs, WS, tied=tied)
+    [[torch_panel, gensim_panel]] = data.panels
+    assert torch_panel.tied == {(0.75, 5), (0.75, 2)} and gensim_panel.tied == set()
+    scatter = scatter_data(runs, [WS], intervals)
+    assert scatter.bars
+    row = scatter.pairs.iloc[0]
+    assert row[f"{WS}_torch_low"] == pytest.approx(row[f"{WS}_torch"] - 0.05)
+    assert row[f"{WS}_gensim_high"] == pytest.approx(row[f"{WS}_gensim"] + 0.05)
+    for name, fig in {
+        "params": figures.plot_metric_vs_params(runs, [WS], intervals=intervals),
+        "heatmap": figures.plot_heatmaps(runs, WS, tied=tied),
+        "scatter": figures.plot_trainer_scatter(runs, [WS], intervals),
+    }.items():
+        assert_png(fig, tmp_path / f"{name}.png")
+    assert (
+        "95% interval"
+        in figures.plot_metric_vs_params(runs, [WS], intervals=intervals).get_suptitle()
+    )

@@ -20,9 +20,10 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 
 EXPECTED_TABLES = [
     "Best configurations",
-    "Per-cell results (mean ± std over seeds)",
+    "Per-cell results (mean [95% CI] over seeds)",
     "torch vs gensim per cell",
     "Throughput (training words/s per trainer)",
+    "How many seeds?",
     "Failed runs",
     "PCA overlay: mean displacement per model",
 ]
@@ -63,6 +64,7 @@ def test_markdown_report_contains_every_table_and_figure(report):
     assert FAILED_ERROR in text
     assert "git_revision" in text and "torch version" in text  # provenance
     assert "| torch | ws353_spearman |" in text  # a best-config row
+    assert "## Conclusions\n" in text and "torch vs gensim, ws353_spearman (margin ±0.01)" in text
     assert all(w in text for w in ABSENT_SEED_WORDS)  # the skipped seed words are reported
 
 

@@ -8,8 +8,10 @@ from synthetic_study import runs_table, with_cores
 
 from study.analysis import edge_warnings, throughput_table
 from study.config import RunConfig
+from study.inference import StudyItems
 from study.report import tables
-from study.results import RunRecord
+from study.report.findings import Findings, find
+from study.results import ResultStore, RunRecord
 
 WS, AN = "ws353_spearman", "analogy_acc"
 
@@ -19,41 +21,57 @@ def runs() -> pd.DataFrame:
     return runs_table()
 
 
+@pytest.fixture
+def found(runs, tmp_path) -> Findings:
+    """No per-item results here (no run folders): intervals are t over the two seeds."""
+    return find(StudyItems(ResultStore(tmp_path)), runs, [WS, AN], margin=0.01)
+
+
 def test_number_formats():
     assert tables.fmt_number(0.12345) == "0.123" and tables.fmt_number(float("nan")) == "–"
     assert tables.fmt_number(None) == "–" and tables.fmt_number(3) == "3"
-    assert tables.mean_std(0.5, 0.01) == "0.500 ± 0.010"
-    assert tables.mean_std(0.5, float("nan")) == "0.500" and tables.mean_std(float("nan"), 0) == "–"
 
 
-def test_best_configs(runs):
-    best = tables.best_configs(runs, [WS, AN])
-    assert best.to_dict("records") == [
-        {"trainer": "torch", "metric": WS, "best (mean ± std)": "0.600 ± 0.010", "seeds": 2,
-         "config": "window=5, alpha=0.75"},
-        {"trainer": "torch", "metric": AN, "best (mean ± std)": "0.250 ± 0.000", "seeds": 2,
-         "config": "window=5, alpha=1"},
-        {"trainer": "gensim", "metric": WS, "best (mean ± std)": "0.620 ± 0.010", "seeds": 2,
-         "config": "window=5, alpha=0.75"},
-        {"trainer": "gensim", "metric": AN, "best (mean ± std)": "0.240 ± 0.000", "seeds": 2,
-         "config": "window=5, alpha=1"},
-    ]  # fmt: skip
+HALF = 12.706 * 0.01  # t(0.975, 1 df) × SE of two seeds at ±0.01
 
 
-def test_per_cell(runs):
-    cells = tables.per_cell(runs, [WS])
+def test_best_configs(found, runs):
+    best = tables.best_configs(found, runs)
+    first = best.iloc[0].to_dict()
+    assert first["trainer"] == "torch" and first["metric"] == WS and first["seeds"] == 2
+    assert first["best [95% CI]"] == f"0.600 [{0.6 - HALF:.3f}, {0.6 + HALF:.3f}]"
+    assert first["config"] == "window=5, alpha=0.75"
+    # the seed offsets are shared by every cell, so paired differences have no spread: every
+    # other cell is significantly worse and none is tied
+    assert first["tied with best"] == "0 of 5"
+    assert list(best["trainer"]) == ["torch", "torch", "gensim", "gensim"]
+
+
+def test_per_cell(found, runs):
+    cells = tables.per_cell(found.intervals, runs, [WS])
     assert list(cells.columns) == ["trainer", "window", "alpha", WS, "n"]
-    assert cells.iloc[0].to_dict() == {"trainer": "torch", "window": "2", "alpha": "0.5",
-                                       WS: "0.250 ± 0.010", "n": 2}  # fmt: skip
+    row = cells.iloc[0].to_dict()
+    assert (row["trainer"], row["window"], row["alpha"], row["n"]) == ("torch", "2", "0.5", 2)
+    assert row[WS] == f"0.250 [{0.25 - HALF:.3f}, {0.25 + HALF:.3f}]"
     assert len(cells) == 12 and list(cells["trainer"][:6]) == ["torch"] * 6
 
 
-def test_trainer_deltas(runs):
-    deltas = tables.trainer_deltas(runs, [WS])
-    assert list(deltas.columns) == ["window", "alpha", f"{WS} torch", f"{WS} gensim", f"{WS} Δ"]
-    assert deltas.iloc[1].to_dict() == {"window": "2", "alpha": "0.75", f"{WS} torch": "0.500",
-                                        f"{WS} gensim": "0.520", f"{WS} Δ": "-0.020"}  # fmt: skip
-    assert tables.trainer_deltas(runs[runs["trainer"] == "torch"], [WS]).empty
+def test_trainer_deltas(found):
+    deltas = tables.trainer_deltas(found.pairs)
+    assert list(deltas.columns) == ["window", "alpha", "metric", "torch [95% CI]",
+                                    "gensim [95% CI]", "Δ [95% CI]", "p (Holm)",
+                                    "verdict"]  # fmt: skip
+    row = deltas.iloc[1].to_dict()
+    assert (row["window"], row["alpha"], row["metric"]) == ("2", "0.75", WS)
+    assert row["Δ [95% CI]"] == "-0.020 [-0.020, -0.020]"  # the same Δ in both seeds
+    assert row["verdict"] == "different" and row["p (Holm)"] == "0"
+    assert len(deltas) == 12  # 6 cells × 2 metrics
+
+
+def test_seed_table(found):
+    seeds = tables.seed_table(found.seeds)
+    assert list(seeds["metric"]) == [WS, AN]
+    assert seeds.iloc[0]["SD of one seed's Δ"] == "0.0000"  # shared offsets cancel
 
 
 def test_edge_speed_and_failed_tables(runs):

@@ -76,6 +76,8 @@ def eval_command(args: argparse.Namespace) -> int:
 
     from study.evaluate import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
     from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, w_plus_c
+    from study.items import metric_scores
+    from study.stats import run_interval
 
     vectors = load_vectors(args.vectors)
     shown = args.vectors
@@ -99,9 +101,15 @@ def eval_command(args: argparse.Namespace) -> int:
         device=args.device,
     )
     width = max(len(name) for name in result.metrics)
+    print(f"{'metric':<{width}}  value   95% interval (bootstrap over the benchmark's items)")
     for name, value in result.metrics.items():
         shown = f"{value:.0f}" if name.endswith("_questions") else f"{value:.4f}"
-        print(f"{name:<{width}}  {'nan' if math.isnan(value) else shown}")
+        scores = metric_scores(result.items, name)
+        interval = ""
+        if scores is not None and not math.isnan(value):
+            found = run_interval(scores)
+            interval = f"  [{found.low:.4f}, {found.high:.4f}]"
+        print(f"{name:<{width}}  {'nan' if math.isnan(value) else shown}{interval}")
     print()
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(result.sections.to_string(index=False, float_format=lambda x: f"{x:.4f}"))

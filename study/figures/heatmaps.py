@@ -6,8 +6,8 @@ fields); the best square is outlined, and empty squares say whether their runs f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class HeatmapPanel:
     trainer: str
     grid: pd.DataFrame  # index: y values, columns: x values; NaN where no cell finished
     failed: set[tuple[Any, Any]]  # (y value, x value) squares where a run did not finish
+    tied: set[tuple[Any, Any]] = field(default_factory=set)  # squares whose cell ties the best
 
 
 @dataclass
@@ -50,8 +51,12 @@ def heatmap_data(
     runs: pd.DataFrame,
     metric: str = "ws353_spearman",
     pairs: Sequence[tuple[str, str]] | None = None,
+    tied: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> HeatmapData | None:
-    """The squares of `plot_heatmaps` (None: fewer than two swept fields, or no such metric)."""
+    """The squares of `plot_heatmaps` (None: fewer than two swept fields, or no such metric).
+
+    `tied`: per trainer, the cells not significantly worse than its best; a square is marked
+    when the cell it shows (the best at that pair of values) is one of them."""
     params = swept_fields(runs)
     if pairs is None:
         pairs = [(a, b) for i, a in enumerate(params) for b in params[i + 1 :]]
@@ -69,7 +74,15 @@ def heatmap_data(
                 index=sorted_values(runs[yname]), columns=sorted_values(runs[xname])
             )
             failed = set(zip(bad[yname], bad[xname], strict=True))
-            row.append(HeatmapPanel(xname, yname, trainer, grid, failed))
+            panel = HeatmapPanel(xname, yname, trainer, grid, failed)
+            if tied and tied.get(trainer):
+                shown = mine.dropna(subset=[metric])
+                shown = shown.loc[shown.groupby([yname, xname])[metric].idxmax()]
+                fields = [k for k in tied[trainer][0] if k != "trainer"]
+                keys = {tuple(c[k] for k in fields) for c in tied[trainer]}
+                panel.tied = {(r[yname], r[xname]) for _, r in shown.iterrows()
+                              if tuple(r[k] for k in fields) in keys}  # fmt: skip
+            row.append(panel)
         panels.append(row)
     finite = cells[metric].dropna()
     return HeatmapData(metric, panels, float(finite.min()), float(finite.max()))
@@ -94,12 +107,18 @@ def draw_heatmaps(data: HeatmapData) -> Figure:
             if np.isfinite(grid.values).any():
                 i, j = np.unravel_index(np.nanargmax(grid.values), grid.shape)
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
+            for y, x in panel.tied:
+                row_i, col_j = list(grid.index).index(y), list(grid.columns).index(x)
+                ax.scatter([col_j - 0.36], [row_i + 0.32], s=36, marker="o", facecolor="white",
+                           edgecolor="black", lw=0.8, zorder=4)  # fmt: skip
+    marked = any(panel.tied for row in data.panels for panel in row)
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.85, label=METRIC_LABELS.get(data.metric, data.metric))
     suptitle(
         fig,
         f"{METRIC_LABELS.get(data.metric, data.metric)} over pairs of hyperparameters\n"
-        "mean over seeds, max over other swept fields; red box = best",
+        "mean over seeds, max over other swept fields; red box = best"
+        + ("; ○ = not significantly worse than the best (paired, Holm 5%)" if marked else ""),
     )
     return fig
 
@@ -121,7 +140,8 @@ def plot_heatmaps(
     runs: pd.DataFrame,
     metric: str = "ws353_spearman",
     pairs: Sequence[tuple[str, str]] | None = None,
+    tied: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Figure | None:
     """`metric` over every pair of swept hyperparameters (rows) per trainer (columns)."""
-    data = heatmap_data(runs, metric, pairs)
+    data = heatmap_data(runs, metric, pairs, tied)
     return None if data is None else draw_heatmaps(data)

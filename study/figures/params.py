@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -37,6 +38,8 @@ class ParamLine:
     best: pd.Series  # metric of the best cell per value (index: the field's values)
     best_x: list[float]
     edge: Any | None  # the best value when it is the first or last tried
+    best_low: np.ndarray | None = None  # 95% interval of the cell behind each best point
+    best_high: np.ndarray | None = None
 
 
 @dataclass
@@ -49,16 +52,21 @@ class ParamPanel:
 
 
 def metric_params_data(
-    runs: pd.DataFrame, metrics: Sequence[str] | None = None, params: Sequence[str] | None = None
+    runs: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    params: Sequence[str] | None = None,
+    intervals: pd.DataFrame | None = None,
 ) -> list[list[ParamPanel]]:
-    """Panels by row (metric) and column (field); [] when there is nothing to show."""
+    """Panels by row (metric) and column (field); [] when there is nothing to show.
+
+    `intervals` (`inference.cell_intervals`) adds each best point's 95% interval."""
     metrics = available_metrics(runs) if metrics is None else list(metrics)
     params = swept_fields(runs) if params is None else list(params)
     done = done_runs(runs)
     if not metrics or not params or done.empty:
         return []
     order = trainers(done)
-    cells = cell_table(runs, metrics)
+    cells = cell_table(runs, metrics) if intervals is None else intervals
     rows: list[list[ParamPanel]] = []
     for metric in metrics:
         row: list[ParamPanel] = []
@@ -71,17 +79,22 @@ def metric_params_data(
             for k, trainer in enumerate(order):
                 shift = (k - (len(order) - 1) / 2) * offset
                 mine = done[done["trainer"] == trainer]
-                best = best_per_value(cells[cells["trainer"] == trainer], param, metric)
-                lines.append(
-                    ParamLine(
-                        trainer,
-                        [position[v] + shift for v in mine[param]],
-                        mine[metric],
-                        best,
-                        [position[v] + shift for v in best.index],
-                        best_at_edge(best, values),
-                    )
+                own = cells[cells["trainer"] == trainer]
+                best = best_per_value(own, param, metric)
+                line = ParamLine(
+                    trainer,
+                    [position[v] + shift for v in mine[param]],
+                    mine[metric],
+                    best,
+                    [position[v] + shift for v in best.index],
+                    best_at_edge(best, values),
                 )
+                if intervals is not None and not best.empty:
+                    rows_at = own.dropna(subset=[metric]).groupby(param)[metric].idxmax()
+                    chosen = own.loc[rows_at.loc[best.index]]
+                    line.best_low = chosen[f"{metric}_low"].to_numpy(dtype=float)
+                    line.best_high = chosen[f"{metric}_high"].to_numpy(dtype=float)
+                lines.append(line)
             row.append(ParamPanel(metric, param, values, numeric, lines))
         rows.append(row)
     return rows
@@ -108,6 +121,11 @@ def draw_metric_vs_params(panels: list[list[ParamPanel]]) -> Figure:
                 if line.best.empty:
                     continue
                 ax.plot(line.best_x, line.best.values, color=color, lw=1.6, label=line.trainer)
+                if line.best_low is not None and line.best_high is not None:
+                    y = line.best.to_numpy(dtype=float)
+                    below, above = y - line.best_low, line.best_high - y
+                    ax.errorbar(line.best_x, y, yerr=[below, above], fmt="none", ecolor=color,
+                                elinewidth=1.2, capsize=3, alpha=0.8)  # fmt: skip
                 top = int(line.best.to_numpy().argmax())
                 ax.scatter([line.best_x[top]], [line.best.iloc[top]], marker="*", s=190,
                            color=color, edgecolor="black", zorder=5)  # fmt: skip
@@ -127,17 +145,22 @@ def draw_metric_vs_params(panels: list[list[ParamPanel]]) -> Figure:
                 ax.set_ylabel(METRIC_LABELS.get(panel.metric, panel.metric), fontsize=9)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="best")
+    bars = any(line.best_low is not None for row in panels for p in row for line in p.lines)
     suptitle(
         fig,
         "Metric vs each swept hyperparameter\ndots = runs, line = best cell per value "
-        "(mean over seeds, max over other fields), ★ = best value; red = best at grid edge",
+        f"(mean over seeds, max over other fields{'; bars: its 95% interval' if bars else ''}), "
+        "★ = best value; red = best at grid edge",
     )
     return fig
 
 
 def plot_metric_vs_params(
-    runs: pd.DataFrame, metrics: Sequence[str] | None = None, params: Sequence[str] | None = None
+    runs: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    params: Sequence[str] | None = None,
+    intervals: pd.DataFrame | None = None,
 ) -> Figure | None:
     """Each metric (rows) against each swept hyperparameter (columns), per trainer."""
-    panels = metric_params_data(runs, metrics, params)
+    panels = metric_params_data(runs, metrics, params, intervals)
     return draw_metric_vs_params(panels) if panels else None

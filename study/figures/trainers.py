@@ -32,20 +32,33 @@ class ScatterData:
     marker_by: str | None  # the second swept field when it has at most 5 values
     colors: dict[Any, Any]
     markers: dict[Any, str]
+    bars: bool = False  # pairs has `<metric>_<trainer>_low/_high`: 95% intervals
 
 
-def scatter_data(runs: pd.DataFrame, metrics: Sequence[str] | None = None) -> ScatterData | None:
-    """The points of `plot_trainer_scatter` (None: not both trainers in any cell)."""
+def scatter_data(
+    runs: pd.DataFrame, metrics: Sequence[str] | None = None, intervals: pd.DataFrame | None = None
+) -> ScatterData | None:
+    """The points of `plot_trainer_scatter` (None: not both trainers in any cell); with
+    `intervals` (`inference.cell_intervals`), each cell's 95% interval per trainer."""
     metrics = available_metrics(runs) if metrics is None else list(metrics)
     pairs = trainer_pairs(runs, metrics)
     if pairs.empty or not metrics:
         return None
+    if intervals is not None:
+        keys = [k for k in swept_fields(runs) if k in pairs]
+        for trainer in ("torch", "gensim"):
+            bounds = intervals[intervals["trainer"] == trainer]
+            cols = {f"{m}_{b}": f"{m}_{trainer}_{b}" for m in metrics for b in ("low", "high")}
+            bounds = bounds[keys + list(cols)].rename(columns=cols)
+            pairs = pairs.merge(bounds, on=keys, how="left") if keys else pairs.assign(
+                **{c: bounds[c].iloc[0] for c in cols.values()})  # fmt: skip
     params = sorted(swept_fields(runs), key=lambda f: f != "alpha")  # colour by α if swept
     color_by = params[0] if params else None
     marker_by = params[1] if len(params) > 1 and pairs[params[1]].nunique() <= 5 else None
     markers = dict(zip(sorted_values(pairs[marker_by]), "osD^v", strict=False)) if marker_by else {}
     colors = value_colors(sorted_values(pairs[color_by])) if color_by is not None else {}
-    return ScatterData(list(metrics), pairs, color_by, marker_by, colors, markers)
+    return ScatterData(list(metrics), pairs, color_by, marker_by, colors, markers,
+                       intervals is not None)  # fmt: skip
 
 
 def draw_trainer_scatter(data: ScatterData) -> Figure:
@@ -56,9 +69,14 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
         for _, cell in pairs.iterrows():
             color = data.colors.get(cell[data.color_by], "tab:purple") if data.color_by else None
             marker = data.markers.get(cell[data.marker_by], "o") if data.marker_by else "o"
-            ax.scatter(cell[f"{metric}_torch"], cell[f"{metric}_gensim"], s=50,
-                       color=color or "tab:purple", marker=marker, edgecolor="black",
-                       lw=0.4)  # fmt: skip
+            x0, y0 = cell[f"{metric}_torch"], cell[f"{metric}_gensim"]
+            if data.bars:
+                xerr = [[x0 - cell[f"{metric}_torch_low"]], [cell[f"{metric}_torch_high"] - x0]]
+                yerr = [[y0 - cell[f"{metric}_gensim_low"]], [cell[f"{metric}_gensim_high"] - y0]]
+                ax.errorbar([x0], [y0], xerr=xerr, yerr=yerr, fmt="none", ecolor="grey",
+                            elinewidth=0.8, alpha=0.7, zorder=1)  # fmt: skip
+            ax.scatter(x0, y0, s=50, color=color or "tab:purple", marker=marker,
+                       edgecolor="black", lw=0.4, zorder=2)  # fmt: skip
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         finite = pd.concat([x, y]).dropna()
@@ -82,8 +100,9 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
     axes[0][0].legend(handles=handles, fontsize=8, loc="best")
     suptitle(
         fig,
-        f"torch vs gensim per grid cell ({len(pairs)} cells, mean over seeds); "
-        "points above the dashed line: gensim better",
+        f"torch vs gensim per grid cell ({len(pairs)} cells, mean over seeds"
+        + ("; bars: 95% intervals" if data.bars else "")
+        + "); points above the dashed line: gensim better",
     )
     return fig
 
@@ -92,9 +111,11 @@ def _key(marker: str, color: Any, label: str) -> Line2D:
     return Line2D([], [], ls="", marker=marker, color=color, mec="black", mew=0.4, label=label)
 
 
-def plot_trainer_scatter(runs: pd.DataFrame, metrics: Sequence[str] | None = None) -> Figure | None:
+def plot_trainer_scatter(
+    runs: pd.DataFrame, metrics: Sequence[str] | None = None, intervals: pd.DataFrame | None = None
+) -> Figure | None:
     """Per grid cell: torch's metric (x) vs gensim's (y), mean over seeds, one panel per metric."""
-    data = scatter_data(runs, metrics)
+    data = scatter_data(runs, metrics, intervals)
     return None if data is None else draw_trainer_scatter(data)
 
 

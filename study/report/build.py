@@ -25,12 +25,15 @@ from study.analysis import (
 from study.atomic import atomic_write_text
 from study.config import field_names, show
 from study.errors import StudyError
+from study.inference import DEFAULT_MARGIN, StudyItems
 from study.overlay import plot_pca_overlays
 from study.report import tables
+from study.report.findings import Findings, find
 from study.report.render import NO_COMMAND, FigureEntry, Report, Table, render_html, render_markdown
 from study.results import ResultStore, load_table
 
 EDGE_TITLE = "Best value at the edge of the grid"
+SEEDS_TITLE = "How many seeds?"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ReportOptions:
     align: bool = True
     pca_trainer: str | None = None  # None: torch if the study has it, else its first trainer
     pca_words: int = 300
+    margin: float = DEFAULT_MARGIN  # torch vs gensim equivalence margin, in metric units
 
 
 def resolve_options(
@@ -100,12 +104,25 @@ def build_report(
             f"{len(report.edge_warnings)} best values sit at the edge of the grid (see "
             f"'{EDGE_TITLE}'): the optimum may lie outside the range tried"
         )
-    add_tables(report, runs, metrics)
-    add_figures(report, store, runs, epochs, metrics, options)
+    findings = find(StudyItems(store), runs, metrics, options.margin)
+    report.conclusions = findings.conclusions
+    add_tables(report, runs, metrics, findings)
+    add_figures(report, store, runs, epochs, metrics, options, findings)
     report.provenance = tables.provenance_table(store.finished_runs())
     atomic_write_text(report.markdown_path, render_markdown(report))
     atomic_write_text(report.html_path, render_html(report))
     return report
+
+
+def _method_note(found: Findings, metrics: list[str]) -> str:
+    methods = {found.intervals[f"{m}_method"].iloc[i] for m in metrics
+               for i in range(len(found.intervals))}  # fmt: skip
+    notes = {
+        "seeds+items": "Intervals combine seed spread and item sampling (docs/DESIGN.md).",
+        "items": "Cells with one seed: item sampling only.",
+        "seeds": "Runs without per-item results (items.npz): t over seeds only.",
+    }
+    return " ".join(notes[m] for m in notes if m in methods)
 
 
 def summary(runs: pd.DataFrame) -> list[str]:
@@ -126,29 +143,32 @@ def summary(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str]) -> None:
+def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Findings) -> None:
     if metrics:
         report.tables.append(
             Table(
                 "Best configurations",
-                tables.best_configs(runs, metrics),
-                "Per trainer and metric, the grid cell with the highest mean over seeds.",
+                tables.best_configs(found, runs),
+                "Per trainer and metric: the cell with the highest mean over seeds, its 95% "
+                "interval (seeds and benchmark items), and the cells not significantly worse "
+                "than it (paired over matched seeds and the same items, Holm-corrected, 5%).",
             )
         )
         report.tables.append(
             Table(
-                "Per-cell results (mean ± std over seeds)",
-                tables.per_cell(runs, metrics),
-                "One row per grid cell; n = finished seeds.",
+                "Per-cell results (mean [95% CI] over seeds)",
+                tables.per_cell(found.intervals, runs, metrics),
+                "One row per grid cell; n = finished seeds. " + _method_note(found, metrics),
             )
         )
-        deltas = tables.trainer_deltas(runs, metrics)
-        if not deltas.empty:
+        if found.pairs:
             report.tables.append(
                 Table(
                     "torch vs gensim per cell",
-                    deltas,
-                    "Means over seeds; Δ = torch − gensim (positive: torch better).",
+                    tables.trainer_deltas(found.pairs),
+                    "Δ = torch − gensim over matched seeds and the same items (positive: torch "
+                    "better); p Holm-corrected over the cells of each metric; equivalent = the "
+                    f"90% interval lies within ±{found.margin:g} (two one-sided tests).",
                 )
             )
     if report.edge_warnings:
@@ -167,6 +187,17 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str]) -> None:
                 "Throughput (training words/s per trainer)", tables.speed_table(speed), "Done runs."
             )  # fmt: skip
         )
+    if found.seeds:
+        report.tables.append(
+            Table(
+                SEEDS_TITLE,
+                tables.seed_table(found.seeds),
+                "From this study's own paired differences (median over them): the spread of "
+                "one seed's difference, the part from the benchmark's items that more seeds "
+                "cannot remove, the smallest true difference found with 80% power (5%, "
+                "two-sided) for a number of seeds, and the seeds needed for a given difference.",
+            )
+        )
     failed = tables.failed_runs(runs)
     note = "Runs recorded with status failed or pruned, and their errors."
     report.tables.append(Table("Failed runs", failed, note if not failed.empty else
@@ -180,6 +211,7 @@ def add_figures(
     epochs: pd.DataFrame,
     metrics: list[str],
     options: ReportOptions,
+    found: Findings,
 ) -> None:
     """Draw every figure the study has data for into <out>/figures/ (stale PNGs removed)."""
     figures_dir = report.markdown_path.parent / "figures"
@@ -211,13 +243,19 @@ def add_figures(
     add(
         "metric_vs_params",
         "Metrics vs each swept hyperparameter",
-        lambda: figures.plot_metric_vs_params(runs, metrics),
-        "A red panel title flags a best value at the edge of the grid.",
+        lambda: figures.plot_metric_vs_params(runs, metrics, intervals=found.intervals),
+        "Error bars: 95% interval of the cell behind each point (seeds and items). A red panel "
+        "title flags a best value at the edge of the grid.",
     )
     for name in metrics:
-        add(f"heatmap_{name}", f"Heatmaps: {name}", partial(figures.plot_heatmaps, runs, name))
+        tied = {t: found.tied_cells(t, name) for t in trainers(runs)}
+        draw = partial(figures.plot_heatmaps, runs, name, tied=tied)
+        note = "○ marks squares whose cell is not significantly worse than the trainer's best."
+        add(f"heatmap_{name}", f"Heatmaps: {name}", draw, note)
     add("torch_vs_gensim", "torch vs gensim per grid cell",
-        lambda: figures.plot_trainer_scatter(runs, metrics))  # fmt: skip
+        lambda: figures.plot_trainer_scatter(runs, metrics, found.intervals),
+        "Bars: each cell's 95% interval per trainer; the torch vs gensim table has the paired "
+        "differences, which are much tighter (the items are shared).")  # fmt: skip
     add("throughput", "Throughput per trainer", lambda: figures.plot_throughput(runs))
     overlay = plot_pca_overlays(
         store.root, runs, by, str(options.pca_trainer), options.align, target=options.pca_words

@@ -41,6 +41,7 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     figures: list[FigureEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conclusions: list[str] = field(default_factory=list)  # significant effects, in words
     edge_warnings: list[EdgeWarning] = field(default_factory=list)
     provenance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -70,6 +71,8 @@ def render_markdown(report: Report) -> str:
     lines += ["", "Figures: " + "; ".join(f.title for f in report.figures), ""]
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
+    if report.conclusions:
+        lines += ["## Conclusions", ""] + [f"- {c}" for c in report.conclusions] + [""]
     for table in report.tables:
         lines += [f"## {table.title}", ""]
         if table.note:
@@ -119,6 +122,10 @@ def render_html(report: Report) -> str:
     if report.warnings:
         parts.append("<h2>Warnings</h2><ul>")
         parts += [f'<li class="warn">⚠ {esc(w)}</li>' for w in report.warnings]
+        parts.append("</ul>")
+    if report.conclusions:
+        parts.append("<h2>Conclusions</h2><ul>")
+        parts += [f"<li>{esc(c)}</li>" for c in report.conclusions]
         parts.append("</ul>")
     for table in report.tables:
         parts.append(f'<h2 id="{anchor(table.title)}">{esc(table.title)}</h2>')

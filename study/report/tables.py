@@ -1,4 +1,4 @@
-"""The report's tables: the analysis tables of `study.analysis`, formatted for reading."""
+"""The report's tables: the analysis and inference tables of a study, formatted for reading."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from study.analysis import (
-    EdgeWarning,
-    cell_fields,
-    cell_table,
-    done_runs,
-    fmt_value,
-    swept_fields,
-    trainer_pairs,
-    trainers,
-)
+from study.analysis import EdgeWarning, cell_fields, fmt_value, swept_fields
+from study.inference import TrainerPair, describe
+from study.report.findings import TIE_LIST, Findings
 from study.results import STATUS_DONE, RunRecord
+from study.stats import Estimate, format_interval
 
 
 def fmt_number(value: Any, digits: int = 3) -> str:
@@ -29,66 +23,94 @@ def fmt_number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def mean_std(mean: Any, std: Any) -> str:
-    if mean != mean:  # NaN
-        return "–"
-    return f"{mean:.3f} ± {std:.3f}" if std == std else f"{mean:.3f}"
-
-
 def format_keys(frame: pd.DataFrame) -> pd.DataFrame:
     """Config values as written in a grid (0.75, 1e-05), not padded to 3 decimals."""
     return frame.apply(lambda column: column.map(fmt_value)) if not frame.empty else frame.copy()
 
 
-def best_configs(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Per trainer and metric, the cell with the highest mean over seeds."""
-    fields = swept_fields(runs)
+def best_configs(findings: Findings, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per trainer and metric: the best cell with its interval, and the cells not
+    significantly worse than it (paired over seeds and items, Holm-corrected)."""
     rows = []
-    for trainer in trainers(done_runs(runs)):
-        for metric in metrics:
-            cells = cell_table(runs, [metric])
-            cells = cells[cells["trainer"] == trainer].dropna(subset=[metric])
-            if cells.empty:
-                continue
-            best = cells.iloc[int(cells[metric].to_numpy().argmax())]
-            rows.append(
-                {
-                    "trainer": trainer,
-                    "metric": metric,
-                    "best (mean ± std)": mean_std(best[metric], best[f"{metric}_std"]),
-                    "seeds": int(best["n"]),
-                    "config": ", ".join(f"{f}={fmt_value(best[f])}" for f in fields)
-                    or "(no sweep)",
-                }
-            )
+    for best in findings.best:
+        ties = [describe(v.cell) for v in best.ties]
+        listed = "; ".join(ties[:TIE_LIST]) + (f"; +{len(ties) - TIE_LIST} more" if
+                                                len(ties) > TIE_LIST else "")  # fmt: skip
+        rows.append(
+            {
+                "trainer": best.trainer,
+                "metric": best.metric,
+                "best [95% CI]": str(best.estimate),
+                "seeds": best.estimate.n_seeds,
+                "config": describe(best.cell) if swept_fields(runs) else "(no sweep)",
+                "tied with best": f"{len(ties)} of {len(best.others)}"
+                + (f": {listed}" if ties else ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def per_cell(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per cell: mean ± std over seeds of each metric, and the seed count."""
-    cells = cell_table(runs, metrics)
-    keys = [k for k in cell_fields(runs) if k in cells]
-    out = format_keys(cells[keys])
+def per_cell(intervals: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per cell: each metric's mean over seeds with its 95% interval, and the seeds."""
+    keys = [k for k in cell_fields(runs) if k in intervals]
+    out = format_keys(intervals[keys])
     for metric in metrics:
         out[metric] = [
-            mean_std(m, s) for m, s in zip(cells[metric], cells[f"{metric}_std"], strict=True)
-        ]
-    out["n"] = cells["n"]
+            format_interval(m, lo, hi)
+            for m, lo, hi in zip(intervals[metric], intervals[f"{metric}_low"],
+                                 intervals[f"{metric}_high"], strict=True)
+        ]  # fmt: skip
+    out["n"] = intervals["n"]
     return out
 
 
-def trainer_deltas(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Cells with both trainers: each metric for torch and gensim, and Δ = torch − gensim."""
-    pairs = trainer_pairs(runs, metrics)
-    if pairs.empty:
-        return pairs
-    keys = [k for k in swept_fields(runs) if k in pairs]
-    out = format_keys(pairs[keys])
-    for metric in metrics:
-        out[f"{metric} torch"] = pairs[f"{metric}_torch"].map(fmt_number)
-        out[f"{metric} gensim"] = pairs[f"{metric}_gensim"].map(fmt_number)
-        out[f"{metric} Δ"] = pairs[f"{metric}_delta"].map(lambda v: f"{v:+.3f}")
-    return out
+def trainer_deltas(pairs: Sequence[TrainerPair]) -> pd.DataFrame:
+    """One row per cell and metric: torch, gensim, Δ = torch − gensim (matched seeds and
+    items) with its interval, the Holm-corrected p-value and the equivalence verdict."""
+    rows = []
+    for pair in pairs:
+        row = {k: fmt_value(v) for k, v in pair.cell.items()}
+        diff = pair.difference
+        row.update(
+            {
+                "metric": pair.metric,
+                "torch [95% CI]": str(pair.torch),
+                "gensim [95% CI]": str(pair.gensim),
+                "Δ [95% CI]": "–" if diff is None else _signed(diff),
+                "p (Holm)": "–" if pair.p_holm != pair.p_holm else f"{pair.p_holm:.3g}",
+                "verdict": pair.verdict,
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _signed(e: Estimate) -> str:
+    if e.low != e.low:
+        return f"{e.value:+.3f}"
+    return f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+
+
+def seed_table(seeds: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per metric: spread of one seed's paired difference, the item part, the difference
+    detectable with 2–10 seeds and the seeds needed for 0.01 / 0.02 / 0.05."""
+    rows = []
+    for metric, row in seeds.items():
+        out: dict[str, Any] = {
+            "metric": metric,
+            "comparisons": row["comparisons"],
+            "SD of one seed's Δ": f"{row['seed_sd']:.4f}",
+            "item SE (seeds cannot remove)": f"{row['item_se']:.4f}",
+        }
+        for n in (2, 3, 5, 10):
+            out[f"detectable Δ, {n} seeds"] = f"{row[f'detectable_{n}']:.3f}"
+        for key in [k for k in row if k.startswith("seeds_for_")]:
+            needed = row[key]
+            out[f"seeds for Δ={key.removeprefix('seeds_for_')}"] = (
+                "items limit it" if needed is None else str(needed)
+            )
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 def edge_table(warnings: Sequence[EdgeWarning]) -> pd.DataFrame:
