@@ -151,7 +151,7 @@ def test_result_files_are_readable_by_other_users(tmp_path, corpus_file):
     execute_run(config, store, CorpusCache(str(tmp_path / "data")))
     load_table(store)
     files = [p for p in store.root.rglob("*") if p.is_file()]
-    assert len(files) == 6  # runs.csv and epochs.csv of the study, the run's four files
+    assert len(files) == 7  # runs.csv and epochs.csv of the study, the run's five files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE, path
 
