@@ -110,10 +110,17 @@ def test_html_tables_scroll_inside_their_box(report):
 def test_report_command_writes_both_files(report, tmp_path, capsys):
     study_dir = report.html_path.parent
     out = tmp_path / "out"
-    assert main(["report", str(study_dir), "--out", str(out), "--no-align"]) == 0
+    argv = ["report", str(study_dir), "--out", str(out), "--no-align", "--margin", "0.05"]
+    assert main(argv) == 0
+    assert "(margin ±0.05)" in (out / "report.md").read_text()
     assert (out / "report.html").stat().st_size > 0 and (out / "report.md").exists()
     assert "not aligned" in (out / "report.md").read_text()  # the overlay caption says so
     assert "wrote" in capsys.readouterr().out
+
+
+def test_report_rejects_a_non_positive_margin(report, capsys):
+    assert main(["report", str(report.html_path.parent), "--margin", "0"]) == 2
+    assert capsys.readouterr().err == "error: --margin must be positive, got 0.0\n"
 
 
 def test_report_of_a_missing_study_is_a_one_line_error(tmp_path, capsys):

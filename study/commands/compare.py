@@ -68,7 +68,8 @@ def compare_command(args: argparse.Namespace) -> int:
     print(f"B: {_cell_text(cell_b)}  (seeds {_seed_list(runs_b)})")
     paired = ", ".join(map(str, seeds)) or "(none)"
     print(f"paired over seeds {paired}; equivalence margin ±{margin:g}")
-    header = f"{'metric':<18} {'A [95% CI]':<24} {'B [95% CI]':<24} {'A − B [95% CI]':<27} "
+    width = max(len("metric"), *(len(m) for m in metrics))
+    header = f"{'metric':<{width}} {'A [95% CI]':<24} {'B [95% CI]':<24} {'A − B [95% CI]':<27} "
     print(header + f"{'p':>7}  verdict")
     for metric in metrics:
         a, b = items.cell(runs_a, metric), items.cell(runs_b, metric)
@@ -77,7 +78,7 @@ def compare_command(args: argparse.Namespace) -> int:
             raise StudyError("A and B have no seed in common: nothing to pair")
         diff = f"{d.value:+.3f} [{d.low:+.3f}, {d.high:+.3f}]" if d.low == d.low else str(d)
         p = f"{d.p_value:.3g}" if d.p_value == d.p_value else "–"
-        print(f"{metric:<18} {a!s:<24} {b!s:<24} {diff:<27} {p:>7}  {verdict(d, margin)}")
+        print(f"{metric:<{width}} {a!s:<24} {b!s:<24} {diff:<27} {p:>7}  {verdict(d, margin)}")
     print(_method_note(items.paired(runs_a, runs_b, metrics[0])))
     return 0
 

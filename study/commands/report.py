@@ -48,6 +48,12 @@ def register(subparsers: Any) -> None:
         default=300,
         help="words in the PCA overlays (default: 300)",
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.01,
+        help="torch vs gensim equivalence margin, in metric units (default: 0.01)",
+    )
     parser.add_argument("--results", default=None, help="results root for a study name")
     parser.set_defaults(func=report_command)
 
@@ -74,7 +80,10 @@ def report_command(args: argparse.Namespace) -> int:
         align=not args.no_align,
         pca_trainer=args.pca_trainer,
         pca_words=args.pca_words,
+        margin=args.margin,
     )
+    if not args.margin > 0:
+        raise StudyError(f"--margin must be positive, got {args.margin}")
     report = build_report(study_folder(args.study, args.results), args.out, options)
     for edge in report.edge_warnings:
         print(f"warning: {edge}")
