@@ -65,6 +65,11 @@ _EXPORTS = {
     "plot_throughput": "study.figures",
     "save_figure": "study.figures",
     "build_report": "study.report",
+    # uncertainty
+    "StudyItems": "study.inference",
+    "estimate": "study.stats",
+    "run_interval": "study.stats",
+    "holm": "study.stats",
     # errors
     "StudyError": "study.errors",
     "ConfigError": "study.errors",
@@ -107,6 +112,10 @@ __all__ = [
     "plot_throughput",
     "save_figure",
     "build_report",
+    "StudyItems",
+    "estimate",
+    "run_interval",
+    "holm",
     "StudyError",
     "ConfigError",
     "CorpusError",
@@ -142,12 +151,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         save_figure,
     )
     from study.grid import PRESETS, GridSpec
+    from study.inference import StudyItems
     from study.neighbours import NeighboursCallback
     from study.probes import GradientProbe
     from study.report import build_report
     from study.results import ResultStore, load_table
     from study.runner import CorpusCache, execute_run, run_grid
     from study.shared_grid import run_grid_shared
+    from study.stats import estimate, holm, run_interval
     from study.tensorboard_callback import TensorBoardCallback
     from study.trainers import Callback, TrainResult, TrainState, get_trainer
     from study.vectors import load_vectors, w_plus_c

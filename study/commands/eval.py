@@ -75,9 +75,9 @@ def eval_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from study.evaluate import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
-    from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, w_plus_c
     from study.items import metric_scores
     from study.stats import run_interval
+    from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, w_plus_c
 
     vectors = load_vectors(args.vectors)
     shown = args.vectors
