@@ -79,7 +79,12 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
                        edgecolor="black", lw=0.4, zorder=2)  # fmt: skip
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-        finite = pd.concat([x, y]).dropna()
+        shown = [x, y]
+        if data.bars:  # the axes take in the whole bars, not just the points
+            shown += [
+                pairs[f"{metric}_{t}_{b}"] for t in ("torch", "gensim") for b in ("low", "high")
+            ]
+        finite = pd.concat(shown).dropna()
         if not finite.empty:
             low, high = float(finite.min()), float(finite.max())
             pad = 0.08 * max(high - low, 1e-3)
