@@ -30,8 +30,8 @@ from study.items import ITEMS_FILE, RunItems, read_items, write_items
 log = logging.getLogger(__name__)
 # What a training writes into its run folder besides config.json and metrics.json (study.vectors,
 # study.neighbours, study.tensorboard_callback): removed before the run is trained again.
-RUN_OUTPUTS = ("epochs.csv", "vectors.bin", "vocab.txt", "output_vectors.bin", "neighbours.csv",
-               "tensorboard")  # fmt: skip
+RUN_OUTPUTS = ("epochs.csv", "vectors.bin", "vocab.txt", "output_vectors.bin", ITEMS_FILE,
+               "neighbours.csv", "tensorboard")  # fmt: skip
 RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
 SCHEMA_VERSION = 1
 

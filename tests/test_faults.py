@@ -666,7 +666,7 @@ def _vectors_count(folder: Path) -> int:
 
 
 @pytest.mark.parametrize(
-    "point", ["epochs.csv", "vectors.bin", "output_vectors.bin", "metrics.json"]
+    "point", ["epochs.csv", "vectors.bin", "output_vectors.bin", "items.npz", "metrics.json"]
 )
 def test_overwrite_killed_part_way_never_pairs_files_of_two_trainings(tmp_path, point):
     """`grid --overwrite` killed after the new vectors.bin replaced the old one left the old
