@@ -178,19 +178,22 @@ class ResultStore:
     def write_study_info(self, info: Mapping[str, Any]) -> None:
         atomic_write_json(self.root / "study.json", info)
 
-    def start_run(self, config: RunConfig) -> Path:
-        """Create the run folder and write config.json (idempotent).
+    def start_run(self, config: RunConfig, replace: bool = True) -> bool:
+        """Create the run folder and write config.json; False (and nothing written) if the run
+        is finished and `replace` is off: another process finished it since the caller looked.
 
-        A rerun (--overwrite, --retry-failed, a failed Optuna trial run again) first removes
-        metrics.json, durably, then what the last training left: a process killed during the
-        new training can never leave the old metrics.json beside new vectors, nor a failed
-        run keep the old vectors (a run folder never pairs files from two trainings)."""
+        Replacing a finished run (--overwrite, --retry-failed, a failed Optuna trial run again)
+        first removes its metrics.json, durably, then what its training left: a process killed
+        during the new training can never leave the old metrics.json beside new vectors, nor a
+        failed run keep the old vectors (a run folder never pairs files of two trainings)."""
         folder = self.run_dir(config.run_id)
-        left = [folder / name for name in RUN_OUTPUTS if (folder / name).exists()]
-        if left or (folder / "metrics.json").exists():
+        if (folder / "metrics.json").exists():
+            if not replace:
+                return False
+            left = [folder / name for name in RUN_OUTPUTS if (folder / name).exists()]
             remove_durably(folder / "metrics.json", *left)
         atomic_write_json(folder / "config.json", config.to_dict())
-        return folder
+        return True
 
     def write_epochs(self, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
         frame = pd.DataFrame(list(rows))

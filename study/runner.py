@@ -104,8 +104,12 @@ def execute_run(
     print_epochs: bool = False,
     save_vectors: bool = True,
     save_output_vectors: bool = True,
+    replace: bool = True,
 ) -> RunResult:
     """Train, evaluate and store one run; returns its record (what metrics.json holds).
+
+    `replace=False` (the caller saw the run unfinished): if another process has finished it
+    since, its record is returned and nothing is trained or removed.
 
     User errors (`StudyError`, e.g. divergence) are recorded as a failed run and returned;
     the caller decides whether to go on. Anything else (a bug, KeyboardInterrupt, an Optuna
@@ -113,7 +117,11 @@ def execute_run(
     """
     from study.evaluate import run_evaluation
 
-    store.start_run(config)
+    if not store.start_run(config, replace):
+        finished = store.read_metrics(config.run_id)
+        if finished is not None:
+            return finished  # finished by another process since the caller looked: keep it
+        store.start_run(config, replace=True)  # a damaged record: train it again
     recorder = EpochRecorder()
     printer = [EpochPrinter()] if print_epochs else []  # before extras: they may print too
     callbacks: list[Callback] = [*default_callbacks(config), *printer, *extra_callbacks, recorder]
@@ -230,8 +238,14 @@ def _run_cells(
         for config in todo:
             bar.set_postfix_str(describe(config))
             extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+            finished = store.status(config.run_id) is not None  # --overwrite, --retry-failed
             result = execute_run(
-                config, store, corpora, extra, save_output_vectors=save_output_vectors
+                config,
+                store,
+                corpora,
+                extra,
+                save_output_vectors=save_output_vectors,
+                replace=finished,
             )
             counts[result["status"]] += 1
             bar.update()

@@ -182,7 +182,9 @@ def make_objective(
         if payload is None or payload["status"] != STATUS_DONE:
             callbacks = [PruningReporter(trial, objectives[0])] if prune else []
             try:
-                payload = execute_run(config, store, corpora, extra_callbacks=callbacks)
+                payload = execute_run(
+                    config, store, corpora, extra_callbacks=callbacks, replace=payload is not None
+                )
             except optuna.TrialPruned as exc:
                 pruned: RunResult = {
                     "status": STATUS_PRUNED,

@@ -117,6 +117,7 @@ def _work(
             trial = storage.get_trial(trial_id)
             config = RunConfig.from_dict(json.loads(trial.user_attrs["config"]))
             bar.set_postfix_str(config.run_id)
+            finished = store.status(config.run_id) is not None
             if not needs_run(store, config, overwrite, retry_failed):
                 # A duplicate queue entry (a late worker, or one that took a slow enqueuer for
                 # a dead one, queued a finished cell again): close it without training.
@@ -125,8 +126,15 @@ def _work(
                 continue
             with Heartbeat(storage, trial_id), _released_on_interrupt(study, trial_id):
                 extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+                # replace only a run that was finished when claimed (--overwrite,
+                # --retry-failed): one another worker finishes meanwhile is kept, not removed
                 payload = execute_run(
-                    config, store, corpora, extra, save_output_vectors=save_output_vectors
+                    config,
+                    store,
+                    corpora,
+                    extra,
+                    save_output_vectors=save_output_vectors,
+                    replace=finished,
                 )
             for key, value in trial_attrs(payload).items():
                 storage.set_trial_user_attr(trial_id, key, value)

@@ -750,3 +750,20 @@ def test_every_result_file_is_fsynced_before_its_rename_in_a_real_process(tmp_pa
     for path in run_folder.iterdir():
         assert renamed.get(path.name), f"{path.name} was not fsynced before its rename"
     assert str(run_folder) in synced  # the folder, after the renames
+
+
+def test_a_run_finished_by_another_worker_meanwhile_is_kept(tmp_path, corpus_file):
+    """A shared-grid worker that claimed a duplicate entry while the cell was unfinished must
+    not remove the record another worker has written since (it would count as unfinished,
+    and a kill of this worker could lose the cell): replace=False keeps it, trains nothing."""
+    config = grid_cells(corpus_file)[0]
+    store = ResultStore(tmp_path / "s")
+    first = execute_run(config, store, CorpusCache(str(tmp_path / "data")))
+    before = {p.name: p.stat().st_mtime_ns for p in store.run_dir(config.run_id).iterdir()}
+    again = execute_run(config, store, CorpusCache(str(tmp_path / "data")), replace=False)
+    assert again["status"] == "done" and again["run_id"] == config.run_id
+    assert again["metrics"]["ws353_spearman"] == first["metrics"]["ws353_spearman"]
+    after = {p.name: p.stat().st_mtime_ns for p in store.run_dir(config.run_id).iterdir()}
+    assert after == before  # nothing removed or rewritten
+    execute_run(config, store, CorpusCache(str(tmp_path / "data")), replace=True)
+    assert store.status(config.run_id) == "done"
