@@ -49,7 +49,6 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        fsync_dir(target.parent)  # the rename itself survives a power cut
     except OSError as exc:
         raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:

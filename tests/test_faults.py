@@ -715,7 +715,7 @@ def test_failed_rerun_keeps_no_files_of_the_earlier_training(tmp_path, capsys):
 
 def test_every_result_file_is_fsynced_before_its_rename_in_a_real_process(tmp_path):
     """strace of a real `python -m study run`: each file of the run folder is fsynced under its
-    temp name before the rename (vectors.bin was not), and the folder after it."""
+    temp name before the rename (vectors.bin was not)."""
     import os
     import re
     import shutil
@@ -749,7 +749,6 @@ def test_every_result_file_is_fsynced_before_its_rename_in_a_real_process(tmp_pa
             renamed[Path(dst).name if str(run_folder) in dst else dst] = src in synced
     for path in run_folder.iterdir():
         assert renamed.get(path.name), f"{path.name} was not fsynced before its rename"
-    assert str(run_folder) in synced  # the folder, after the renames
 
 
 def test_a_run_finished_by_another_worker_meanwhile_is_kept(tmp_path, corpus_file):
