@@ -55,7 +55,7 @@ class RunConfig:
     programs: int = 0  # kernel=triton: parallel workers, one stream slice each (0 = 32 per SM)
     seed: int = 0
     device: Device = "auto"
-    workers: int = 0  # gensim worker threads; 0 = all CPU cores (only 1 is deterministic)
+    workers: int = 0  # CPU threads: gensim's workers, torch's intra-op threads; 0 = all cores
     corpus: str = DEFAULT_CORPUS  # "enwiki-sample", "text8" or a path to a text file
     probe_pairs: int = 4096  # (center, context) pairs in the gradient-norm probe; 0 disables it
     probe_seed: int = 0
