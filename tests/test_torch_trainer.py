@@ -18,9 +18,8 @@ from study.errors import ConfigError, DivergenceError
 from study.sgns_math import sgns_terms
 from study.trainers import get_trainer
 from study.trainers.base import EPOCH_COLUMNS, Callback, TrainResult, TrainState
-from study.trainers.torch_sgns import (
-    MAX_SOFTMAX_VOCAB,
-    TorchTrainer,
+from study.trainers.torch_sgns import MAX_SOFTMAX_VOCAB, TorchTrainer
+from study.trainers.torch_step import (
     Window,
     add_rows,
     make_window,
