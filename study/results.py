@@ -346,7 +346,7 @@ def load_table(
                 "error": result.get("error"),
                 **config,
                 **result.get("metrics", {}),
-                **{k: result.get(k) for k in RUN_KEYS},
+                **{k: result.get(k) for k in RUN_FACTS},
                 "cores": run_cores(result),
             }
         )
@@ -389,8 +389,8 @@ def save_tables(
     return paths
 
 
-# Run facts after the metrics in the runs table (from metrics.json; missing for failed runs).
-RUN_KEYS = [
+# Run facts a run's metrics.json holds besides its metrics (missing for failed runs).
+RUN_FACTS = [
     "train_seconds",
     "seconds",
     "words",
@@ -398,8 +398,9 @@ RUN_KEYS = [
     "epochs_done",
     "vocab_size",
     "corpus_words",
-    "cores",
 ]
+# The runs table's columns after the metrics: the run facts, then the cores (`run_cores`).
+RUN_KEYS = [*RUN_FACTS, "cores"]
 # Columns that are counts, stored as nullable integers (a failed run has none of some).
 _COUNT_COLUMNS = {"words", "epochs_done", "vocab_size", "corpus_words", "epoch", "pairs"}
 _SECONDS_COLUMNS = {"train_seconds", "seconds", "words_per_sec"}

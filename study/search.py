@@ -17,7 +17,14 @@ from optuna.storages import RDBStorage
 
 from study.config import RunConfig, base_type, check_field, field_type, parse_value, show
 from study.errors import ConfigError, StudyError
-from study.results import STATUS_DONE, STATUS_PRUNED, ResultStore, RunResult, provenance
+from study.results import (
+    RUN_FACTS,
+    STATUS_DONE,
+    STATUS_PRUNED,
+    ResultStore,
+    RunResult,
+    provenance,
+)
 from study.runner import CorpusCache, execute_run
 from study.trainers.base import Callback, TrainState, keyed_vectors
 
@@ -214,18 +221,6 @@ def _value(result: RunResult, name: str) -> float:
     return float(result.get("metrics", {}).get(name, math.nan))
 
 
-# Run facts (besides the evaluation metrics) attached to a trial.
-_ATTACHED_KEYS = (
-    "train_seconds",
-    "seconds",
-    "words",
-    "words_per_sec",
-    "epochs_done",
-    "vocab_size",
-    "corpus_words",
-)
-
-
 def trial_attrs(result: RunResult) -> dict[str, Any]:
     """What a trial carries of its run (a metrics.json payload): status, error, every metric."""
     payload = cast(Mapping[str, Any], result)
@@ -234,7 +229,7 @@ def trial_attrs(result: RunResult) -> dict[str, Any]:
         attrs["error"] = str(payload["error"])
     for name, value in dict(payload.get("metrics") or {}).items():
         attrs[name] = float(value)
-    for key in _ATTACHED_KEYS:
+    for key in RUN_FACTS:  # the run facts besides its metrics
         if payload.get(key) is not None:
             attrs[key] = payload[key]
     return attrs
