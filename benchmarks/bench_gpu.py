@@ -274,7 +274,6 @@ def cpu_scaling(args: argparse.Namespace, corpus: EncodedCorpus, device: str) ->
         for label in ("torch-step", "gensim"):
             fields = dict(VARIANTS[label], workers=n)
             config = make_config("cpu", dim=dim, negative=negative, epochs=1, **fields)
-            config = RunConfig(**{**config.to_dict(), "device": "cpu"})
             entry = part.measure(
                 f"{label} cores={n}",
                 lambda config=config: fit_speed(config, data, "cpu"),

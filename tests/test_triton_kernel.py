@@ -27,15 +27,14 @@ from study.trainers.torch_sgns import TorchTrainer
 
 triton = pytest.importorskip("triton")
 
-from study.trainers import triton_kernels  # noqa: E402
-from study.trainers.triton_sgns import Slices, launch  # noqa: E402
+from study.trainers.triton_sgns import Slices, interpreting, launch  # noqa: E402
 
 
 @pytest.fixture
 def interpreter() -> None:
     """Kernels on CPU tensors: conftest switches the interpreter on where there is no GPU (the
     `gpu` tests cover a machine with one)."""
-    if not triton_kernels.interpreting():
+    if not interpreting():
         pytest.skip("a GPU machine: the interpreter is off (see test_triton_gpu.py)")
 
 

@@ -16,7 +16,6 @@ it before, as the tests' conftest does where there is no GPU. Kernel helpers are
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import triton
@@ -220,11 +219,6 @@ def _cbow(
 
 
 KERNELS = {"sg": _sg, "cbow": _cbow}
-
-
-def interpreting() -> bool:
-    """True when Triton runs kernels on the CPU through its interpreter (TRITON_INTERPRET=1)."""
-    return os.environ.get("TRITON_INTERPRET", "0").lower() in {"1", "true", "on", "yes"}
 
 
 def kernel(model: str) -> Any:

@@ -11,6 +11,7 @@ float64. Kernels: `study.trainers.triton_kernels`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,17 +38,14 @@ def triton_available() -> bool:
 
 
 def interpreting() -> bool:
-    from study.trainers.triton_kernels import interpreting as _interpreting
-
-    return _interpreting()
+    """True when Triton runs kernels on the CPU through its interpreter (TRITON_INTERPRET=1)."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in {"1", "true", "on", "yes"}
 
 
 def check_triton(config: RunConfig, device: torch.device) -> None:
     """One-line errors for runs the Triton kernels cannot do."""
     if not triton_available():
         raise ConfigError("kernel=triton needs the triton package (pip install 'w2v-study[gpu]')")
-    if config.objective != "ns":
-        raise ConfigError("kernel=triton trains negative sampling only: use objective=ns")
     if device.type != "cuda" and not interpreting():
         raise ConfigError(
             "kernel=triton needs a CUDA device (or TRITON_INTERPRET=1 to run the kernel on the "
@@ -74,9 +72,13 @@ class Slices:
         return cls(programs, slice_len, count)
 
 
+def draws_per_pair(config: RunConfig) -> bool:
+    """Fresh negatives for every pair (skip-gram with neg_draw=pair), else K per centre."""
+    return config.model == "sg" and config.neg_draw == "pair"
+
+
 def negatives_per_center(config: RunConfig) -> int:
-    per_pair = config.model == "sg" and config.neg_draw == "pair"
-    return config.negative * (2 * config.window if per_pair else 1)
+    return config.negative * (2 * config.window if draws_per_pair(config) else 1)
 
 
 def launch(
@@ -126,7 +128,7 @@ def run_epoch(
     """One Hogwild epoch over `stream` (int32, subsampled) in place; (summed loss, pairs)."""
     n = int(stream.shape[0])
     slices = Slices.plan(n, programs, negatives_per_center(config))
-    per_pair = config.model == "sg" and config.neg_draw == "pair"
+    per_pair = draws_per_pair(config)
     lr_step = (lr_first - lr_last) / slices.slice_len
     loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
     pairs = torch.zeros((), dtype=torch.int64, device=stream.device)
@@ -164,8 +166,9 @@ def resident_programs(
     register count."""
     from study.trainers import triton_kernels as tk
 
-    per_pair = config.neg_draw == "pair"
-    consts = tk.constexprs(config.model, config.dim, config.negative, config.window, per_pair)
+    consts = tk.constexprs(
+        config.model, config.dim, config.negative, config.window, draws_per_pair(config)
+    )
     warps = tk.num_warps(config.model, consts)
     small = torch.ones(1, dtype=torch.int32, device=w_in.device)
     args = (w_in, w_out, stream, sent, small, small, small.float(), small, 1, 1, 0, 1, 0.1, 0.1)
