@@ -301,3 +301,10 @@ def _check_ranges(c: RunConfig) -> None:
         )
     if not c.corpus.strip():
         raise ConfigError("corpus must name a corpus or a path, got an empty string")
+    if not c.corpus.isprintable():
+        # control characters, or lone surrogates (a file name that is not UTF-8 reaches Python
+        # so): no table, report or terminal line could hold it
+        raise ConfigError(
+            f"corpus {show(c.corpus)} holds characters that are not printable text (a file "
+            "name that is not UTF-8?): rename the file"
+        )

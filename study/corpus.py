@@ -8,10 +8,12 @@ read them too; plus the text8 cleaner that makes Wikipedia text look alike.
 from __future__ import annotations
 
 import bz2
+import errno
 import functools
 import gzip
 import hashlib
 import io
+import logging
 import lzma
 import os
 import re
@@ -24,12 +26,16 @@ from pathlib import Path
 
 from study.config import show
 from study.errors import CorpusError
+from study.files import FileProblem, kind_of, read_regular
+
+log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "W2V_STUDY_DATA"
 DEFAULT_CORPUS_NAME = "enwiki-sample"
 SENTENCES_PREFIX = "sentences:"
-_CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SENTENCES_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9a-f]{12}$")  # name-hash
+# used with fullmatch: `$` also matches before a final newline ("abc\n" passed)
+_CORPUS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+_SENTENCES_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-([0-9a-f]{12})", re.ASCII)
 _ENWIKI_SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 CLEANER_VERSION = "text8-v1"  # bump when clean_text8 changes: it keys the caches
 
@@ -69,28 +75,37 @@ def clean_text8(text: str) -> str:
 
 
 # -- reading files ------------------------------------------------------------------------
-def read_file_bytes(path: str | os.PathLike[str], what: str = "corpus") -> bytes:
+def read_file_bytes(
+    path: str | os.PathLike[str], what: str = "corpus", follow_symlinks: bool = True
+) -> bytes:
     """The bytes of a regular file, read once, with one clear error for every way it can fail.
 
     Pipes, devices and sockets (`/dev/stdin`, `<(zcat ...)`, `/dev/zero`) are refused: they can
     be read only once, or never end, and a run id names the path, which they do not identify.
-    O_NONBLOCK keeps the open of a FIFO from waiting for a writer.
+    O_NONBLOCK keeps the open of a FIFO from waiting for a writer. `follow_symlinks=False`
+    (files of a study folder) refuses a symbolic link too (`study.files`).
     """
     path = Path(path)
+    nofollow = 0 if follow_symlinks else os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | nofollow)
     except FileNotFoundError:
         raise CorpusError(f"{what} file not found: {path}") from None
-    except (OSError, ValueError) as exc:  # permission, loop, name too long, NUL in the name
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise CorpusError(f"cannot read {what} {path}: {reason}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise CorpusError(
+                f"{what} {path} is a symbolic link; a study folder holds its own files"
+            ) from None
+        raise CorpusError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the name
+        raise CorpusError(f"cannot read {what} {path}: {exc}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
             raise CorpusError(f"{what} path is a directory, not a file: {path}")
         raise CorpusError(
-            f"{what} {path} is not a regular file ({_file_kind(mode)}): it can be read "
+            f"{what} {path} is not a regular file ({kind_of(mode)}): it can be read "
             "only once or never ends; save it to a file and give that path"
         )
     with os.fdopen(fd, "rb") as handle:
@@ -98,12 +113,6 @@ def read_file_bytes(path: str | os.PathLike[str], what: str = "corpus") -> bytes
             return handle.read()
         except OSError as exc:
             raise CorpusError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-
-
-def _file_kind(mode: int) -> str:
-    kinds = [(stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]  # fmt: skip
-    return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
 def decompress(data: bytes, path: Path) -> bytes:
@@ -168,11 +177,22 @@ class CorpusSource:
     path: Path
     reader: str  # "text": one document per line; "wiki": gensim's dump sample, text8-cleaned
     description: str
+    sha256_prefix: str | None = None  # content-named files (sentences:<name>-<hash>)
 
     def load(self) -> CorpusContent:
         """Read the file once: its content, fingerprint and documents all come from these bytes
-        (reading twice let a pipe look empty and a file change in between)."""
-        return CorpusContent(self, decompress(read_file_bytes(self.path), self.path))
+        (reading twice let a pipe look empty and a file change in between). A content-named
+        file must still hold that content."""
+        data = decompress(read_file_bytes(self.path), self.path)
+        if self.sha256_prefix is not None:
+            actual = hashlib.sha256(data).hexdigest()[:12]
+            if actual != self.sha256_prefix:
+                raise CorpusError(
+                    f"corpus {self.name}: {self.path} was changed since it was made (sha256 "
+                    f"{actual}…, its name says {self.sha256_prefix}…); make it again with "
+                    "study.corpus_from_sentences"
+                )
+        return CorpusContent(self, data)
 
 
 @dataclass(frozen=True)
@@ -247,40 +267,57 @@ def corpus_from_sentences(
 
     if isinstance(sentences, str):
         raise CorpusError("sentences must be a list of sentences, not one string")
-    if not _CORPUS_NAME.match(name):
+    if not isinstance(name, str) or not _CORPUS_NAME.fullmatch(name):
         raise CorpusError(
-            f"corpus name {name!r} must be 1-64 letters, digits, '_', '-' or '.' "
+            f"corpus name {show(name)} must be 1-64 letters, digits, '_', '-' or '.' "
             "(starting with a letter or digit)"
         )
     lines = [_sentence_line(i, sentence) for i, sentence in enumerate(sentences)]
     if not any(lines):
         raise CorpusError("sentences hold no tokens")
-    data = ("\n".join(lines) + "\n").encode()
+    data = b"\n".join(lines) + b"\n"
     key = f"{name}-{hashlib.sha256(data).hexdigest()[:12]}"
     path = data_dir(data_root) / "corpora" / f"{key}.txt"
-    if not path.exists():
+    try:
+        kept = read_regular(path, follow_symlinks=False)
+    except FileProblem:
+        kept = None
+    if kept != data:  # missing, or changed since: what trains must be these sentences
+        if kept is not None or os.path.lexists(path):
+            log.warning("corpus file %s does not hold these sentences; writing them again", path)
         atomic_write_bytes(path, data)
     return SENTENCES_PREFIX + key
 
 
-def _sentence_line(i: int, sentence: str | Sequence[str]) -> str:
+def _sentence_line(i: int, sentence: str | Sequence[str]) -> bytes:
     if isinstance(sentence, str):
-        return " ".join(sentence.split())
-    tokens = list(sentence)
-    for token in tokens:
-        if not isinstance(token, str) or not token or token != "".join(token.split()):
-            raise CorpusError(
-                f"sentence {i}: tokens must be non-empty strings without whitespace, got {token!r}"
-            )
-    return " ".join(tokens)
+        line = " ".join(sentence.split())
+    else:
+        tokens = list(sentence)
+        for token in tokens:
+            if not isinstance(token, str) or not token or token != "".join(token.split()):
+                raise CorpusError(
+                    f"sentence {i}: tokens must be non-empty strings without whitespace, "
+                    f"got {show(token)}"
+                )
+        line = " ".join(tokens)
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (e.g. bytes decoded with surrogateescape)
+        bad = exc.object[exc.start : exc.end]
+        raise CorpusError(
+            f"sentence {i} is not valid Unicode text: it holds {bad!r} (a lone surrogate), "
+            "which has no UTF-8 form; decode your text with errors='replace' or fix it"
+        ) from None
 
 
 def _sentences_source(spec: str, root: Path) -> CorpusSource:
     key = spec.removeprefix(SENTENCES_PREFIX)
     path = root / "corpora" / f"{key}.txt"
-    if not _SENTENCES_KEY.match(key) or not path.is_file():
+    named = _SENTENCES_KEY.fullmatch(key)
+    if not named or not path.is_file():
         raise CorpusError(
-            f"corpus {spec!r} is not in {root / 'corpora'}: make it in this data dir with "
+            f"corpus {show(spec)} is not in {root / 'corpora'}: make it in this data dir with "
             "study.corpus_from_sentences"
         )
     return CorpusSource(
@@ -288,6 +325,7 @@ def _sentences_source(spec: str, root: Path) -> CorpusSource:
         path=path,
         reader="text",
         description=f"sentences given in memory, kept in {path}",
+        sha256_prefix=named.group(1),
     )
 
 

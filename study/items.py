@@ -7,14 +7,19 @@ can be recomputed later without the vectors.
 from __future__ import annotations
 
 import io
+import math
 import os
+import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from study.atomic import atomic_write_bytes
 from study.errors import StudyError
+from study.files import FileProblem, read_regular
 
 ITEMS_FILE = "items.npz"
 ITEMS_VERSION = 1
@@ -69,28 +74,91 @@ class RunItems:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunItems:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            version = int(npz["version"])
+        """The items in `data`, every array checked against the format (a `ValueError` naming
+        the first problem): a damaged file is never half-used, nor allowed to make a reader
+        allocate what its counts claim."""
+        if not data.startswith(b"PK"):  # np.load would try it as a pickle, and say so
+            raise ValueError("not an .npz archive of arrays")
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive of arrays")
+        with loaded as npz:
+            arrays = _Arrays(npz)
+            version = arrays.scalar("version")
             if version != ITEMS_VERSION:
                 raise ValueError(f"items file version {version}, expected {ITEMS_VERSION}")
-            names = {k.split(".")[1] for k in npz.files if k.startswith("pairs.")}
-            pairs = {
-                n: PairItems(npz[f"pairs.{n}.gold"], npz[f"pairs.{n}.predicted"])
-                for n in sorted(names)
-            }
-            analogy = None
-            if "analogy.n" in npz.files:
-                n = int(npz["analogy.n"])
-                flags = {
-                    k: np.unpackbits(npz[f"analogy.{k}"], count=n).astype(bool)
-                    for k in ("covered", "correct_add", "correct_mul")
-                }
-                analogy = AnalogyItems(
-                    [str(s) for s in npz["analogy.sections"]],
-                    npz["analogy.section_ids"].astype(np.int64),
-                    **flags,
-                )
+            names = sorted({k.split(".")[1] for k in npz.files if k.startswith("pairs.")})
+            pairs = {name: _pair_items(arrays, name) for name in names}
+            analogy = _analogy_items(arrays) if "analogy.n" in npz.files else None
         return cls(pairs, analogy)
+
+
+MAX_ITEMS = 1 << 24  # items per benchmark: far beyond any benchmark, bounds what a file can claim
+MAX_ARRAY_BYTES = 1 << 28
+
+
+class _Arrays:
+    """An items file's arrays by name, each checked for size before NumPy reads it."""
+
+    def __init__(self, npz: Any):
+        self.npz = npz
+
+    def get(self, name: str, kinds: str, ndim: int = 1) -> np.ndarray:
+        """Array `name`, of `ndim` dimensions and a dtype of one of the `kinds` (numpy's dtype
+        kind letters); its header is read first, since NumPy allocates what a header claims."""
+        if name not in self.npz.files:
+            raise ValueError(f"{name!r} is missing")
+        with self.npz.zip.open(f"{name}.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+        if len(shape) != ndim or dtype.kind not in kinds:
+            want = "a scalar" if ndim == 0 else f"{ndim}-D"
+            raise ValueError(f"{name!r} is {len(shape)}-D of {dtype}, expected {want} ({kinds})")
+        if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES:
+            raise ValueError(f"{name!r} claims {shape} items, far more than any benchmark")
+        return np.asarray(self.npz[name])
+
+    def scalar(self, name: str) -> int:
+        value = int(self.get(name, "iu", ndim=0))
+        if not 0 <= value <= MAX_ITEMS:
+            raise ValueError(f"{name!r} is {value}, not a count of items")
+        return value
+
+
+def _pair_items(arrays: _Arrays, name: str) -> PairItems:
+    gold = arrays.get(f"pairs.{name}.gold", "f").astype(np.float64)
+    predicted = arrays.get(f"pairs.{name}.predicted", "f").astype(np.float64)
+    if len(gold) != len(predicted) or not 0 < len(gold) <= MAX_ITEMS:
+        raise ValueError(f"pairs.{name}: {len(gold)} gold scores, {len(predicted)} cosines")
+    if not np.isfinite(gold).all():
+        raise ValueError(f"pairs.{name}.gold holds NaN or infinite scores")
+    if np.isinf(predicted).any():  # NaN marks a pair not in the vocabulary
+        raise ValueError(f"pairs.{name}.predicted holds infinite values")
+    return PairItems(gold, predicted)
+
+
+def _analogy_items(arrays: _Arrays) -> AnalogyItems:
+    n = arrays.scalar("analogy.n")
+    sections = [str(s) for s in arrays.get("analogy.sections", "U")]
+    ids = arrays.get("analogy.section_ids", "iu").astype(np.int64)
+    if len(ids) != n or (n and not 0 <= ids.min() <= ids.max() < len(sections)):
+        raise ValueError(f"analogy.section_ids: not {n} indexes into {len(sections)} sections")
+    flags = {}
+    for key in ("covered", "correct_add", "correct_mul"):
+        packed = arrays.get(f"analogy.{key}", "u")
+        if packed.dtype != np.uint8 or len(packed) != (n + 7) // 8:
+            raise ValueError(f"analogy.{key}: {len(packed)} bytes do not hold {n} flags")
+        flags[key] = np.unpackbits(packed, count=n).astype(bool)
+    if (flags["correct_add"] & ~flags["covered"]).any() or (
+        flags["correct_mul"] & ~flags["covered"]
+    ).any():
+        raise ValueError("analogy: questions answered right that were not counted")
+    return AnalogyItems(sections, ids, **flags)
 
 
 def write_items(path: str | os.PathLike[str], items: RunItems) -> None:
@@ -100,16 +168,27 @@ def write_items(path: str | os.PathLike[str], items: RunItems) -> None:
 def read_items(path: str | os.PathLike[str]) -> RunItems | None:
     """The per-item results at `path`, or None when the run has none (older runs)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise StudyError(f"unreadable result file {path}: {exc.strerror or exc}") from exc
+        return load_items(path)
+    except ValueError as exc:
+        raise StudyError(f"unreadable result file {path}: {exc}") from None
+
+
+def load_items(path: str | os.PathLike[str]) -> RunItems | None:
+    """`read_items` with a damaged file as a `ValueError` naming the problem (not the path).
+    Read like every file of a study folder: a regular file, not through a symbolic link."""
+    try:
+        data = read_regular(path, follow_symlinks=False, max_bytes=MAX_FILE_BYTES)
+    except FileProblem as exc:
+        if exc.missing:
+            return None
+        raise ValueError(str(exc)) from None
     try:
         return RunItems.from_bytes(data)
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise StudyError(f"unreadable result file {path}: {exc}") from exc
+    except (KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not an items file ({type(exc).__name__}: {exc})") from None
+
+
+MAX_FILE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -133,6 +212,41 @@ _ANALOGY_METRICS = {  # metric -> (which answers, which questions)
     "analogy_3cosmul_sem_acc": ("correct_mul", "semantic"),
     "analogy_3cosmul_syn_acc": ("correct_mul", "syntactic"),
 }
+
+
+def has_item_form(metric: str) -> bool:
+    """Whether a run's `metric` (a name in its metrics.json) is computed from per-item results
+    that its items.npz holds: every pair benchmark's Spearman ρ and the analogy accuracies."""
+    prefix, _, stat = metric.rpartition("_")
+    return (stat == "spearman" and bool(prefix)) or metric in _ANALOGY_METRICS
+
+
+def check_against_metrics(items: RunItems, metrics: Mapping[str, Any]) -> None:
+    """A `ValueError` unless `items` hold the per-item results of every metric in `metrics`
+    that has them and give the same value (NaN or inf written into a file, or an array taken
+    out, used to change the intervals silently or make them fall back to seeds alone)."""
+    from study.stats import item_statistic
+
+    for metric, recorded in metrics.items():
+        if not has_item_form(metric):
+            continue
+        scores = metric_scores(items, metric)
+        if scores is None:
+            raise ValueError(f"it lacks the per-item results of {metric}")
+        with warnings.catch_warnings():  # a constant benchmark column: NaN, as when recorded
+            warnings.simplefilter("ignore")
+            value = float(item_statistic(scores, *scores.arrays))
+        if not _same(value, recorded):
+            raise ValueError(
+                f"its items give {metric} = {value:.6g}, metrics.json records {recorded}"
+            )
+
+
+def _same(value: float, recorded: Any) -> bool:
+    recorded = math.nan if recorded is None else float(recorded)
+    if math.isnan(value) or math.isnan(recorded):
+        return math.isnan(value) and math.isnan(recorded)
+    return abs(value - recorded) <= 1e-9
 
 
 def metric_scores(items: RunItems, metric: str) -> ItemScores | None:

@@ -263,10 +263,10 @@ def plot_pca_overlays(
     paths = [store.vectors_path(rid) for rid in sweep.get("run_id", [])]
     keep, vectors, skipped = [], [], []
     for i, path in enumerate(paths):
-        if not path.exists():
+        if not os.path.lexists(path):  # a run stored without its vectors
             continue
         try:
-            vectors.append(load_vectors(path))
+            vectors.append(load_vectors(path, follow_symlinks=False))
         except StudyError as exc:
             skipped.append(f"PCA overlay: left out {exc}")
             continue

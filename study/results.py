@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import subprocess
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,7 +24,7 @@ import pandas as pd
 
 from study import run_files
 from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove_durably
-from study.config import RunConfig, field_names
+from study.config import RunConfig, field_names, show
 from study.errors import StudyError
 from study.items import ITEMS_FILE, RunItems, read_items, write_items
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 RUN_OUTPUTS = ("epochs.csv", "vectors.bin", "vocab.txt", "output_vectors.bin", ITEMS_FILE,
                "neighbours.csv", "tensorboard")  # fmt: skip
 RESULTS_ROOT_ENV = "W2V_STUDY_RESULTS"
+# A study name is a folder and an Optuna study name: fullmatch, since `$` also matches before
+# a final newline ("a\n" passed), and ASCII only.
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", re.ASCII)
 SCHEMA_VERSION = 1
 
 # -- the run record (metrics.json) ------------------------------------------------------------
@@ -167,8 +171,11 @@ class ResultStore:
 
     @classmethod
     def for_study(cls, name: str, root: str | os.PathLike[str] | None = None) -> ResultStore:
-        if not name or "/" in name or name in {".", ".."}:
-            raise StudyError(f"invalid study name {name!r}: use letters, digits, '-', '_'")
+        if not isinstance(name, str) or not STUDY_NAME.fullmatch(name):
+            raise StudyError(
+                f"invalid study name {show(name)}: use 1-100 letters, digits, '-', '_' or '.' "
+                "(starting with a letter or digit)"
+            )
         return cls(results_root(root) / name)
 
     def run_dir(self, run_id: str) -> Path:
@@ -246,6 +253,8 @@ class ResultStore:
             config = run_files.check_config(config_values, run_id)
             path = folder / "epochs.csv"
             epochs = run_files.read_epochs(path)
+            path = folder / ITEMS_FILE
+            run_files.check_items(path, result)
         except run_files.DamagedFile as exc:
             _damaged(path, str(exc), f"run {run_id} counts as not finished")
             return None

@@ -6,8 +6,11 @@ store (`study.results`) then counts its run as not finished.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +18,43 @@ import pandas as pd
 
 from study.config import ADDED_FIELDS, RunConfig
 from study.errors import StudyError
+from study.files import FileProblem, read_regular
+from study.items import check_against_metrics, load_items
 
 STATUSES = ("done", "failed", "pruned")
 _NUMBER_KEYS = ("train_seconds", "seconds", "words", "words_per_sec", "epochs_done",
                 "vocab_size", "corpus_words")  # fmt: skip
 _TEXT_KEYS = ("error", "traceback", "corpus_fingerprint", "run_id")
+_METRIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+MAX_JSON_BYTES = 64 << 20  # metrics.json, config.json, study.json: kilobytes when whole
+MAX_TABLE_BYTES = 1 << 30  # epochs.csv: a few kilobytes per epoch
 
 
 class DamagedFile(ValueError):
     """A study file that cannot be what it claims to be."""
 
 
+def read_study_file(path: Path, max_bytes: int = MAX_JSON_BYTES) -> bytes | None:
+    """The bytes of a file of a study folder; None if it does not exist. A pipe or device in its
+    place (open() waited forever), a symbolic link (its target's content would reach warnings
+    and reports) or a file far too large is damage."""
+    try:
+        return read_regular(path, follow_symlinks=False, max_bytes=max_bytes)
+    except FileProblem as exc:
+        if exc.missing:
+            return None
+        raise DamagedFile(str(exc)) from None
+
+
 def read_json_object(path: Path) -> dict[str, Any] | None:
     """A JSON object from a file; None if the file does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = read_study_file(path)
+    if data is None:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DamagedFile(f"cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DamagedFile(f"cannot read it ({exc})") from None
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -52,6 +73,9 @@ def check_result(record: dict[str, Any], run_id: str) -> dict[str, Any]:
     metrics = record.get("metrics", {})
     if not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values()):
         raise DamagedFile("'metrics' is not a mapping of names to numbers")
+    if not all(_METRIC_NAME.fullmatch(name) for name in metrics):
+        # names become table columns and figure file names: never a path or markup
+        raise DamagedFile("'metrics' has a name that is not letters, digits, '_', '-' or '.'")
     for key in _NUMBER_KEYS:
         if key in record and not _is_number(record[key]):
             raise DamagedFile(f"{key!r} is not a number")
@@ -65,6 +89,16 @@ def check_result(record: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def check_items(path: Path, result: Mapping[str, Any]) -> None:
+    """A run's items.npz, if it has one: whole, of the format, and agreeing with its metrics."""
+    try:
+        items = load_items(path)
+        if items is not None:
+            check_against_metrics(items, result.get("metrics") or {})
+    except ValueError as exc:
+        raise DamagedFile(str(exc)) from None
 
 
 def check_config(values: dict[str, Any], run_id: str) -> RunConfig:
@@ -89,10 +123,11 @@ def legacy_run_id(values: dict[str, Any]) -> str:
 
 def read_epochs(path: Path) -> pd.DataFrame:
     """epochs.csv: numeric columns, integral epochs (an empty frame when there is none)."""
-    if not path.exists():
+    data = read_study_file(path, MAX_TABLE_BYTES)
+    if data is None:
         return pd.DataFrame()
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(io.BytesIO(data))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:

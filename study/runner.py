@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from study.config import RunConfig
 from study.errors import CorpusError, StudyError
+from study.files import FileProblem, open_lock_file
 from study.probes import PROBE_COLUMNS
 from study.results import (
     STATUS_DONE,
@@ -260,7 +261,9 @@ def grid_lock(store: ResultStore, shared: bool) -> Iterator[None]:
     path = store.root / GRID_LOCK
     try:
         store.root.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")
+        handle = os.fdopen(open_lock_file(path), "r+")
+    except FileProblem as exc:
+        raise StudyError(f"cannot write {path}: {exc}") from None
     except OSError as exc:
         raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
     with handle:

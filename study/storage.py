@@ -18,6 +18,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from study.errors import StudyError
+from study.files import FileProblem, open_lock_file
 
 HEARTBEAT_ENV = "W2V_STUDY_HEARTBEAT"  # "interval,grace" in seconds; tests use short ones
 
@@ -98,12 +99,18 @@ def file_lock(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        fd = open_lock_file(path)
+    except FileProblem as exc:
+        raise StudyError(f"cannot use lock file {path}: {exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _redact(url: str) -> str:

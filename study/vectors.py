@@ -46,7 +46,11 @@ def save_run_vectors(folder: Path, vectors: Any, output_vectors: np.ndarray | No
     return path
 
 
-def load_vectors(path: str | os.PathLike[str], vocab: str | os.PathLike[str] | None = None) -> Any:
+def load_vectors(
+    path: str | os.PathLike[str],
+    vocab: str | os.PathLike[str] | None = None,
+    follow_symlinks: bool = True,
+) -> Any:
     """KeyedVectors from a word2vec file (text or binary, detected; .gz/.bz2/.xz work) or a
     gensim `KeyedVectors.save()` pickle (a saved full Word2Vec model is read through its `.wv`).
 
@@ -54,12 +58,13 @@ def load_vectors(path: str | os.PathLike[str], vocab: str | os.PathLike[str] | N
     file is checked as it is read (header against content, UTF-8 words, no repeated word,
     finite values, vocab.txt against the words): a damaged or hostile file is one error naming
     the file and the place, never garbage vectors, hundreds of warnings or a traceback.
+    `follow_symlinks=False` reads a run folder's files: a symbolic link there is refused.
     """
     from study.corpus import decompress, read_file_bytes
 
     path = Path(path)
     try:
-        raw = read_file_bytes(path, what="vectors")
+        raw = read_file_bytes(path, what="vectors", follow_symlinks=follow_symlinks)
         data = decompress(raw, path) if path.suffix.lower() in _COMPRESSED else raw
     except CorpusError as exc:
         raise StudyError(str(exc).replace("corpus", "vectors", 1)) from None
@@ -71,13 +76,15 @@ def load_vectors(path: str | os.PathLike[str], vocab: str | os.PathLike[str] | N
 
         vectors = keyed_vectors(words, matrix)
         fvocab = Path(vocab) if vocab is not None else path.parent / VOCAB_FILE
-        if vocab is not None or fvocab.is_file():
-            _attach_vocab_counts(vectors, fvocab)
+        if vocab is not None or os.path.lexists(fvocab):  # a pipe there is an error, not none
+            _attach_vocab_counts(vectors, fvocab, follow_symlinks or vocab is not None)
     _check_finite(vectors, path)
     return vectors
 
 
 _COMPRESSED = {".gz", ".bz2", ".xz"}
+_COUNT_MAX = int(np.iinfo(np.int64).max)  # counts are stored as int64
+_COUNT_DIGITS = len(str(_COUNT_MAX))
 _MAX_WORD_BYTES = 1 << 16
 
 
@@ -215,28 +222,32 @@ def _check_finite(vectors: Any, path: Path) -> None:
         )
 
 
-def _attach_vocab_counts(vectors: Any, fvocab: Path) -> None:
+def _attach_vocab_counts(vectors: Any, fvocab: Path, follow_symlinks: bool = True) -> None:
     """Counts from a `word count` file (vocab.txt); it must list exactly the vectors' words."""
     from study.corpus import read_file_bytes
 
-    if not fvocab.is_file():
-        raise StudyError(f"vocabulary file not found: {fvocab}")
     try:
-        text = read_file_bytes(fvocab, what="vocabulary").decode("utf-8")
+        raw = read_file_bytes(fvocab, what="vocabulary", follow_symlinks=follow_symlinks)
+        text = raw.decode("utf-8")
     except CorpusError as exc:
         raise StudyError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise StudyError(f"{fvocab}: not UTF-8 text ({exc.reason})") from None
+    # Messages name lines, never their content: vocab.txt may be a link to any file.
     counts: dict[str, int] = {}
+    first_line: dict[str, int] = {}
     for i, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         fields = line.rstrip("\r").rsplit(" ", 1)
         if len(fields) != 2 or not fields[1].isascii() or not fields[1].isdigit():
-            raise StudyError(f"{fvocab}:{i}: expected 'word count', got {line[:60]!r}")
+            raise StudyError(f"{fvocab}:{i}: expected 'word count' (a word, a space, a count)")
+        if len(fields[1]) > _COUNT_DIGITS or int(fields[1]) > _COUNT_MAX:
+            raise StudyError(f"{fvocab}:{i}: the count is too large for a word count")
         if fields[0] in counts:
-            raise StudyError(f"{fvocab}:{i}: the word {fields[0][:30]!r} is listed twice")
+            raise StudyError(f"{fvocab}:{i}: repeats the word of line {first_line[fields[0]]}")
         counts[fields[0]] = int(fields[1])
+        first_line[fields[0]] = i
     words = vectors.index_to_key
     missing = [w for w in words if w not in counts]
     if missing or len(counts) != len(words):
@@ -262,13 +273,23 @@ def _load_pickle(path: Path) -> Any:
 
 
 def w_plus_c(vectors: Any, output_vectors: Any) -> Any:
-    """The w+c embeddings: input plus output vector of each word (same words required)."""
+    """The w+c embeddings: input plus output vector of each word; both must come from one run
+    (same words in the same order, same dimension, same counts where both have them)."""
     from study.trainers.base import keyed_vectors
 
+    if vectors.vector_size != output_vectors.vector_size:
+        raise StudyError(
+            f"input and output vectors do not fit together: dim {vectors.vector_size} and "
+            f"{output_vectors.vector_size}; not from one run"
+        )
     if list(vectors.index_to_key) != list(output_vectors.index_to_key):
         raise StudyError("input and output vectors have different words: not from one run")
+    counted = "count" in vectors.expandos and "count" in output_vectors.expandos
+    if counted and not np.array_equal(vectors.expandos["count"], output_vectors.expandos["count"]):
+        raise StudyError("input and output vectors have different word counts: not from one run")
     combined = keyed_vectors(vectors.index_to_key, vectors.vectors + output_vectors.vectors)
     if "count" in vectors.expandos:
         combined.allocate_vecattrs(attrs=["count"], types=[np.int64])
         combined.expandos["count"][:] = vectors.expandos["count"]
+    _check_finite(combined, Path("w+c"))
     return combined

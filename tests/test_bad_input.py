@@ -579,6 +579,16 @@ def _damage(run: Path, how: str) -> str:
     if how == "config-missing":
         (run / "config.json").unlink()
         return "config.json"
+    if how == "metrics-fifo":  # open() of it waited forever (issue 24)
+        (run / "metrics.json").unlink()
+        os.mkfifo(run / "metrics.json")
+        return "metrics.json"
+    if how == "items-nan":  # used silently: the cell's interval moved (issue 24)
+        with np.load(run / "items.npz") as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        arrays["pairs.ws353.gold"][3] = np.nan
+        np.savez(run / "items.npz", **arrays)
+        return "items.npz"
     name, data = writes[how]
     write(run / name, data)
     return name
@@ -587,7 +597,8 @@ def _damage(run: Path, how: str) -> str:
 DAMAGES = ["metrics-not-json", "metrics-not-utf8", "metrics-a-list", "metrics-bad-status",
            "metrics-text-metric", "metrics-text-count", "metrics-other-run", "config-missing",
            "config-not-json", "config-bad-value", "config-unknown-key", "config-other-run",
-           "epochs-text", "epochs-not-csv", "epochs-fraction"]  # fmt: skip
+           "epochs-text", "epochs-not-csv", "epochs-fraction", "metrics-fifo",
+           "items-nan"]  # fmt: skip
 
 
 @pytest.mark.parametrize("how", DAMAGES)

@@ -133,11 +133,16 @@ def test_runs_without_items_fall_back_to_seeds(tmp_path):
     assert run_items(0.5, 0).analogy is not None  # (the builder itself still makes items)
 
 
-def test_a_damaged_items_file_is_a_one_line_error(tmp_path, capsys):
+def test_a_damaged_items_file_is_a_warning_and_its_run_is_left_out(tmp_path, capsys, caplog):
+    """It was a one-line error that stopped compare and report; now it is damage like any other
+    run file's (tests/test_bad_input.py has every kind of it)."""
     store = build_store(tmp_path, seeds=2, trainers=("torch",))
     runs, _ = load_table(store, save=False)
-    store.items_path(runs["run_id"].iloc[0]).write_bytes(b"not a zip")
+    damaged = runs["run_id"].iloc[0]
+    store.items_path(damaged).write_bytes(b"not a zip")
     argv = ["compare", str(store.root), "--a", "alpha=0.5", "--b", "alpha=1"]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: unreadable result file")
+    assert main(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    warned = [r.getMessage() for r in caplog.records if "damaged study file" in r.getMessage()]
+    assert len(warned) == 1 and f"{damaged}/items.npz: not an .npz archive" in warned[0]
+    assert damaged not in set(load_table(store)[0]["run_id"])
