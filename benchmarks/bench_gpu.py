@@ -36,6 +36,7 @@ from typing import Any
 import _common
 import torch
 
+from study.analysis import METRICS
 from study.config import RunConfig
 from study.evaluate import evaluate
 from study.grid import ALPHAS
@@ -44,7 +45,7 @@ from study.trainers.gensim_sgns import GensimTrainer
 from study.trainers.torch_sgns import TorchTrainer
 from study.vocab import EncodedCorpus, load_corpus
 
-QUALITY = ("ws353_spearman", "simlex_spearman", "analogy_acc")
+QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.benchmarks)
 # Every run: wiki8's reference settings (shared/data/README.md) unless a part overrides them.
 BASE = dict(
     model="sg", window=5, alpha=0.75, sample=1e-3, min_count=5, lr_start=0.025, probe_pairs=0

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from study.benchmarks import shown_metrics
 from study.config import field_names
 from study.results import STATUS_DONE, STATUS_FAILED
 
-METRICS = ["ws353_spearman", "simlex_spearman", "analogy_acc"]
+METRICS = shown_metrics()  # the headline metric of every shown benchmark (study.benchmarks), w
 NOT_HYPERPARAMETERS = {"trainer", "seed", "device", "workers", "probe_pairs", "probe_seed"}
 TRAINER_ORDER = {"torch": 0, "gensim": 1}  # torch first, then gensim, then others by name
 

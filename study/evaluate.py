@@ -1,6 +1,9 @@
-"""Word-pair similarity (WS353, SimLex-999, any pair file: Spearman ρ and coverage) and the Google
-analogy set (3CosAdd and 3CosMul, vectorised in torch), with gensim's and word2vec.c's counting
-rules so the numbers mean what theirs mean; docs/DESIGN.md ("Evaluation") gives the rules.
+"""Word-pair similarity (Spearman ρ and coverage) and analogies (3CosAdd and 3CosMul, vectorised
+in torch) on the benchmarks of the registry (`study.benchmarks`: WS353 and its similarity and
+relatedness splits, MEN, MTurk-287, Rare Words, SimLex-999, the Google and MSR analogies) or any
+pair file, for the input vectors w and, given the output vectors, w+c; with gensim's and
+word2vec.c's counting rules so the numbers mean what theirs mean; docs/DESIGN.md ("Evaluation")
+gives the rules.
 """
 
 from __future__ import annotations
@@ -10,33 +13,33 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
-import gensim
 import numpy as np
 import pandas as pd
 import torch
 from gensim.models import KeyedVectors
 from scipy import stats
 
+from study import benchmarks as registry
 from study.errors import StudyError
 from study.items import AnalogyItems, PairItems, RunItems
 
 logger = logging.getLogger(__name__)
 
-GENSIM_TEST_DATA = Path(gensim.__file__).parent / "test" / "test_data"
-WS353_PATH = GENSIM_TEST_DATA / "wordsim353.tsv"
-SIMLEX_PATH = GENSIM_TEST_DATA / "simlex999.txt"
-GOOGLE_ANALOGIES_PATH = GENSIM_TEST_DATA / "questions-words.txt"
-
-# The built-in pair benchmarks and the metric-name prefix of each.
-PAIR_BENCHMARKS = {"ws353": WS353_PATH, "simlex": SIMLEX_PATH}
+WS353_PATH = registry.registry()["ws353"].path
+SIMLEX_PATH = registry.registry()["simlex"].path
+GOOGLE_ANALOGIES_PATH = registry.registry()["analogy"].path
 
 DEFAULT_RESTRICT_VOCAB = 30_000  # analogies, as word2vec.c compute-accuracy
 PAIRS_RESTRICT_VOCAB = 300_000  # word pairs, gensim's evaluate_word_pairs default
 COSMUL_EPSILON = 1e-3  # Levy & Goldberg 2014
+_WARNED: set[str] = set()
+T = TypeVar("T")
 
 
 class BenchmarkFileError(StudyError):
@@ -81,10 +84,23 @@ class AnalogySet:
     questions: list[tuple[str, str, str, str]]
     section_ids: np.ndarray  # section index of each question
 
+    @cached_property
+    def upper_words(self) -> tuple[list[str], np.ndarray]:
+        """(distinct UPPER-CASED words, (n, 4) index of each question word into them): the
+        vocabulary lookups of an evaluation then touch each distinct word once."""
+        words, inverse = np.unique(
+            np.array([w.upper() for q in self.questions for w in q]), return_inverse=True
+        )
+        return [str(w) for w in words], inverse.reshape(len(self.questions), 4)
 
-def read_analogies(path: str | Path = GOOGLE_ANALOGIES_PATH) -> AnalogySet:
-    """The Google analogy format: `: section` header lines, then `a b c d` lines."""
-    sections: list[str] = []
+
+def read_analogies(
+    path: str | Path = GOOGLE_ANALOGIES_PATH, section: str | None = None
+) -> AnalogySet:
+    """The Google analogy format: `: section` header lines, then `a b c d` lines. With
+    `section`, questions before any header belong to a section of that name (MSR's file has
+    no headers)."""
+    sections: list[str] = [section] if section else []
     questions: list[tuple[str, str, str, str]] = []
     section_ids: list[int] = []
     for line_no, line in _lines(path):
@@ -108,6 +124,9 @@ def read_analogies(path: str | Path = GOOGLE_ANALOGIES_PATH) -> AnalogySet:
         section_ids.append(len(sections) - 1)
     if not questions:
         raise BenchmarkFileError(f"{path}: no analogy questions found")
+    if section and section_ids.count(0) == 0:
+        sections.pop(0)  # the file had headers from its first line: the default is unused
+        section_ids = [i - 1 for i in section_ids]
     return AnalogySet(sections, questions, np.asarray(section_ids, dtype=np.int64))
 
 
@@ -168,17 +187,23 @@ def evaluate_word_pairs(
     vectors: KeyedVectors,
     path: str | Path,
     restrict_vocab: int | None = PAIRS_RESTRICT_VOCAB,
+    *,
+    case_index: Mapping[str, int] | None = None,
 ) -> PairResult:
-    """Spearman ρ over the pairs with both words known (case-insensitive), and coverage."""
-    pairs = read_word_pairs(path)
-    index = _case_index(vectors, restrict_vocab)
+    """Spearman ρ over the pairs with both words known (case-insensitive), and coverage.
+    `case_index`: `_case_index(vectors, restrict_vocab)`, when the caller has it already."""
+    pairs = _cached_read(read_word_pairs, path)
+    index = _case_index(vectors, restrict_vocab) if case_index is None else case_index
     gold = np.array([score for _, _, score in pairs], dtype=np.float64)
     found = np.array([a.upper() in index and b.upper() in index for a, b, _ in pairs], dtype=bool)
     predicted = np.full(len(pairs), np.nan)
     n_found = int(found.sum())
     coverage = n_found / len(pairs)
     if n_found < 2:
-        logger.warning("%s: %d of %d pairs in vocabulary; no Spearman", path, n_found, len(pairs))
+        message = f"{path}: {n_found} of {len(pairs)} pairs in vocabulary; no Spearman"
+        if message not in _WARNED:  # once per process, not once per run of a grid
+            _WARNED.add(message)
+            logger.warning(message)
         return PairResult(math.nan, coverage, n_found, len(pairs), PairItems(gold, predicted))
     ia = np.array([index[a.upper()] for (a, _, _), f in zip(pairs, found, strict=True) if f])
     ib = np.array([index[b.upper()] for (_, b, _), f in zip(pairs, found, strict=True) if f])
@@ -226,22 +251,28 @@ class AnalogyResult:
             a.sections, a.section_ids, self.covered, self.correct_add, self.correct_mul
         )
 
-    def metrics(self, prefix: str = "analogy") -> dict[str, float]:
-        """Flat metrics: `{prefix}_acc`, `_sem_acc`, `_syn_acc`, `_3cosmul_*`, `_coverage`."""
+    def metrics(self, prefix: str = "analogy", vocabulary_stats: bool = True) -> dict[str, float]:
+        """Flat metrics: `{prefix}_acc`, `_3cosmul_acc`, `_coverage`, `_questions`, and
+        `_sem_acc`, `_syn_acc`, `_3cosmul_sem_acc`, `_3cosmul_syn_acc` when the set mixes
+        semantic and syntactic sections (Google's). `vocabulary_stats=False` leaves out
+        coverage and questions (the same for w+c as for w)."""
         kinds = np.array([_kind(n) for n in self.analogies.sections])[self.analogies.section_ids]
         everything = _summary("total", "", np.ones(len(kinds), dtype=bool), self)
-        semantic = _summary("semantic", "", kinds == "semantic", self)
-        syntactic = _summary("syntactic", "", kinds == "syntactic", self)
-        return {
+        out = {
             f"{prefix}_acc": everything["acc_3cosadd"],
-            f"{prefix}_sem_acc": semantic["acc_3cosadd"],
-            f"{prefix}_syn_acc": syntactic["acc_3cosadd"],
             f"{prefix}_3cosmul_acc": everything["acc_3cosmul"],
-            f"{prefix}_3cosmul_sem_acc": semantic["acc_3cosmul"],
-            f"{prefix}_3cosmul_syn_acc": syntactic["acc_3cosmul"],
-            f"{prefix}_coverage": everything["coverage"],
-            f"{prefix}_questions": float(everything["counted"]),
         }
+        if {"semantic", "syntactic"} <= set(kinds.tolist()):
+            semantic = _summary("semantic", "", kinds == "semantic", self)
+            syntactic = _summary("syntactic", "", kinds == "syntactic", self)
+            out[f"{prefix}_sem_acc"] = semantic["acc_3cosadd"]
+            out[f"{prefix}_syn_acc"] = syntactic["acc_3cosadd"]
+            out[f"{prefix}_3cosmul_sem_acc"] = semantic["acc_3cosmul"]
+            out[f"{prefix}_3cosmul_syn_acc"] = syntactic["acc_3cosmul"]
+        if vocabulary_stats:
+            out[f"{prefix}_coverage"] = everything["coverage"]
+            out[f"{prefix}_questions"] = float(everything["counted"])
+        return out
 
 
 def _kind(section: str) -> str:
@@ -275,21 +306,23 @@ def evaluate_analogies(
     batch_size: int | None = None,
     cosmul_epsilon: float = COSMUL_EPSILON,
     cpu_threads: int = 1,
+    section: str | None = None,
+    *,
+    case_index: Mapping[str, int] | None = None,
 ) -> AnalogyResult:
     """3CosAdd and 3CosMul over the `restrict_vocab` most frequent words (see module doc).
 
     `cosmul_epsilon` is 1e-3 as in Levy & Goldberg; gensim's `most_similar_cosmul` uses 1e-6.
-    `cpu_threads`: torch threads for the batched search on CPU (see `_solve`).
+    `cpu_threads`: torch threads for the batched search on CPU (see `_solve`). `section`: the
+    section of questions before any header (`read_analogies`).
     """
-    analogies = read_analogies(path)
-    index = _case_index(vectors, restrict_vocab)
+    analogies = _cached_read(read_analogies, path, section)
+    index = _case_index(vectors, restrict_vocab) if case_index is None else case_index
     n_vocab = min(restrict_vocab, len(vectors.index_to_key))
     n_q = len(analogies.questions)
     # Word -> representative index (most frequent case variant); -1 outside the vocabulary.
-    q = np.array(
-        [[index.get(w.upper(), -1) for w in question] for question in analogies.questions],
-        dtype=np.int64,
-    ).reshape(n_q, 4)
+    words, word_ids = analogies.upper_words
+    q = np.array([index.get(w, -1) for w in words], dtype=np.int64)[word_ids].reshape(n_q, 4)
     covered: np.ndarray = np.asarray((q >= 0).all(axis=1))
     predicted_add = np.full(n_q, -1, dtype=np.int64)
     predicted_mul = np.full(n_q, -1, dtype=np.int64)
@@ -419,7 +452,7 @@ def _exclusions(vectors: KeyedVectors, n_vocab: int, abc: np.ndarray) -> np.ndar
 @dataclass
 class Evaluation:
     metrics: dict[str, float]
-    sections: pd.DataFrame
+    sections: pd.DataFrame  # per analogy section of w: column `benchmark`, then _section_table's
     items: RunItems  # per-item results, stored beside metrics.json
 
 
@@ -429,29 +462,70 @@ def run_evaluation(
     pairs: Sequence[str | Path] = (),
     analogies: str | Path | None = GOOGLE_ANALOGIES_PATH,
     device: str | torch.device = "auto",
+    benchmarks: str | Iterable[str] | None = None,
+    output_vectors: np.ndarray | None = None,
 ) -> Evaluation:
-    """WS353, SimLex-999, any extra pair files (named by file stem), and the analogy set."""
-    metrics: dict[str, float] = {}
-    benchmarks: dict[str, str | Path] = dict(PAIR_BENCHMARKS)
+    """The registry's benchmarks (`benchmarks`: names or "a,b"; None: all), plus any extra pair
+    files (named by file stem). `analogies` is the Google set's file (None leaves it out).
+    With `output_vectors` (W_out, row i for word i of `vectors`), w+c is scored too: its
+    metrics and items are named `<benchmark>_wc_...` (`study.benchmarks`)."""
+    chosen = registry.select(benchmarks)
+    if analogies is None:
+        chosen = [b for b in chosen if b.name != "analogy"]
+    jobs: list[tuple[str, str, str | Path, str | None]] = [  # (name, kind, path, section)
+        (b.name, b.kind, analogies if b.name == "analogy" and analogies else b.path, b.section)
+        for b in chosen
+    ]
+    taken = {name for name, *_ in jobs}
     for path in pairs:
         name = pair_metric_prefix(path)
-        if name in benchmarks:
+        if name in taken:
             name = f"{name}_file"
-        benchmarks[name] = path
-    pair_items: dict[str, PairItems] = {}
-    for name, path in benchmarks.items():
-        result = evaluate_word_pairs(vectors, path)
-        metrics[f"{name}_spearman"] = result.spearman
-        metrics[f"{name}_coverage"] = result.coverage
-        pair_items[name] = result.items
-    sections = pd.DataFrame()
-    analogy_items = None
-    if analogies is not None:
-        analogy = evaluate_analogies(vectors, analogies, restrict_vocab, device)
-        metrics.update(analogy.metrics())
-        sections = analogy.table
-        analogy_items = analogy.items()
-    return Evaluation(metrics, sections, RunItems(pair_items, analogy_items))
+        taken.add(name)
+        jobs.append((name, "spearman", path, None))
+    variants = [("", vectors)]
+    if output_vectors is not None:
+        variants.append((registry.VECTORS["w+c"], _sum_vectors(vectors, output_vectors)))
+    metrics: dict[str, float] = {}
+    items = RunItems()
+    tables = []
+    # w and w+c share the words: each lookup table is built once
+    pair_index = _case_index(vectors, PAIRS_RESTRICT_VOCAB)
+    analogy_index = _case_index(vectors, restrict_vocab)
+    for infix, scored in variants:
+        for name, kind, path, section in jobs:
+            key = f"{name}{infix}"
+            if kind == "spearman":
+                result = evaluate_word_pairs(scored, path, case_index=pair_index)
+                metrics[f"{key}_spearman"] = result.spearman
+                if not infix:
+                    metrics[f"{key}_coverage"] = result.coverage
+                items.pairs[key] = result.items
+            else:
+                analogy = evaluate_analogies(
+                    scored, path, restrict_vocab, device, section=section, case_index=analogy_index
+                )
+                metrics.update(analogy.metrics(key, vocabulary_stats=not infix))
+                items.analogies[key] = analogy.items()
+                if not infix:
+                    tables.append(analogy.table.assign(benchmark=name))
+    sections = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if not sections.empty:
+        sections = sections[["benchmark", *(c for c in sections.columns if c != "benchmark")]]
+    return Evaluation(metrics, sections, items)
+
+
+def _sum_vectors(vectors: KeyedVectors, output_vectors: np.ndarray) -> KeyedVectors:
+    """w+c: each word's input plus output vector."""
+    from study.trainers.base import keyed_vectors
+
+    output = np.asarray(output_vectors, dtype=np.float32)
+    if output.shape != vectors.vectors.shape:
+        raise StudyError(
+            f"output vectors of shape {output.shape} do not match the input vectors "
+            f"{vectors.vectors.shape}: not from one run"
+        )
+    return keyed_vectors(vectors.index_to_key, vectors.vectors + output)
 
 
 def evaluate(
@@ -460,14 +534,59 @@ def evaluate(
     pairs: Sequence[str | Path] = (),
     analogies: str | Path | None = GOOGLE_ANALOGIES_PATH,
     device: str | torch.device = "auto",
+    benchmarks: str | Iterable[str] | None = None,
 ) -> dict[str, float]:
-    """All benchmarks as one flat dict (`ws353_spearman`, `analogy_acc`, ...)."""
-    return run_evaluation(vectors, restrict_vocab, pairs, analogies, device).metrics
+    """The benchmarks as one flat dict (`ws353_spearman`, `men_spearman`, `analogy_acc`, ...)."""
+    return run_evaluation(vectors, restrict_vocab, pairs, analogies, device, benchmarks).metrics
+
+
+def benchmark_table(metrics: Mapping[str, float]) -> pd.DataFrame:
+    """One row per benchmark in `metrics` (registry order, then others): its headline metric
+    for w and w+c, and its coverage (the share of pairs or questions in the vocabulary)."""
+    rows = []
+    names = [b.name for b in registry.registry().values()]
+    names += sorted(
+        k[: -len("_coverage")] for k in metrics if k.endswith("_coverage") and k[:-9] not in names
+    )
+    for name in names:
+        if f"{name}_coverage" not in metrics:
+            continue
+        stat = "spearman" if f"{name}_spearman" in metrics else "acc"
+        rows.append(
+            {
+                "benchmark": name,
+                "metric": stat if stat == "spearman" else "acc (3CosAdd)",
+                "w": metrics.get(f"{name}_{stat}", math.nan),
+                "w+c": metrics.get(f"{name}_wc_{stat}", math.nan),
+                "coverage": metrics[f"{name}_coverage"],
+            }
+        )
+    return pd.DataFrame(rows, columns=["benchmark", "metric", "w", "w+c", "coverage"])
 
 
 def pair_metric_prefix(path: str | Path) -> str:
     """Metric-name prefix of a user pair file: its lower-cased stem, non-alphanumerics -> _."""
     return re.sub(r"[^0-9a-z]+", "_", Path(path).stem.lower()).strip("_") or "pairs"
+
+
+# Parsed benchmark files, by path, content size and modification time: a grid scores the same
+# files for every run, twice with w+c.
+_PARSED: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached_read(reader: Callable[..., T], path: str | Path, *args: Any) -> T:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return reader(path, *args)  # the reader names the problem
+    if not stat.S_ISREG(info.st_mode):
+        return reader(path, *args)
+    key = (reader.__name__, os.path.abspath(path), args, info.st_size, info.st_mtime_ns)
+    if key not in _PARSED:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[key] = reader(path, *args)
+    return cast(T, _PARSED[key])
 
 
 # ---------------------------------------------------------------- nearest neighbours

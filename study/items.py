@@ -22,7 +22,7 @@ from study.errors import StudyError
 from study.files import FileProblem, read_regular
 
 ITEMS_FILE = "items.npz"
-ITEMS_VERSION = 1
+ITEMS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -52,22 +52,36 @@ class AnalogyItems:
 
 @dataclass(frozen=True)
 class RunItems:
-    pairs: dict[str, PairItems] = field(default_factory=dict)  # by metric prefix: ws353, ...
-    analogy: AnalogyItems | None = None
+    """Per-item results by item-set key: the metric-name prefix (`men`, `men_wc` for w+c,
+    `analogy` for Google's analogies, a user pair file's stem).
+
+    On disk (`items.npz`, version 2), every array is named `<group>.<key>.<field>`: group
+    `pairs` with fields gold, predicted (float64, one per pair); group `analogy` with fields
+    sections (str), section_ids (int16, one per question), n (the question count) and covered,
+    correct_add, correct_mul (bit-packed, n bits). Version 1 files (one analogy set, arrays
+    `analogy.<field>`) read as the key `analogy`.
+    """
+
+    pairs: dict[str, PairItems] = field(default_factory=dict)
+    analogies: dict[str, AnalogyItems] = field(default_factory=dict)
+
+    @property
+    def analogy(self) -> AnalogyItems | None:
+        """The Google analogy set's items (key `analogy`), if any."""
+        return self.analogies.get("analogy")
 
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {"version": np.array(ITEMS_VERSION)}
         for name, pair in self.pairs.items():
             arrays[f"pairs.{name}.gold"] = pair.gold
             arrays[f"pairs.{name}.predicted"] = pair.predicted
-        if self.analogy is not None:
-            a = self.analogy
-            arrays["analogy.sections"] = np.asarray(a.sections, dtype=str)
-            arrays["analogy.section_ids"] = a.section_ids.astype(np.int16)
-            for key in ("covered", "correct_add", "correct_mul"):
+        for name, a in self.analogies.items():
+            arrays[f"analogy.{name}.sections"] = np.asarray(a.sections, dtype=str)
+            arrays[f"analogy.{name}.section_ids"] = a.section_ids.astype(np.int16)
+            for key in ANALOGY_FLAGS:
                 flags = np.asarray(getattr(a, key), dtype=bool)
-                arrays[f"analogy.{key}"] = np.packbits(flags)  # 8 questions per byte
-            arrays["analogy.n"] = np.array(len(a.section_ids))
+                arrays[f"analogy.{name}.{key}"] = np.packbits(flags)  # 8 questions per byte
+            arrays[f"analogy.{name}.n"] = np.array(len(a.section_ids))
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
@@ -85,12 +99,26 @@ class RunItems:
         with loaded as npz:
             arrays = _Arrays(npz)
             version = arrays.scalar("version")
-            if version != ITEMS_VERSION:
+            if version not in (1, ITEMS_VERSION):
                 raise ValueError(f"items file version {version}, expected {ITEMS_VERSION}")
-            names = sorted({k.split(".")[1] for k in npz.files if k.startswith("pairs.")})
-            pairs = {name: _pair_items(arrays, name) for name in names}
-            analogy = _analogy_items(arrays) if "analogy.n" in npz.files else None
-        return cls(pairs, analogy)
+            pairs = {name: _pair_items(arrays, name) for name in _keys(npz.files, "pairs")}
+            if version == 1:  # one analogy set, `analogy.<field>`
+                prefixes = {"analogy": "analogy"} if "analogy.n" in npz.files else {}
+            else:
+                prefixes = {n: f"analogy.{n}" for n in _keys(npz.files, "analogy")}
+            analogies = {name: _analogy_items(arrays, p) for name, p in prefixes.items()}
+        return cls(pairs, analogies)
+
+
+ANALOGY_FLAGS = ("covered", "correct_add", "correct_mul")
+
+
+def _keys(files: list[str], group: str) -> list[str]:
+    """The item-set keys of a group: `<group>.<key>.<field>` (keys are metric prefixes and
+    hold no dot)."""
+    return sorted(
+        {f.split(".")[1] for f in files if f.startswith(group + ".") and f.count(".") == 2}
+    )
 
 
 MAX_ITEMS = 1 << 24  # items per benchmark: far beyond any benchmark, bounds what a file can claim
@@ -142,22 +170,22 @@ def _pair_items(arrays: _Arrays, name: str) -> PairItems:
     return PairItems(gold, predicted)
 
 
-def _analogy_items(arrays: _Arrays) -> AnalogyItems:
-    n = arrays.scalar("analogy.n")
-    sections = [str(s) for s in arrays.get("analogy.sections", "U")]
-    ids = arrays.get("analogy.section_ids", "iu").astype(np.int64)
+def _analogy_items(arrays: _Arrays, prefix: str) -> AnalogyItems:
+    n = arrays.scalar(f"{prefix}.n")
+    sections = [str(s) for s in arrays.get(f"{prefix}.sections", "U")]
+    ids = arrays.get(f"{prefix}.section_ids", "iu").astype(np.int64)
     if len(ids) != n or (n and not 0 <= ids.min() <= ids.max() < len(sections)):
-        raise ValueError(f"analogy.section_ids: not {n} indexes into {len(sections)} sections")
+        raise ValueError(f"{prefix}.section_ids: not {n} indexes into {len(sections)} sections")
     flags = {}
-    for key in ("covered", "correct_add", "correct_mul"):
-        packed = arrays.get(f"analogy.{key}", "u")
+    for key in ANALOGY_FLAGS:
+        packed = arrays.get(f"{prefix}.{key}", "u")
         if packed.dtype != np.uint8 or len(packed) != (n + 7) // 8:
-            raise ValueError(f"analogy.{key}: {len(packed)} bytes do not hold {n} flags")
+            raise ValueError(f"{prefix}.{key}: {len(packed)} bytes do not hold {n} flags")
         flags[key] = np.unpackbits(packed, count=n).astype(bool)
     if (flags["correct_add"] & ~flags["covered"]).any() or (
         flags["correct_mul"] & ~flags["covered"]
     ).any():
-        raise ValueError("analogy: questions answered right that were not counted")
+        raise ValueError(f"{prefix}: questions answered right that were not counted")
     return AnalogyItems(sections, ids, **flags)
 
 
@@ -204,21 +232,22 @@ class ItemScores:
         return len(self.arrays[0])
 
 
-_ANALOGY_METRICS = {  # metric -> (which answers, which questions)
-    "analogy_acc": ("correct_add", None),
-    "analogy_sem_acc": ("correct_add", "semantic"),
-    "analogy_syn_acc": ("correct_add", "syntactic"),
-    "analogy_3cosmul_acc": ("correct_mul", None),
-    "analogy_3cosmul_sem_acc": ("correct_mul", "semantic"),
-    "analogy_3cosmul_syn_acc": ("correct_mul", "syntactic"),
+_ANALOGY_STATS = {  # stat -> (which answers, which questions)
+    "acc": ("correct_add", None),
+    "sem_acc": ("correct_add", "semantic"),
+    "syn_acc": ("correct_add", "syntactic"),
+    "3cosmul_acc": ("correct_mul", None),
+    "3cosmul_sem_acc": ("correct_mul", "semantic"),
+    "3cosmul_syn_acc": ("correct_mul", "syntactic"),
 }
 
 
 def has_item_form(metric: str) -> bool:
     """Whether a run's `metric` (a name in its metrics.json) is computed from per-item results
-    that its items.npz holds: every pair benchmark's Spearman ρ and the analogy accuracies."""
+    that its items.npz holds: every pair benchmark's Spearman ρ and every analogy accuracy
+    (`<key>_spearman`, `<key>_acc`, `<key>_3cosmul_sem_acc`, ...)."""
     prefix, _, stat = metric.rpartition("_")
-    return (stat == "spearman" and bool(prefix)) or metric in _ANALOGY_METRICS
+    return bool(prefix) and stat in {"spearman", "acc"}
 
 
 def check_against_metrics(items: RunItems, metrics: Mapping[str, Any]) -> None:
@@ -250,15 +279,19 @@ def _same(value: float, recorded: Any) -> bool:
 
 
 def metric_scores(items: RunItems, metric: str) -> ItemScores | None:
-    """The per-item form of a metric of `study.evaluate`; None when it has none (or no data)."""
-    prefix, _, stat = metric.rpartition("_")
-    if stat == "spearman" and prefix in items.pairs:
-        pair = items.pairs[prefix]
-        return ItemScores("spearman", (pair.gold, pair.predicted))
-    if metric in _ANALOGY_METRICS and items.analogy is not None:
-        which, kind = _ANALOGY_METRICS[metric]
-        a = items.analogy
-        counted = a.covered if kind is None else a.covered & (a.kinds() == kind)
-        scores = np.where(counted, getattr(a, which).astype(np.float64), np.nan)
-        return ItemScores("mean", (scores,))
+    """The per-item form of a metric of `study.evaluate` (`<key>_spearman` of a pair set,
+    `<key>_acc` ... of an analogy set); None when it has none (or no data)."""
+    for key in sorted([*items.pairs, *items.analogies], key=len, reverse=True):
+        if not metric.startswith(key + "_"):
+            continue
+        stat = metric[len(key) + 1 :]
+        if key in items.pairs and stat == "spearman":
+            pair = items.pairs[key]
+            return ItemScores("spearman", (pair.gold, pair.predicted))
+        if key in items.analogies and stat in _ANALOGY_STATS:
+            which, kind = _ANALOGY_STATS[stat]
+            a = items.analogies[key]
+            counted = a.covered if kind is None else a.covered & (a.kinds() == kind)
+            scores = np.where(counted, getattr(a, which).astype(np.float64), np.nan)
+            return ItemScores("mean", (scores,))
     return None

@@ -106,8 +106,11 @@ def execute_run(
     save_vectors: bool = True,
     save_output_vectors: bool = True,
     replace: bool = True,
+    benchmarks: Sequence[str] | None = None,
 ) -> RunResult:
     """Train, evaluate and store one run; returns its record (what metrics.json holds).
+
+    Evaluation scores w and w+c on `benchmarks` (names of `study.benchmarks`; None: all).
 
     `replace=False` (the caller saw the run unfinished): if another process has finished it
     since, its record is returned and nothing is trained or removed.
@@ -137,7 +140,9 @@ def execute_run(
         if save_vectors:  # output vectors (W_out) too unless opted out: the w+c trick needs them
             output = result.output_vectors if save_output_vectors else None
             store.write_vectors(config.run_id, result.vectors, output)
-        evaluation = run_evaluation(result.vectors)
+        evaluation = run_evaluation(
+            result.vectors, benchmarks=benchmarks, output_vectors=result.output_vectors
+        )
         store.write_items(config.run_id, evaluation.items)
     except StudyError as exc:
         log.warning("run %s failed: %s", config.run_id, exc)
@@ -214,14 +219,18 @@ def run_grid(
     progress: bool = True,
     callbacks: CallbackFactory | None = None,
     save_output_vectors: bool = True,
+    benchmarks: Sequence[str] | None = None,
 ) -> dict[str, int]:
-    """Run the missing cells of a grid one after the other; returns counts by outcome."""
+    """Run the missing cells of a grid one after the other; returns counts by outcome.
+    `benchmarks`: what each run is scored on (names of `study.benchmarks`; None: all)."""
     from study.identity import check_grid_corpora
 
     with grid_lock(store, shared=False):
         check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
         todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
-        return _run_cells(cells, todo, store, data_root, progress, callbacks, save_output_vectors)
+        return _run_cells(
+            cells, todo, store, data_root, progress, callbacks, save_output_vectors, benchmarks
+        )
 
 
 def _run_cells(
@@ -232,6 +241,7 @@ def _run_cells(
     progress: bool,
     callbacks: CallbackFactory | None,
     save_output_vectors: bool,
+    benchmarks: Sequence[str] | None = None,
 ) -> dict[str, int]:
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
     corpora = CorpusCache(data_root)
@@ -247,6 +257,7 @@ def _run_cells(
                 extra,
                 save_output_vectors=save_output_vectors,
                 replace=finished,
+                benchmarks=benchmarks,
             )
             counts[result["status"]] += 1
             bar.update()

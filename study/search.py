@@ -15,6 +15,7 @@ from typing import Any, cast
 import optuna
 from optuna.storages import RDBStorage
 
+from study.benchmarks import objective_metrics, parse_metric
 from study.config import RunConfig, base_type, check_field, field_type, parse_value, show
 from study.errors import ConfigError, StudyError
 from study.results import (
@@ -116,15 +117,8 @@ class Objective:
     direction: str  # "maximize" | "minimize"
 
 
-# the flat metric names `study.evaluate.evaluate` returns that make sense as objectives
-METRIC_NAMES = [
-    "analogy_acc",
-    "analogy_3cosmul_acc",
-    "analogy_sem_acc",
-    "analogy_syn_acc",
-    "ws353_spearman",
-    "simlex_spearman",
-]
+# the metric names of `study.evaluate` that make sense as objectives (study.benchmarks)
+METRIC_NAMES = objective_metrics()
 
 
 def parse_objectives(items: Sequence[str]) -> list[Objective]:
@@ -132,9 +126,10 @@ def parse_objectives(items: Sequence[str]) -> list[Objective]:
     for item in items or ["analogy_acc"]:
         name, _, direction = item.partition(":")
         if name not in METRIC_NAMES and name not in _RUN_KEYS:
+            shown = ", ".join(m for m in METRIC_NAMES if "_wc_" not in m)
             raise ConfigError(
-                f"unknown objective {show(name)}; choose a metric ({', '.join(METRIC_NAMES)}) "
-                f"or {', '.join(sorted(_RUN_KEYS))}"
+                f"unknown objective {show(name)}; choose a metric ({shown}; each also as "
+                f"<benchmark>_wc_<stat> for w+c) or {', '.join(sorted(_RUN_KEYS))}"
             )
         direction = direction or ("minimize" if name in _MINIMIZED else "maximize")
         if direction not in {"maximize", "minimize"}:
@@ -153,12 +148,17 @@ class PruningReporter(Callback):
         self.objective = objective
 
     def on_epoch_end(self, state: TrainState) -> None:
-        from study.evaluate import evaluate
+        from study.evaluate import run_evaluation
 
         if state.epoch >= state.epochs:
             return  # the final value is reported by the objective itself
         vectors = keyed_vectors(state.corpus.vocab.words, state.input_vectors())
-        value = evaluate(vectors).get(self.objective.name, math.nan)
+        metric = parse_metric(self.objective.name)
+        if metric is None:
+            return  # a run fact (train_seconds ...): known only at the end
+        output = state.output_vectors() if metric.vectors == "w+c" else None
+        evaluation = run_evaluation(vectors, benchmarks=[metric.benchmark], output_vectors=output)
+        value = evaluation.metrics.get(self.objective.name, math.nan)
         state.row[f"pruning_{self.objective.name}"] = value
         if math.isfinite(value):
             self.trial.report(value, step=state.epoch)

@@ -63,13 +63,15 @@ def run_grid_shared(
     wait_seconds: float = 600.0,
     callbacks: CallbackFactory | None = None,
     save_output_vectors: bool = True,
+    benchmarks: Sequence[str] | None = None,
 ) -> dict[str, int]:
-    """Work on the shared grid until no cell is left; returns this worker's counts."""
+    """Work on the shared grid until no cell is left; returns this worker's counts.
+    `benchmarks`: what each run is scored on (names of `study.benchmarks`; None: all)."""
     with grid_lock(store, shared=True):
         check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
         return _work(
             cells, store, storage_url, overwrite, retry_failed, data_root, progress,
-            wait_seconds, callbacks, save_output_vectors,
+            wait_seconds, callbacks, save_output_vectors, benchmarks,
         )  # fmt: skip
 
 
@@ -84,6 +86,7 @@ def _work(
     wait_seconds: float,
     callbacks: CallbackFactory | None,
     save_output_vectors: bool,
+    benchmarks: Sequence[str] | None,
 ) -> dict[str, int]:
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"], metric_names=[METRIC_NAME])
@@ -135,6 +138,7 @@ def _work(
                     extra,
                     save_output_vectors=save_output_vectors,
                     replace=finished,
+                    benchmarks=benchmarks,
                 )
             for key, value in trial_attrs(payload).items():
                 storage.set_trial_user_attr(trial_id, key, value)

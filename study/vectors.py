@@ -272,11 +272,9 @@ def _load_pickle(path: Path) -> Any:
     return vectors
 
 
-def w_plus_c(vectors: Any, output_vectors: Any) -> Any:
-    """The w+c embeddings: input plus output vector of each word; both must come from one run
+def matching_output(vectors: Any, output_vectors: Any) -> np.ndarray:
+    """The output vectors' matrix, row i for word i of `vectors`; both must come from one run
     (same words in the same order, same dimension, same counts where both have them)."""
-    from study.trainers.base import keyed_vectors
-
     if vectors.vector_size != output_vectors.vector_size:
         raise StudyError(
             f"input and output vectors do not fit together: dim {vectors.vector_size} and "
@@ -287,7 +285,16 @@ def w_plus_c(vectors: Any, output_vectors: Any) -> Any:
     counted = "count" in vectors.expandos and "count" in output_vectors.expandos
     if counted and not np.array_equal(vectors.expandos["count"], output_vectors.expandos["count"]):
         raise StudyError("input and output vectors have different word counts: not from one run")
-    combined = keyed_vectors(vectors.index_to_key, vectors.vectors + output_vectors.vectors)
+    return np.asarray(output_vectors.vectors)
+
+
+def w_plus_c(vectors: Any, output_vectors: Any) -> Any:
+    """The w+c embeddings: input plus output vector of each word (`matching_output`)."""
+    from study.trainers.base import keyed_vectors
+
+    combined = keyed_vectors(
+        vectors.index_to_key, vectors.vectors + matching_output(vectors, output_vectors)
+    )
     if "count" in vectors.expandos:
         combined.allocate_vecattrs(attrs=["count"], types=[np.int64])
         combined.expandos["count"][:] = vectors.expandos["count"]

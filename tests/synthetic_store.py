@@ -38,7 +38,7 @@ def run_items(alpha: float, seed: int) -> RunItems:
     sections = ["capital-common-countries", "gram1-adjective-to-adverb"]
     section_ids = (np.arange(N_QUESTIONS) >= N_QUESTIONS // 2).astype(np.int64)
     analogy = AnalogyItems(sections, section_ids, covered, correct & covered, correct & covered)
-    return RunItems({"ws353": PairItems(gold, predicted)}, analogy)
+    return RunItems({"ws353": PairItems(gold, predicted)}, {"analogy": analogy})
 
 
 def metrics_of(items: RunItems) -> dict[str, float]:

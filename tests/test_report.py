@@ -31,7 +31,8 @@ EXPECTED_FIGURES = {
     "loss_curves",
     "grad_norms",
     "metric_vs_params",
-    "heatmap_ws353_spearman",
+    "heatmap_ws353_spearman",  # one heatmap per benchmark the seed-word corpus covers
+    "heatmap_ws353_sim_spearman",
     "heatmap_simlex_spearman",
     "heatmap_analogy_acc",
     "torch_vs_gensim",

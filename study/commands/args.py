@@ -30,3 +30,27 @@ def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 SEED_MAX = 2**32 - 1  # NumPy's (and so Optuna's samplers') largest seed
+
+
+def add_benchmarks_argument(parser: argparse.ArgumentParser) -> None:
+    """`--benchmarks a,b`: which registry benchmarks each run is scored on (default: all)."""
+    from study.benchmarks import registry
+
+    parser.add_argument(
+        "--benchmarks",
+        type=benchmark_list,
+        default=None,
+        metavar="B1,B2",
+        help=f"benchmarks to score, w and w+c (default: all): {', '.join(registry())}",
+    )
+
+
+def benchmark_list(text: str) -> list[str]:
+    """An argparse `type`: a comma-separated list of registry benchmark names, or "all"."""
+    from study.benchmarks import select
+    from study.errors import ConfigError
+
+    try:
+        return [b.name for b in select(text)]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,9 +1,9 @@
-"""`study eval VECTORS`: benchmarks (WS353, SimLex-999, Google analogies) for saved vectors.
+"""`study eval VECTORS`: the registry's benchmarks (`study.benchmarks`) for saved vectors.
 
 VECTORS is a word2vec file (text or binary, detected; .gz/.bz2 work) or a gensim
 `KeyedVectors.save()` file (a pickle; a saved full Word2Vec model is read through its `.wv`).
-With `--w-plus-c` the output vectors of the same run (output_vectors.bin beside VECTORS, or
-`--output-vectors FILE`) are added to the input vectors first (the w+c trick).
+With `--w-plus-c` the sum of input and output vectors of the same run (output_vectors.bin
+beside VECTORS, or `--output-vectors FILE`) is scored too (the w+c trick), as `<name>_wc_...`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from study.commands.args import int_at_least
+from study.commands.args import add_benchmarks_argument, int_at_least
 from study.errors import StudyError
 
 
@@ -21,8 +21,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="evaluate saved vectors on word-pair and analogy benchmarks",
-        description="Print WordSim-353 / SimLex-999 Spearman and coverage, Google analogy "
-        "accuracy (3CosAdd, 3CosMul) with its per-section table, and nearest neighbours.",
+        description="Print Spearman ρ and coverage of every word-pair benchmark (WS353 and its "
+        "similarity/relatedness splits, MEN, MTurk-287, Rare Words, SimLex-999), accuracy "
+        "(3CosAdd, 3CosMul) and coverage of the Google and MSR analogies with a per-section "
+        "table, each with a 95%% interval over its items, and nearest neighbours.",
     )
     parser.add_argument("vectors", help="word2vec text/binary file or gensim KeyedVectors (.kv)")
     parser.add_argument(
@@ -46,8 +48,10 @@ def register(subparsers: Any) -> None:
         "--analogies",
         default=None,
         metavar="FILE",
-        help="analogy file in the Google format (default: gensim's questions-words.txt)",
+        help="analogy file in the Google format, scored as 'analogy' instead of Google's "
+        "questions-words.txt",
     )
+    add_benchmarks_argument(parser)
     parser.add_argument(
         "--neighbours", default=None, metavar="W1,W2", help="show nearest neighbours of these"
     )
@@ -57,7 +61,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--w-plus-c",
         action="store_true",
-        help="score input + output vectors (w+c; needs the run's output_vectors.bin)",
+        help="also score input + output vectors (w+c, as <name>_wc_...; needs the run's "
+        "output_vectors.bin)",
     )
     parser.add_argument(
         "--output-vectors",
@@ -77,10 +82,11 @@ def eval_command(args: argparse.Namespace) -> int:
     from study.evaluate import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
     from study.items import metric_scores
     from study.stats import run_interval
-    from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, w_plus_c
+    from study.vectors import OUTPUT_VECTORS_FILE, load_vectors, matching_output
 
     vectors = load_vectors(args.vectors)
     shown = args.vectors
+    output_vectors = None
     if args.output_vectors and not args.w_plus_c:
         raise StudyError("--output-vectors is only used with --w-plus-c")
     if args.w_plus_c:
@@ -90,8 +96,8 @@ def eval_command(args: argparse.Namespace) -> int:
                 f"--w-plus-c needs the output vectors: {output} not found (runs save them "
                 "unless --no-output-vectors; or give --output-vectors FILE)"
             )
-        vectors = w_plus_c(vectors, load_vectors(output))
-        shown = f"{args.vectors} + {output} (w+c)"
+        output_vectors = matching_output(vectors, load_vectors(output))
+        shown = f"{args.vectors}, and + {output} (w+c)"
     print(f"vectors:  {shown} ({len(vectors.index_to_key):,} words, dim {vectors.vector_size})")
     result = run_evaluation(
         vectors,
@@ -99,6 +105,8 @@ def eval_command(args: argparse.Namespace) -> int:
         pairs=args.pairs,
         analogies=args.analogies or GOOGLE_ANALOGIES_PATH,
         device=args.device,
+        benchmarks=args.benchmarks,
+        output_vectors=output_vectors,
     )
     width = max(len(name) for name in result.metrics)
     print(f"{'metric':<{width}}  value   95% interval (bootstrap over the benchmark's items)")

@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from study.commands.args import add_benchmarks_argument
 from study.commands.run import (
     add_logging_arguments,
     add_output_vectors_argument,
@@ -63,6 +64,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     add_output_vectors_argument(parser)
+    add_benchmarks_argument(parser)
     add_logging_arguments(parser)
     parser.set_defaults(func=grid_command)
 
@@ -86,6 +88,7 @@ def grid_command(args: argparse.Namespace) -> int:
             "command": "python -m study " + shlex.join(sys.argv[1:]),
             "grid": spec.to_dict(),
             "cells": len(cells),
+            "benchmarks": args.benchmarks or "all",
         }
     )
     if args.storage:
@@ -100,6 +103,7 @@ def grid_command(args: argparse.Namespace) -> int:
             data_root=args.data_dir,
             callbacks=make_callbacks,
             save_output_vectors=not args.no_output_vectors,
+            benchmarks=args.benchmarks,
         )
     else:
         from study.runner import run_grid
@@ -112,6 +116,7 @@ def grid_command(args: argparse.Namespace) -> int:
             data_root=args.data_dir,
             callbacks=make_callbacks,
             save_output_vectors=not args.no_output_vectors,
+            benchmarks=args.benchmarks,
         )
     runs, epochs = load_table(store)
     save_tables(store, runs, epochs)

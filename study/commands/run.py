@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from study.commands.args import int_at_least
+from study.commands.args import add_benchmarks_argument, int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError
 from study.identity import check_corpus_identity
@@ -45,6 +44,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--results", default=None, help="results root (default: ./results)")
     parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
     add_output_vectors_argument(parser)
+    add_benchmarks_argument(parser)
     add_logging_arguments(parser)
     parser.set_defaults(func=run_command)
 
@@ -149,11 +149,15 @@ def run_command(args: argparse.Namespace) -> int:
         print_epochs=True,
         save_vectors=not args.no_vectors,
         save_output_vectors=not args.no_output_vectors,
+        benchmarks=args.benchmarks,
     )
     if result["status"] != STATUS_DONE:
         print(f"error: run failed: {result.get('error')}", file=sys.stderr)
         return 1
-    print(json.dumps(result.get("metrics", {}), indent=2, sort_keys=True))
+    from study.evaluate import benchmark_table
+
+    table = benchmark_table(result.get("metrics", {}))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="nan"))
     speed = result.get("words_per_sec", math.nan)
     print(f"{speed:,.0f} words/s; stored in {store.run_dir(config.run_id)}")
     return 0

@@ -14,11 +14,6 @@ from matplotlib.figure import Figure
 
 from study.atomic import atomic_write_bytes
 
-METRIC_LABELS = {
-    "ws353_spearman": "WS353 Spearman ρ",
-    "simlex_spearman": "SimLex-999 Spearman ρ",
-    "analogy_acc": "Google analogy accuracy",
-}
 COLUMN_LABELS = {
     "loss": "training loss per pair (trainer's tally)",
     "probe_loss": "probe loss per pair (run's α noise)",
@@ -55,6 +50,13 @@ def suptitle(fig: Figure, text: str) -> None:
 
 def is_numeric(column: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
+
+
+def bar_lengths(value: Any, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Error-bar lengths below and above `value` for an interval [low, high]; never negative
+    (rounding can put a degenerate interval's end a hair inside the value)."""
+    value, low, high = (np.asarray(v, dtype=float) for v in (value, low, high))
+    return np.maximum(value - low, 0), np.maximum(high - value, 0)
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

@@ -25,7 +25,8 @@ from study.analysis import (
     swept_fields,
     trainers,
 )
-from study.figures.common import METRIC_LABELS, new_figure, suptitle
+from study.benchmarks import metric_label
+from study.figures.common import new_figure, suptitle
 from study.results import STATUS_DONE
 
 
@@ -113,10 +114,10 @@ def draw_heatmaps(data: HeatmapData) -> Figure:
                            edgecolor="black", lw=0.8, zorder=4)  # fmt: skip
     marked = any(panel.tied for row in data.panels for panel in row)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.85, label=METRIC_LABELS.get(data.metric, data.metric))
+        fig.colorbar(image, ax=axes, shrink=0.85, label=metric_label(data.metric))
     suptitle(
         fig,
-        f"{METRIC_LABELS.get(data.metric, data.metric)} over pairs of hyperparameters\n"
+        f"{metric_label(data.metric)} over pairs of hyperparameters\n"
         "mean over seeds, max over other swept fields; red box = best"
         + ("; ○ = not significantly worse than the best (paired, Holm 5%)" if marked else ""),
     )

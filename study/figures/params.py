@@ -25,7 +25,8 @@ from study.analysis import (
     swept_fields,
     trainers,
 )
-from study.figures.common import METRIC_LABELS, is_numeric, new_figure, suptitle, trainer_color
+from study.benchmarks import metric_label
+from study.figures.common import bar_lengths, is_numeric, new_figure, suptitle, trainer_color
 
 
 @dataclass
@@ -123,8 +124,11 @@ def draw_metric_vs_params(panels: list[list[ParamPanel]]) -> Figure:
                 ax.plot(line.best_x, line.best.values, color=color, lw=1.6, label=line.trainer)
                 if line.best_low is not None and line.best_high is not None:
                     y = line.best.to_numpy(dtype=float)
-                    below, above = y - line.best_low, line.best_high - y
-                    ax.errorbar(line.best_x, y, yerr=[below, above], fmt="none", ecolor=color,
+                    x = np.asarray(line.best_x, dtype=float)
+                    low, high = np.asarray(line.best_low), np.asarray(line.best_high)
+                    ok = np.isfinite(low) & np.isfinite(high)  # a benchmark barely covered
+                    below, above = (b[ok] for b in bar_lengths(y, low, high))
+                    ax.errorbar(x[ok], y[ok], yerr=[below, above], fmt="none", ecolor=color,
                                 elinewidth=1.2, capsize=3, alpha=0.8)  # fmt: skip
                 top = int(line.best.to_numpy().argmax())
                 ax.scatter([line.best_x[top]], [line.best.iloc[top]], marker="*", s=190,
@@ -142,7 +146,7 @@ def draw_metric_vs_params(panels: list[list[ParamPanel]]) -> Figure:
                 ax.set_title("⚠ " + "\n⚠ ".join(edge_notes), color="firebrick", fontsize=9)
             ax.set_xlabel(panel.param)
             if c == 0:
-                ax.set_ylabel(METRIC_LABELS.get(panel.metric, panel.metric), fontsize=9)
+                ax.set_ylabel(metric_label(panel.metric), fontsize=9)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="best")
     bars = any(line.best_low is not None for row in panels for p in row for line in p.lines)

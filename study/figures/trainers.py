@@ -21,7 +21,8 @@ from study.analysis import (
     trainer_pairs,
     trainers,
 )
-from study.figures.common import METRIC_LABELS, new_figure, suptitle, trainer_color, value_colors
+from study.benchmarks import metric_label
+from study.figures.common import bar_lengths, new_figure, suptitle, trainer_color, value_colors
 
 
 @dataclass
@@ -71,8 +72,12 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
             marker = data.markers.get(cell[data.marker_by], "o") if data.marker_by else "o"
             x0, y0 = cell[f"{metric}_torch"], cell[f"{metric}_gensim"]
             if data.bars:
-                xerr = [[x0 - cell[f"{metric}_torch_low"]], [cell[f"{metric}_torch_high"] - x0]]
-                yerr = [[y0 - cell[f"{metric}_gensim_low"]], [cell[f"{metric}_gensim_high"] - y0]]
+                xerr = bar_lengths(
+                    [x0], [cell[f"{metric}_torch_low"]], [cell[f"{metric}_torch_high"]]
+                )
+                yerr = bar_lengths(
+                    [y0], [cell[f"{metric}_gensim_low"]], [cell[f"{metric}_gensim_high"]]
+                )
                 ax.errorbar([x0], [y0], xerr=xerr, yerr=yerr, fmt="none", ecolor="grey",
                             elinewidth=0.8, alpha=0.7, zorder=1)  # fmt: skip
             ax.scatter(x0, y0, s=50, color=color or "tab:purple", marker=marker,
@@ -93,8 +98,8 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
             ax.set_xlim(lim)
             ax.set_ylim(lim)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"torch  ({METRIC_LABELS.get(metric, metric)})", fontsize=9)
-        ax.set_ylabel(f"gensim  ({METRIC_LABELS.get(metric, metric)})", fontsize=9)
+        ax.set_xlabel(f"torch  ({metric_label(metric)})", fontsize=9)
+        ax.set_ylabel(f"gensim  ({metric_label(metric)})", fontsize=9)
         delta = pairs[f"{metric}_delta"].mean()
         ax.set_title(f"{metric}\nmean torch − gensim = {delta:+.3f}", fontsize=10)
         ax.grid(alpha=0.3)
