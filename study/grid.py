@@ -117,7 +117,20 @@ PRESETS: dict[str, GridSpec] = {
         seeds=[0, 1, 2],
         fixed={"epochs": 5},
     ),
+    # Levy, Goldberg & Dagan (2015), "Improving Distributional Similarity with Lessons Learned
+    # from Word Embeddings" (TACL): their SGNS grid over window, negatives and context
+    # distribution smoothing (cds = alpha), scored on their benchmarks (all shipped ones, w and
+    # w+c). They trained dim 500 on a 1.5B-token Wikipedia; set corpus, dim and epochs with
+    # --set (e.g. --set corpus=wiki.txt dim=100 epochs=3). At least 3 seeds (PRESET_MIN_SEEDS).
+    "levy2015": GridSpec(
+        axes={"alpha": [0.75, 1.0], "negative": [1, 5, 15], "window": [2, 5, 10]},
+        trainers=["torch"],
+        seeds=[0, 1, 2],
+        fixed={"model": "sg", "objective": "ns", "dim": 500},
+    ),
 }
+# Presets whose purpose needs intervals over seeds: fewer seeds is refused.
+PRESET_MIN_SEEDS = {"levy2015": 3}
 
 
 def build_spec(
@@ -142,9 +155,16 @@ def build_spec(
         if key in {"trainer", "seed"}:
             raise ConfigError(f"use --{key}s for {key} values, not --set {key}=...")
         axes.pop(key, None)  # --set wins over a preset axis of the same field
+    chosen_seeds = parse_list(seeds, "seed", "--seeds") if seeds else list(base.seeds)
+    least = PRESET_MIN_SEEDS.get(preset or "", 1)
+    if len(chosen_seeds) < least:
+        raise ConfigError(
+            f"the {preset} preset needs at least {least} seeds (its conclusions use intervals "
+            f"over seeds); --seeds gives {len(chosen_seeds)}"
+        )
     return GridSpec(
         axes=axes,
         trainers=parse_list(trainers, "trainer", "--trainers") if trainers else list(base.trainers),
-        seeds=parse_list(seeds, "seed", "--seeds") if seeds else list(base.seeds),
+        seeds=chosen_seeds,
         fixed={**base.fixed, **fixed},
     )

@@ -53,23 +53,27 @@ class StudyItems:
             self._cache[key] = stats.estimate(units, values, n_resamples=self.n_resamples)
         return self._cache[key]
 
-    def paired(self, a: pd.DataFrame, b: pd.DataFrame, metric: str) -> Estimate | None:
-        """A − B over the seeds both cells finished (None: no seed in common)."""
+    def paired(
+        self, a: pd.DataFrame, b: pd.DataFrame, metric: str, metric_b: str | None = None
+    ) -> Estimate | None:
+        """A − B over the seeds both cells finished (None: no seed in common). `metric_b`:
+        B's metric when it differs from A's (w+c against w of the same runs)."""
+        metric_b = metric if metric_b is None else metric_b
         seeds = sorted(set(a["seed"]) & set(b["seed"]))
         if not seeds:
             return None
         a_ids = [a.loc[a["seed"] == s, "run_id"].iloc[0] for s in seeds]
         b_ids = [b.loc[b["seed"] == s, "run_id"].iloc[0] for s in seeds]
-        key = ("paired", metric, tuple(a_ids), tuple(b_ids))
+        key = ("paired", metric, metric_b, tuple(a_ids), tuple(b_ids))
         if key not in self._cache:
             units: list[list[tuple[float, ItemScores]]] = []
             for ra, rb in zip(a_ids, b_ids, strict=True):
-                sa, sb = self.scores(ra, metric), self.scores(rb, metric)
+                sa, sb = self.scores(ra, metric), self.scores(rb, metric_b)
                 if sa is None or sb is None or sa.n_items != sb.n_items:
                     units = []
                     break
                 units.append([(1.0, sa), (-1.0, sb)])
-            values = [_value(a, s, metric) - _value(b, s, metric) for s in seeds]
+            values = [_value(a, s, metric) - _value(b, s, metric_b) for s in seeds]
             self._cache[key] = stats.estimate(units, values, n_resamples=self.n_resamples)
         return self._cache[key]
 
