@@ -40,6 +40,7 @@ from study.analysis import METRICS
 from study.config import RunConfig
 from study.evaluate import evaluate
 from study.grid import ALPHAS
+from study.redact import redact, redact_command
 from study.trainers.base import Trainer, TrainResult
 from study.trainers.gensim_sgns import GensimTrainer
 from study.trainers.torch_sgns import TorchTrainer
@@ -217,7 +218,7 @@ def sweep(args: argparse.Namespace, corpus_path: str, device: str) -> None:
     alphas = ALPHAS[:2] if args.dry_run else ALPHAS
     fixed = {"dim": 16, "negative": 3, "epochs": 1, "min_count": 1} if args.dry_run else {}
     part = Part("sweep", args, device, {"alphas": alphas, "preset": "alpha-study", **fixed})
-    part.report["set"] = args.set
+    part.report["set"] = [redact(value) for value in args.set]
     results = Path(args.out_dir) / "sweep-results"
     command = [
         sys.executable, "-m", "study", "grid", "--preset", "alpha-study", "--trainers", "torch",
@@ -226,7 +227,7 @@ def sweep(args: argparse.Namespace, corpus_path: str, device: str) -> None:
         "--set", f"corpus={corpus_path}", f"device={device}", "kernel=triton",
         *[f"{k}={v}" for k, v in fixed.items()], *args.set,
     ]  # fmt: skip
-    part.report["command"] = " ".join(command)
+    part.report["command"] = redact_command(command[3:], " ".join(command[:3]))
 
     def run() -> dict[str, Any]:
         start = time.perf_counter()

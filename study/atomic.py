@@ -8,12 +8,13 @@ temporary file is removed and an `OSError` becomes a one-line `StudyError` namin
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,51 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)  # gone already after a successful rename
+
+
+@contextmanager
+def atomic_paths(paths: Sequence[str | os.PathLike[str]]) -> Iterator[list[Path]]:
+    """Temporary paths to write several files as one set: on a clean exit of the block all of
+    them are written and fsynced before the first is renamed into place; on any error none is.
+    (A write fails for space or a file-size limit before the renames, which need no room.)"""
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(_written_later(Path(path))) for path in paths]
+        yield [tmp for tmp, _ in temporaries]
+        for tmp, _ in temporaries:
+            _flush(tmp)
+        for tmp, target in temporaries:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _written_later(target: Path) -> Iterator[tuple[Path, Path]]:
+    """A temporary file beside `target`, removed at exit unless renamed meanwhile."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        yield Path(name), target
+    except OSError as exc:
+        raise StudyError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _flush(tmp: Path) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        os.fsync(fd)
+    except OSError as exc:
+        raise StudyError(f"cannot write {tmp}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:

@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser.parse_args(argv)
+        args.argv = argv  # the command line as given, for the commands that record it
     except UsageError as exc:
         if "--debug" in argv:
             raise

@@ -22,6 +22,7 @@ from scipy.linalg import orthogonal_procrustes
 
 from study.analysis import fmt_value, sweep_models, where_text
 from study.errors import StudyError
+from study.figures.common import plain_text
 from study.results import ResultStore
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,11 @@ def select_words(
             "PCA overlay: seed words not in every vocabulary, skipped: %s", ", ".join(missing)
         )
     if not present:
-        raise StudyError("none of the PCA seed words is in the models' shared vocabulary")
+        listed = ", ".join(seed_words[:6]) + (", …" if len(seed_words) > 6 else "")
+        raise StudyError(
+            f"none of the PCA seed words ({listed}) is in the models' shared vocabulary; "
+            "choose words of this corpus with --pca-seeds"
+        )
     words = list(present)
     chosen = set(words)
     per_seed = max(target // len(present), 1) * 3
@@ -162,6 +167,7 @@ def _colors(n: int) -> list[Any]:
     return [cmap(i / max(n - 1, 1) * 0.9) if n > 2 else cmap(i) for i in range(n)]
 
 
+@plain_text
 def draw_overlay_2d(data: OverlayData) -> Figure:
     fig = Figure(figsize=(10, 8.2), layout="constrained")
     ax = fig.subplots()
@@ -188,6 +194,7 @@ def draw_overlay_2d(data: OverlayData) -> Figure:
     return fig
 
 
+@plain_text
 def draw_overlay_3d(data: OverlayData) -> Figure:
     fig = Figure(figsize=(10, 8.6), layout="constrained")
     ax = fig.add_subplot(projection="3d")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from study import run_files
-from study.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove_durably
+from study.atomic import atomic_paths, atomic_write_bytes, atomic_write_json, remove_durably
 from study.config import RunConfig, field_names, show
 from study.errors import StudyError
 from study.items import ITEMS_FILE, RunItems, read_items, write_items
@@ -383,19 +383,42 @@ def save_tables(
     epochs: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write runs/epochs as CSV (any tool) and Parquet (the exact column types) in the study
-    folder, each atomically; the tables are loaded first when not given. Returns the paths."""
+    folder, as one set (`atomic_paths`): a write that fails leaves the previous four tables
+    whole, never a new runs.csv beside stale Parquet and epochs. The tables are loaded first
+    when not given. Returns the paths."""
     store = study if isinstance(study, ResultStore) else ResultStore(study)
     if runs is None or epochs is None:
         runs, epochs = load_table(store)
-    paths = []
-    for name, table in (("runs", runs), ("epochs", epochs)):
-        csv_path = store.root / f"{name}.csv"
-        atomic_write_bytes(csv_path, table.to_csv(index=False).encode())
-        parquet_path = store.root / f"{name}.parquet"
-        with atomic_path(parquet_path) as tmp:
-            table.to_parquet(tmp, index=False)
-        paths += [csv_path, parquet_path]
+    tables = {"runs": runs, "epochs": epochs}
+    paths = [store.root / f"{name}.{kind}" for name in tables for kind in ("csv", "parquet")]
+    with atomic_paths(paths) as temporaries:
+        for (name, table), (csv_tmp, parquet_tmp) in zip(
+            tables.items(), zip(temporaries[::2], temporaries[1::2], strict=True), strict=True
+        ):
+            csv_tmp.write_bytes(table.to_csv(index=False).encode())
+            try:
+                table.to_parquet(parquet_tmp, index=False)
+            except OSError as exc:  # pyarrow's own, e.g. "[errno 27] File too large"
+                raise StudyError(f"cannot write {store.root / name}.parquet: {exc}") from exc
     return paths
+
+
+def save_tables_or_warn(
+    store: ResultStore, runs: pd.DataFrame | None = None, epochs: pd.DataFrame | None = None
+) -> bool:
+    """`save_tables` at the end of a grid or Optuna study, whose runs are stored already: a
+    failure (a full disk) is a warning, not an error, since the tables only gather the run
+    folders and are written whole by the next command that has room."""
+    try:
+        save_tables(store, runs, epochs)
+    except StudyError as exc:
+        log.warning(
+            "%s; every run is stored in its folder and the previous tables are whole: run the "
+            "command again once there is room (nothing is trained again)",
+            exc,
+        )
+        return False
+    return True
 
 
 # Run facts a run's metrics.json holds besides its metrics (missing for failed runs).

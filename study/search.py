@@ -205,6 +205,12 @@ def make_objective(
         if payload["status"] != STATUS_DONE:
             raise StudyError(str(payload.get("error")))  # recorded as a FAILED trial
         values = [_value(payload, o.name) for o in objectives]
+        for o, value in zip(objectives, values, strict=True):
+            if not math.isfinite(value):  # Optuna would fail the trial without saying which
+                raise StudyError(
+                    f"objective {o.name} is {value} for run {config.run_id} (e.g. too few of "
+                    "its benchmark's words in the vocabulary); the run is kept, the trial fails"
+                )
         return values[0] if len(values) == 1 else values
 
     return objective
@@ -283,7 +289,7 @@ def grid_space(space: Sequence[Param]) -> dict[str, list[Any]]:
     for p in space:
         if p.choices:
             grid[p.name] = list(p.choices)
-        elif field_type(p.name) is int and p.low is not None and p.high is not None:
+        elif base_type(p.name) is int and p.low is not None and p.high is not None:
             grid[p.name] = list(range(int(p.low), int(p.high) + 1))
         else:
             raise ConfigError(

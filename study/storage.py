@@ -19,6 +19,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from study.errors import StudyError
 from study.files import FileProblem, open_lock_file
+from study.redact import MASK, redact, redact_url
 
 HEARTBEAT_ENV = "W2V_STUDY_HEARTBEAT"  # "interval,grace" in seconds; tests use short ones
 
@@ -52,8 +53,8 @@ def open_storage(url: str) -> RDBStorage:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StudyError(
-                    f"cannot open Optuna storage {url}: cannot create {Path(path).parent} "
-                    f"({exc.strerror or exc})"
+                    f"cannot open Optuna storage {redact_url(url)}: cannot create "
+                    f"{Path(path).parent} ({exc.strerror or exc})"
                 ) from exc
         # several processes write one SQLite file: wait for the lock instead of failing at once
         engine_kwargs["connect_args"] = {"timeout": 120}
@@ -74,16 +75,18 @@ def open_storage(url: str) -> RDBStorage:
                 )
         except ImportError as exc:
             raise StudyError(
-                f"the driver for {_redact(url)} is not installed ({exc}); for PostgreSQL: "
+                f"the driver for {redact_url(url)} is not installed ({exc}); for PostgreSQL: "
                 "pip install 'w2v-study[postgres]'"
-            ) from exc
+            ) from None
         except Exception as exc:  # sqlalchemy errors: bad URL, refused connection, auth
             last_error = exc
             if "already exists" not in str(exc):
                 break
             time.sleep(0.5 + attempt)
     reason = str(last_error).strip().splitlines()[0] if last_error else "unknown error"
-    raise StudyError(f"cannot open Optuna storage {_redact(url)}: {reason}") from last_error
+    # the driver's message may quote the URL, or (a malformed URL) the password alone
+    reason = _without_password(redact(reason), url)
+    raise StudyError(f"cannot open Optuna storage {redact_url(url)}: {reason}") from None
 
 
 def sqlite_lock_path(url: str, purpose: str) -> Path | None:
@@ -113,14 +116,15 @@ def file_lock(path: Path | None) -> Iterator[None]:
         os.close(fd)
 
 
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+def _without_password(text: str, url: str) -> str:
+    """`text` with the password of `url` (the part between 'user:' and the last '@') masked
+    wherever it appears, quoted or not."""
+    if "://" in url:
+        credentials = url.split("://", 1)[1].rpartition("@")[0]
+        password = credentials.partition(":")[2]
+    else:  # malformed: the password is what sits between the last ':' and the '@'
+        password = url.rpartition("@")[0].rpartition(":")[2]
+    return text.replace(password, MASK) if len(password) >= 3 else text
 
 
 class Heartbeat:

@@ -4,11 +4,14 @@ hyperparameters and the embeddings for the projector (docs/DESIGN.md, "Trainers 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from study.errors import StudyError
+from study.redact import redact
 from study.trainers.base import Callback, TrainState, keyed_vectors
 
 TENSORBOARD_DIR = "tensorboard"  # inside a run folder
@@ -35,16 +38,40 @@ class TensorBoardCallback(Callback):
         self.projector_words = projector_words
         self.writer: Any = None
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A file where the folder should be, a read-only or full disk: one line naming the
+        folder (a traceback stopped the grid); the run then fails, and a grid goes on."""
+        try:
+            yield
+        except OSError as exc:
+            with contextlib.suppress(Exception):  # its thread must not outlive the run
+                if self.writer is not None:
+                    self.writer.close()
+            self.writer = None
+            raise StudyError(
+                f"cannot write TensorBoard logs in {self.log_dir}: {exc.strerror or exc}"
+            ) from None
+
     def on_train_begin(self, state: TrainState) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        if self.log_dir.is_dir():  # a rerun: old curves would be drawn over the new ones
-            for old in self.log_dir.rglob("*"):
-                if old.is_file():
-                    old.unlink()
-        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+        with self._writing():
+            if self.log_dir.is_dir():  # a rerun: old curves would be drawn over the new ones
+                for old in self.log_dir.rglob("*"):
+                    if old.is_file():
+                        old.unlink()
+            self.writer = SummaryWriter(log_dir=str(self.log_dir))
 
     def on_epoch_end(self, state: TrainState) -> None:
+        with self._writing():
+            self._epoch_end(state)
+
+    def on_train_end(self, state: TrainState) -> None:
+        with self._writing():
+            self._train_end(state)
+
+    def _epoch_end(self, state: TrainState) -> None:
         for name, value in state.row.items():
             if name != "epoch" and _is_number(value):
                 self.writer.add_scalar(f"epoch/{name}", float(value), state.epoch)
@@ -53,7 +80,7 @@ class TensorBoardCallback(Callback):
             self._log_metrics(self._evaluate(state), state.epoch)
         self.writer.flush()
 
-    def on_train_end(self, state: TrainState) -> None:
+    def _train_end(self, state: TrainState) -> None:
         metrics = self._evaluate(state)
         self._log_metrics(metrics, state.epoch)
         hparams = {k: _hparam(v) for k, v in state.config.to_dict().items()}
@@ -86,5 +113,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _hparam(value: Any) -> bool | int | float | str:
-    """TensorBoard's HPARAMS take bool, int, float or str (None → "None")."""
-    return value if isinstance(value, bool | int | float | str) else str(value)
+    """TensorBoard's HPARAMS take bool, int, float or str (None → "None"); text is redacted
+    like every recorded value (`study.redact`)."""
+    if isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))

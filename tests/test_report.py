@@ -9,7 +9,8 @@ import pytest
 from report_fixtures import ABSENT_SEED_WORDS, COMMAND, FAILED_ERROR, build_small_study
 
 from study.cli import main
-from study.report import EDGE_TITLE, build_report
+from study.report import EDGE_TITLE, ReportOptions, build_report
+from study.report.render import md_text
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +55,19 @@ def test_report_lists_every_table_and_figure(report):
 
 
 def test_markdown_report_contains_every_table_and_figure(report):
-    text = report.markdown_path.read_text()
+    text = report.markdown_path.read_text()  # user text is escaped (tests/test_report_safety.py)
     for table in report.tables:
-        assert f"## {table.title}\n" in text
+        assert f"## {md_text(table.title)}\n" in text
     for figure in report.figures:
-        assert f"## {figure.title}\n" in text
-        assert f"](figures/{figure.path.name})" in text
+        assert f"## {md_text(figure.title)}\n" in text
+        assert f"](<figures/{figure.path.name}>)" in text
         assert (report.markdown_path.parent / "figures" / figure.path.name).exists()
-    assert COMMAND in text  # the reproduce command from study.json
-    assert FAILED_ERROR in text
-    assert "git_revision" in text and "torch version" in text  # provenance
-    assert "| torch | ws353_spearman |" in text  # a best-config row
-    assert "## Conclusions\n" in text and "torch vs gensim, ws353_spearman (margin ±0.01)" in text
+    assert COMMAND in text  # the reproduce command from study.json, in a code block
+    assert md_text(FAILED_ERROR) in text
+    assert "git\\_revision" in text and "torch version" in text  # provenance
+    assert "| torch | ws353\\_spearman |" in text  # a best-config row
+    assert "## Conclusions\n" in text
+    assert md_text("torch vs gensim, ws353_spearman (margin ±0.01)") in text
     assert all(w in text for w in ABSENT_SEED_WORDS)  # the skipped seed words are reported
 
 
@@ -109,13 +111,18 @@ def test_html_tables_scroll_inside_their_box(report):
 
 
 def test_report_command_writes_both_files(report, tmp_path, capsys):
+    """With PCA seed words the corpus lacks, the overlays are left out (saying why) and the rest
+    of the report is written: it used to fail whole (issue 24, class 11)."""
     study_dir = report.html_path.parent
     out = tmp_path / "out"
-    argv = ["report", str(study_dir), "--out", str(out), "--no-align", "--margin", "0.05"]
+    argv = ["report", str(study_dir), "--out", str(out), "--margin", "0.05",
+            "--pca-seeds", "zzzz,yyyy"]  # fmt: skip
     assert main(argv) == 0
-    assert "(margin ±0.05)" in (out / "report.md").read_text()
-    assert (out / "report.html").stat().st_size > 0 and (out / "report.md").exists()
-    assert "not aligned" in (out / "report.md").read_text()  # the overlay caption says so
+    markdown = (out / "report.md").read_text()
+    assert "(margin ±0.05)" in markdown
+    assert "PCA overlays left out: none of the PCA seed words (zzzz, yyyy)" in markdown
+    assert "Heatmaps: ws353\\_spearman" in markdown and "pca_2d" not in markdown
+    assert (out / "report.html").stat().st_size > 0
     assert "wrote" in capsys.readouterr().out
 
 
@@ -133,9 +140,13 @@ def test_a_report_written_elsewhere_leaves_the_study_untouched(report, tmp_path)
     """A study someone else owns (read-only to you) can be reported into another folder."""
     study_dir = report.html_path.parent
     before = sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*"))
-    elsewhere = build_report(study_dir, out_dir=tmp_path / "out")
+    options = ReportOptions(align=False, pca_seeds=("queen", "king", "zzzz"))
+    elsewhere = build_report(study_dir, out_dir=tmp_path / "out", options=options)
     assert elsewhere.html_path.parent == tmp_path / "out" and elsewhere.html_path.exists()
     assert sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*")) == before
+    markdown = elsewhere.markdown_path.read_text()
+    assert "not aligned" in markdown  # the overlay caption says so
+    assert "seed words missing from a vocabulary, skipped: zzzz" in markdown
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from typing import Any
 
@@ -15,7 +14,8 @@ from study.commands.run import (
 )
 from study.config import parse_assignments
 from study.grid import PRESETS, build_spec
-from study.results import STATUS_FAILED, ResultStore, load_table, save_tables
+from study.redact import redact_command
+from study.results import STATUS_FAILED, ResultStore, load_table, save_tables_or_warn
 
 
 def register(subparsers: Any) -> None:
@@ -85,7 +85,7 @@ def grid_command(args: argparse.Namespace) -> int:
     store.write_study_info(
         {
             "name": name,
-            "command": "python -m study " + shlex.join(sys.argv[1:]),
+            "command": redact_command(getattr(args, "argv", sys.argv[1:])),
             "grid": spec.to_dict(),
             "cells": len(cells),
             "benchmarks": args.benchmarks or "all",
@@ -119,12 +119,13 @@ def grid_command(args: argparse.Namespace) -> int:
             benchmarks=args.benchmarks,
         )
     runs, epochs = load_table(store)
-    save_tables(store, runs, epochs)
+    saved = save_tables_or_warn(store, runs, epochs)
     print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    print(
-        f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
-        f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows); .parquet beside them"
-    )
+    if saved:
+        print(
+            f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
+            f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows); .parquet beside them"
+        )
     if counts.get(STATUS_FAILED):
         print(
             f"warning: {counts[STATUS_FAILED]} runs failed; their errors are in runs.csv "

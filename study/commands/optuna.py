@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import shlex
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,8 @@ from study.commands.args import SEED_MAX, int_at_least
 from study.config import RunConfig, parse_assignments
 from study.errors import ConfigError, StudyError
 from study.identity import check_corpus_identity
-from study.results import ResultStore, save_tables
+from study.redact import redact_command, redact_url
+from study.results import ResultStore, save_tables_or_warn
 from study.runner import CorpusCache
 from study.search import (
     DEFAULT_SPACE,
@@ -134,8 +134,8 @@ def optuna_command(args: argparse.Namespace) -> int:
         {
             "name": args.study,
             "kind": "optuna",
-            "command": "python -m study " + shlex.join(sys.argv[1:]),
-            "storage": url.split("@")[-1],
+            "command": redact_command(getattr(args, "argv", sys.argv[1:])),
+            "storage": redact_url(url),
             "objectives": [o.__dict__ for o in objectives],
             "space": args.space,
             "sampler": args.sampler,
@@ -165,7 +165,7 @@ def optuna_command(args: argparse.Namespace) -> int:
     elif not single:
         for trial in study.best_trials:
             print(f"pareto: {trial.values} with {trial.params}")
-    save_tables(store)
+    save_tables_or_warn(store)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ def register(subparsers: Any) -> None:
         help="words in the PCA overlays (default: 300)",
     )
     parser.add_argument(
+        "--pca-seeds",
+        default=None,
+        metavar="W1,W2,...",
+        help="the words the PCA overlays start from (each with its nearest neighbours; "
+        "default: king, queen, man, woman, london, paris, … — English words)",
+    )
+    parser.add_argument(
         "--margin",
         type=float,
         default=0.01,
@@ -82,6 +90,11 @@ def report_command(args: argparse.Namespace) -> int:
         pca_words=args.pca_words,
         margin=args.margin,
     )
+    if args.pca_seeds is not None:
+        words = tuple(dict.fromkeys(w.strip() for w in args.pca_seeds.split(",") if w.strip()))
+        if not words:
+            raise StudyError("--pca-seeds names no word; give them as W1,W2,...")
+        options = dataclasses.replace(options, pca_seeds=words)
     if not args.margin > 0:
         raise StudyError(f"--margin must be positive, got {args.margin}")
     report = build_report(study_folder(args.study, args.results), args.out, options)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import matplotlib
 import numpy as np
@@ -59,6 +60,25 @@ def bar_lengths(value: Any, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray
     return np.maximum(value - low, 0), np.maximum(high - value, 0)
 
 
+# Matplotlib reads `$...$` in any text as mathtext: user text on a figure (a corpus path, a
+# study name, a word) with a `$` crashed the report or came out as a formula. Every figure is
+# drawn and saved with it off; none of the labels here needs it.
+PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def plain_text(draw: F) -> F:
+    """Run a function that makes a figure with mathtext off (see PLAIN_TEXT)."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return draw(*args, **kwargs)
+
+    return cast(F, drawn)
+
+
+@plain_text
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write the figure as a PNG, atomically."""
     path = Path(path)

@@ -25,7 +25,7 @@ from study.analysis import (
     trainers,
     where_text,
 )
-from study.figures.common import COLUMN_LABELS, new_figure, suptitle, value_colors
+from study.figures.common import COLUMN_LABELS, new_figure, plain_text, suptitle, value_colors
 
 LOSS_COLUMNS = ["loss", "probe_loss", "probe_loss_ref"]
 GRAD_COLUMNS = ["grad_v_norm", "grad_c_norm", "grad_n_norm"]
@@ -105,6 +105,7 @@ def curve_data(
     return data
 
 
+@plain_text
 def draw_curves(data: CurveData, title: str | None = None) -> Figure:
     colors = value_colors(data.values)
     fig, axes = new_figure(

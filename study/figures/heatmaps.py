@@ -26,7 +26,7 @@ from study.analysis import (
     trainers,
 )
 from study.benchmarks import metric_label
-from study.figures.common import new_figure, suptitle
+from study.figures.common import new_figure, plain_text, suptitle
 from study.results import STATUS_DONE
 
 
@@ -89,6 +89,7 @@ def heatmap_data(
     return HeatmapData(metric, panels, float(finite.min()), float(finite.max()))
 
 
+@plain_text
 def draw_heatmaps(data: HeatmapData) -> Figure:
     n_rows, n_cols = len(data.panels), len(data.panels[0])
     fig, axes = new_figure(n_rows, n_cols, (4.8 * n_cols, 3.9 * n_rows + 0.5))

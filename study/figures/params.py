@@ -26,7 +26,14 @@ from study.analysis import (
     trainers,
 )
 from study.benchmarks import metric_label
-from study.figures.common import bar_lengths, is_numeric, new_figure, suptitle, trainer_color
+from study.figures.common import (
+    bar_lengths,
+    is_numeric,
+    new_figure,
+    plain_text,
+    suptitle,
+    trainer_color,
+)
 
 
 @dataclass
@@ -109,6 +116,7 @@ def _jitter(values: list[Any], numeric: bool, n_trainers: int) -> float:
     return 0.012 * span
 
 
+@plain_text
 def draw_metric_vs_params(panels: list[list[ParamPanel]]) -> Figure:
     n_rows, n_cols = len(panels), len(panels[0])
     fig, axes = new_figure(n_rows, n_cols, (4.6 * n_cols, 3.3 * n_rows + 0.5))

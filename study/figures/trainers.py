@@ -22,7 +22,14 @@ from study.analysis import (
     trainers,
 )
 from study.benchmarks import metric_label
-from study.figures.common import bar_lengths, new_figure, suptitle, trainer_color, value_colors
+from study.figures.common import (
+    bar_lengths,
+    new_figure,
+    plain_text,
+    suptitle,
+    trainer_color,
+    value_colors,
+)
 
 
 @dataclass
@@ -62,6 +69,7 @@ def scatter_data(
                        intervals is not None)  # fmt: skip
 
 
+@plain_text
 def draw_trainer_scatter(data: ScatterData) -> Figure:
     pairs, metrics = data.pairs, data.metrics
     fig, axes = new_figure(1, len(metrics), (4.3 * len(metrics), 4.8))
@@ -146,6 +154,7 @@ def throughput_data(runs: pd.DataFrame) -> dict[str, pd.Series]:
     return {label: runs for label, runs in speeds.items() if not runs.empty}
 
 
+@plain_text
 def draw_throughput(speeds: dict[str, pd.Series]) -> Figure:
     names = list(speeds)
     fig, axes = new_figure(1, 1, (2.4 * len(names) + 2.5, 3.8))

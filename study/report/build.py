@@ -26,8 +26,9 @@ from study.atomic import atomic_write_text
 from study.config import field_names, show
 from study.errors import StudyError
 from study.inference import DEFAULT_MARGIN, StudyItems
-from study.overlay import plot_pca_overlays
-from study.report import tables
+from study.overlay import SEED_WORDS, plot_pca_overlays
+from study.redact import redact
+from study.report import publish, tables
 from study.report.findings import Findings, find
 from study.report.render import NO_COMMAND, FigureEntry, Report, Table, render_html, render_markdown
 from study.results import ResultStore, load_table
@@ -47,6 +48,7 @@ class ReportOptions:
     align: bool = True
     pca_trainer: str | None = None  # None: torch if the study has it, else its first trainer
     pca_words: int = 300
+    pca_seeds: tuple[str, ...] = tuple(SEED_WORDS)  # the words the overlays start from
     margin: float = DEFAULT_MARGIN  # torch vs gensim equivalence margin, in metric units
 
 
@@ -88,15 +90,35 @@ def build_report(
     out_dir: str | os.PathLike[str] | None = None,
     options: ReportOptions = ReportOptions(),
 ) -> Report:
-    """Write report.html, report.md and figures/*.png for the study at `study_dir`."""
+    """Write report.html, report.md and figures/*.png for the study at `study_dir`: built apart,
+    then swapped in whole (`study.report.publish`); a report that fails leaves the last one."""
     store = ResultStore(study_dir)
     runs, epochs = load_table(store)
     if runs.empty:
         raise StudyError(f"no finished runs in {store.root}; run a grid first")
     out = Path(out_dir) if out_dir is not None else store.root
     options = resolve_options(runs, available_metrics(runs), options)  # before writing anything
-    report = Report(store.name, out / "report.html", out / "report.md", summary(runs))
-    report.command = store.read_study_info().get("command", NO_COMMAND)
+    with publish.staging(out) as built:
+        report = _build(store, runs, epochs, options, built)
+        publish.publish(built, out, [f.path.name for f in report.figures])
+    return _moved(report, out)
+
+
+def _moved(report: Report, out: Path) -> Report:
+    """The report with the paths it has once published in `out`."""
+    figures = [dataclasses.replace(f, path=out / publish.FIGURES / f.path.name)
+               for f in report.figures]  # fmt: skip
+    return dataclasses.replace(report, html_path=out / "report.html",
+                               markdown_path=out / "report.md", figures=figures)  # fmt: skip
+
+
+def _build(
+    store: ResultStore, runs: pd.DataFrame, epochs: pd.DataFrame, options: ReportOptions,
+    built: Path,
+) -> Report:  # fmt: skip
+    report = Report(store.name, built / "report.html", built / "report.md", summary(runs))
+    # redacted here too: a study.json written before commands were stored redacted
+    report.command = redact(str(store.read_study_info().get("command", NO_COMMAND)))
     metrics = available_metrics(runs)
     report.edge_warnings = edge_warnings(runs, metrics)
     if report.edge_warnings:
@@ -213,15 +235,18 @@ def add_figures(
     options: ReportOptions,
     found: Findings,
 ) -> None:
-    """Draw every figure the study has data for into <out>/figures/ (stale PNGs removed)."""
-    figures_dir = report.markdown_path.parent / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    for old in figures_dir.glob("*.png"):  # a rerun must not leave stale figures behind
-        old.unlink()
+    """Draw every figure the study has data for into figures/ beside the report being built. A
+    figure that cannot be drawn (a `StudyError`: e.g. no PCA seed word in the vocabulary) is
+    left out with a warning saying why; the rest of the report is written."""
+    figures_dir = report.markdown_path.parent / publish.FIGURES
     by, metric = str(options.by), str(options.metric)
 
     def add(name: str, title: str, draw: Callable[[], Figure | None], caption: str = "") -> None:
-        fig = draw()
+        try:
+            fig = draw()
+        except StudyError as exc:  # not a failure to write one: that fails the report
+            report.warnings.append(f"figure '{title}' left out: {exc}")
+            return
         if fig is not None:
             path = figures.save_figure(fig, figures_dir / f"{name}.png")
             report.figures.append(FigureEntry(title, path, caption))
@@ -257,9 +282,14 @@ def add_figures(
         "Bars: each cell's 95% interval per trainer; the torch vs gensim table has the paired "
         "differences, which are much tighter (the items are shared).")  # fmt: skip
     add("throughput", "Throughput per trainer", lambda: figures.plot_throughput(runs))
-    overlay = plot_pca_overlays(
-        store.root, runs, by, str(options.pca_trainer), options.align, target=options.pca_words
-    )
+    try:
+        overlay = plot_pca_overlays(
+            store.root, runs, by, str(options.pca_trainer), options.align,
+            seed_words=options.pca_seeds, target=options.pca_words,
+        )  # fmt: skip
+    except StudyError as exc:
+        report.warnings.append(f"PCA overlays left out: {exc}")
+        return
     if overlay is None:
         return
     report.warnings += overlay.notes

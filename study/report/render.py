@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -49,13 +51,41 @@ class Report:
         return [t.title for t in self.tables] + [f.title for f in self.figures]
 
 
+# -- Markdown: user text is text, never markup --------------------------------------------------
+# Corpus paths, study names, words, error messages and provenance reach report.md; it copied raw
+# HTML and Markdown from them (the HTML report escapes them). Every piece of text is escaped:
+# inline markup characters get a backslash (CommonMark allows one before any ASCII punctuation),
+# &, < and > become entities, line breaks become spaces, and a start that would open a block (a
+# heading, quote, list, setext underline) is escaped too.
+_INLINE = re.compile(r"([\\`*_\[\]!|~])")  # "(" only matters after "]", escaped
+_BLOCK_START = re.compile(r"^(#{1,6}(?=\s|$)|[+-](?=\s|$)|-{3,}|=+\s*$)")
+_ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def md_text(value: Any) -> str:
+    """`value` as Markdown that shows exactly its text (on one line, leading blanks dropped)."""
+    text = _LINE_BREAKS.sub(" ", str(value)).lstrip()
+    text = _INLINE.sub(r"\\\1", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _BLOCK_START.sub(r"\\\1", text)
+    return _ORDERED_START.sub(r"\1\\\2", text)
+
+
+def code_block(text: str) -> list[str]:
+    """A fenced code block that no line of `text` can close (a longer fence than any run of
+    backticks in it)."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [fence, *re.split(r"\r\n|\r|\n", text), fence]  # Markdown's line endings only
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_(empty)_"
 
     def cell(value: Any) -> str:
-        text = fmt_number(value) if isinstance(value, float) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return md_text(fmt_number(value) if isinstance(value, float) else value)
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
@@ -64,27 +94,28 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    lines = [f"# Study report: {report.name}", ""]
-    lines += [f"- {line}" for line in report.summary]
-    lines += ["", "## Reproduce", "", "```", report.command, "```", ""]
-    lines += ["## Contents", "", "Tables: " + "; ".join(t.title for t in report.tables)]
-    lines += ["", "Figures: " + "; ".join(f.title for f in report.figures), ""]
+    md = md_text
+    lines = [f"# Study report: {md(report.name)}", ""]
+    lines += [f"- {md(line)}" for line in report.summary]
+    lines += ["", "## Reproduce", "", *code_block(report.command), ""]
+    lines += ["## Contents", "", "Tables: " + "; ".join(md(t.title) for t in report.tables)]
+    lines += ["", "Figures: " + "; ".join(md(f.title) for f in report.figures), ""]
     if report.warnings:
-        lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
+        lines += ["## Warnings", ""] + [f"- ⚠ {md(w)}" for w in report.warnings] + [""]
     if report.conclusions:
-        lines += ["## Conclusions", ""] + [f"- {c}" for c in report.conclusions] + [""]
+        lines += ["## Conclusions", ""] + [f"- {md(c)}" for c in report.conclusions] + [""]
     for table in report.tables:
-        lines += [f"## {table.title}", ""]
+        lines += [f"## {md(table.title)}", ""]
         if table.note:
-            lines += [table.note, ""]
+            lines += [md(table.note), ""]
         if not table.frame.empty:
             lines += [markdown_table(table.frame), ""]
     for figure in report.figures:
         relative = figure.path.relative_to(report.markdown_path.parent).as_posix()
-        lines += [f"## {figure.title}", ""]
+        lines += [f"## {md(figure.title)}", ""]
         if figure.caption:
-            lines += [figure.caption, ""]
-        lines += [f"![{figure.title}]({relative})", ""]
+            lines += [md(figure.caption), ""]
+        lines += [f"![{md(figure.title)}](<{quote(relative)}>)", ""]
     lines += ["## Provenance", "", markdown_table(report.provenance), ""]
     return "\n".join(lines)
 

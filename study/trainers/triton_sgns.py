@@ -53,6 +53,28 @@ def check_triton(config: RunConfig, device: torch.device) -> None:
         )
     if config.model == "cbow" and config.neg_draw == "pair":
         raise ConfigError("neg_draw=pair is for skip-gram; CBOW draws K negatives per centre")
+    if config.programs:
+        check_draws(config.programs, config)
+
+
+def max_programs(config: RunConfig) -> int:
+    """The most programs whose negatives for one position each fit the per-launch budget."""
+    return max(1, DRAW_BUDGET // negatives_per_center(config))
+
+
+def check_draws(programs: int, config: RunConfig) -> None:
+    """A launch advances every program by at least one position, so `programs` times the
+    negatives of one position must fit DRAW_BUDGET: with programs=2^20, window=100,
+    negative=100, neg_draw=pair one launch needed 78 GiB of negatives."""
+    if programs > max_programs(config):
+        need = programs * negatives_per_center(config) * 4
+        raise ConfigError(
+            f"programs={programs} would draw {need / 2**30:.1f} GiB of negatives per kernel "
+            f"launch (window={config.window}, negative={config.negative}, "
+            f"neg_draw={config.neg_draw}); at most {max_programs(config):,} programs fit the "
+            f"{DRAW_BUDGET * 4 / 2**20:.0f} MB budget: lower programs (0 picks it), window or "
+            "negative"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,7 +88,14 @@ class Slices:
 
     @classmethod
     def plan(cls, n: int, programs: int, ints_per_center: int) -> Slices:
+        """Every launch draws at most DRAW_BUDGET negatives (`programs` are capped to fit by
+        `check_draws` and `default_programs`; a plan beyond it is refused, never allocated)."""
         programs = max(1, min(programs, n))
+        if programs * ints_per_center > DRAW_BUDGET:
+            raise ConfigError(
+                f"{programs} programs x {ints_per_center} negatives per position exceed the "
+                f"per-launch budget of {DRAW_BUDGET:,} negatives"
+            )
         slice_len = math.ceil(n / programs)
         count = max(1, min(slice_len, DRAW_BUDGET // (programs * ints_per_center)))
         return cls(programs, slice_len, count)
@@ -188,7 +217,7 @@ def default_programs(
 ) -> int:  # fmt: skip
     """`programs=0`: as many as the GPU holds at once (a few in the interpreter), but no more
     than one per `MIN_SLICE_WORDS` words of the corpus."""
-    by_data = max(1, int(stream.shape[0]) // MIN_SLICE_WORDS)
+    by_data = min(max(1, int(stream.shape[0]) // MIN_SLICE_WORDS), max_programs(config))
     if w_in.device.type != "cuda":
         return min(INTERPRETER_PROGRAMS, by_data)
     try:

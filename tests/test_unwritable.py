@@ -1,0 +1,64 @@
+"""Places the project cannot write (issue 24, classes 3 and 17): a file where a run's TensorBoard
+folder should be, a full disk (a file-size limit) while TensorBoard writes and while the tables
+are written. Each is one line; in a grid the run fails and the grid goes on; the tables stay one
+consistent set. (The report's own folder: `test_report_safety.py`.)
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import planted_groups_text
+from fault_inject import run_worker
+
+from study.cli import main
+from study.config import RunConfig
+
+FAST = ["epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
+
+
+def test_a_file_where_a_runs_tensorboard_folder_should_be_fails_that_run_only(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(planted_groups_text(n_sentences=200))
+    sets = ["dim=8", *FAST, f"corpus={corpus}"]
+    blocked = (
+        RunConfig().with_overrides({**dict(s.split("=", 1) for s in sets), "window": "2"}).run_id
+    )
+    run_dir = tmp_path / "r" / "tb" / "runs" / blocked
+    run_dir.mkdir(parents=True)
+    (run_dir / "tensorboard").write_text("not a folder")
+    argv = ["grid", "--results", str(tmp_path / "r"), "--study", "tb", "--grid", "window=2,3",
+            "--tensorboard", "--set", *sets]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert (
+        "Traceback" not in captured.err and "2 cells: 0 skipped, 1 done, 1 failed" in captured.out
+    )
+    error = json.loads((run_dir / "metrics.json").read_text())["error"]
+    assert (
+        error.startswith("StudyError: cannot write TensorBoard logs in") and "File exists" in error
+    )
+
+
+def test_a_full_disk_during_tensorboard_and_the_tables_is_a_failed_run_and_whole_tables(tmp_path):
+    """A real process under a 12 kB file-size limit: TensorBoard's projector file (23 kB) fails
+    its run with one line, the grid goes on; runs.parquet (26 kB) cannot be written, so the
+    tables stay the previous set (runs.csv used to be new, the Parquet tables and epochs stale)
+    and the grid, whose runs all finished, exits 0 with a warning (it exited 2)."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(planted_groups_text(n_sentences=200))
+    common = ["grid", "--results", str(tmp_path / "r"), "--study", "full",
+              "--set", "dim=64", *FAST, f"corpus={corpus}"]  # fmt: skip
+    assert run_worker([*common, "--grid", "window=2"], tmp_path / "first.txt") == 0
+    study = tmp_path / "r" / "full"
+    tables = ["runs.csv", "runs.parquet", "epochs.csv", "epochs.parquet"]
+    before = {name: (study / name).read_bytes() for name in tables}
+    code = run_worker([*common, "--grid", "window=2,3", "--tensorboard"], tmp_path / "out.txt",
+                      fsize_limit=12_000)  # fmt: skip
+    text = (tmp_path / "out.txt").read_text()
+    assert code == 0, text
+    assert "Traceback" not in text and "2 cells: 1 skipped, 0 done, 1 failed" in text
+    assert "cannot write TensorBoard logs in" in text and "File too large" in text
+    assert "the previous tables are whole" in text
+    assert {name: (study / name).read_bytes() for name in tables} == before
+    assert not list(study.rglob(".*.tmp"))
