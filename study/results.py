@@ -389,17 +389,20 @@ def save_tables(
     store = study if isinstance(study, ResultStore) else ResultStore(study)
     if runs is None or epochs is None:
         runs, epochs = load_table(store)
-    tables = {"runs": runs, "epochs": epochs}
-    paths = [store.root / f"{name}.{kind}" for name in tables for kind in ("csv", "parquet")]
+    writes = []
+    for name, table in (("runs", runs), ("epochs", epochs)):
+        writes.append((store.root / f"{name}.csv", table, "csv"))
+        writes.append((store.root / f"{name}.parquet", table, "parquet"))
+    paths = [path for path, _, _ in writes]
     with atomic_paths(paths) as temporaries:
-        for (name, table), (csv_tmp, parquet_tmp) in zip(
-            tables.items(), zip(temporaries[::2], temporaries[1::2], strict=True), strict=True
-        ):
-            csv_tmp.write_bytes(table.to_csv(index=False).encode())
+        for (path, table, kind), tmp in zip(writes, temporaries, strict=True):
             try:
-                table.to_parquet(parquet_tmp, index=False)
-            except OSError as exc:  # pyarrow's own, e.g. "[errno 27] File too large"
-                raise StudyError(f"cannot write {store.root / name}.parquet: {exc}") from exc
+                if kind == "csv":
+                    tmp.write_bytes(table.to_csv(index=False).encode())
+                else:
+                    table.to_parquet(tmp, index=False)
+            except OSError as exc:  # pyarrow's own too, e.g. "[errno 27] File too large"
+                raise StudyError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return paths
 
 

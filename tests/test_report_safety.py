@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +46,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def reported(synthetic: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A report written into a folder that also holds files nobody's report wrote."""
+def reported(synthetic: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """A report written into a folder that also holds files nobody's report wrote; one figure
+    and the PCA overlays cannot be drawn; study.json (as an older version wrote it) holds a
+    storage password."""
     out = tmp_path_factory.mktemp("out")
     (out / "figures").mkdir()
     (out / "figures" / "mine.png").write_bytes(b"the user's own figure")
@@ -51,12 +58,25 @@ def reported(synthetic: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (out / "figures" / "old_heatmap.png").write_bytes(b"stale")
     (out / "figures" / publish.MANIFEST).write_text(json.dumps(["old_heatmap.png", "../x.png"]))
     (out / "x.png").write_bytes(b"outside figures/: never touched, whatever a list says")
-    build_report(synthetic, out)
-    return out
+    info = json.loads((synthetic / "study.json").read_text())
+    info["command"] = f"python -m study grid --storage postgresql://u:{SECRET}@db/x --seeds 0,1"
+    (synthetic / "study.json").write_text(json.dumps(info))
+
+    def cannot(*args, **kwargs):
+        raise StudyError("none of the PCA seed words (king, …) is in the models' vocabulary")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(figures, "plot_throughput", cannot)
+        patch.setattr("study.report.build.plot_pca_overlays", cannot)
+        return build_report(synthetic, out)
+
+
+SECRET = "Hunter2-s3cret"
 
 
 def test_a_report_deletes_only_figures_a_report_wrote(reported):
     """`report --out DIR` deleted every *.png in DIR/figures/, the user's too."""
+    reported = reported.markdown_path.parent
     assert (reported / "figures" / "mine.png").read_bytes() == b"the user's own figure"
     assert (reported / "figures" / "notes.txt").exists() and (reported / "x.png").exists()
     assert not (reported / "figures" / "old_heatmap.png").exists()
@@ -66,14 +86,18 @@ def test_a_report_deletes_only_figures_a_report_wrote(reported):
     assert not list(reported.glob(".report-*"))  # the build folder is gone
 
 
-@pytest.mark.parametrize("fault", ["disk-full-in-a-figure", "bug-in-a-figure", "interrupted"])
+@pytest.mark.parametrize(
+    "fault",
+    ["disk-full-in-a-figure", pytest.param("bug-in-a-figure", marks=pytest.mark.slow),
+     pytest.param("interrupted", marks=pytest.mark.slow)],
+)  # fmt: skip
 def test_a_report_that_fails_leaves_the_previous_one_whole(
     synthetic, reported, tmp_path, monkeypatch, fault
 ):
     """The previous figures were deleted before the new report existed: a report that failed
     part-way left report.md with broken links. Now the old report is untouched."""
     out = tmp_path / "out"
-    shutil.copytree(reported, out)
+    shutil.copytree(reported.markdown_path.parent, out)
     before = snapshot(out)
     calls = []
     real_save = figures.save_figure
@@ -95,22 +119,20 @@ def test_a_report_that_fails_leaves_the_previous_one_whole(
     assert not list(out.glob(".report-*"))
 
 
-def test_a_figure_that_cannot_be_drawn_is_left_out_and_the_rest_is_written(
-    synthetic, tmp_path, monkeypatch
-):
+def test_a_figure_that_cannot_be_drawn_is_left_out_and_the_rest_is_written(reported):
     """A corpus without the PCA seed words failed the whole report (exit 2)."""
-
-    def cannot(*args, **kwargs):
-        raise StudyError("none of the PCA seed words (king, …) is in the models' vocabulary")
-
-    monkeypatch.setattr(figures, "plot_throughput", cannot)
-    report = build_report(synthetic, tmp_path / "out")
-    assert any(
-        w.startswith("figure 'Throughput per trainer' left out: none of the PCA seed words")
-        for w in report.warnings
+    assert "figure 'Throughput per trainer' left out: none of the PCA seed words" in "".join(
+        reported.warnings
     )
-    assert [f.path.name for f in report.figures] == ["metric_vs_params.png"]
-    assert "left out: none of the PCA" in (tmp_path / "out" / "report.md").read_text()
+    assert any(w.startswith("PCA overlays left out: none of") for w in reported.warnings)
+    assert [f.path.name for f in reported.figures] == ["metric_vs_params.png"]
+    assert "left out: none of the PCA" in reported.markdown_path.read_text()
+
+
+def test_a_report_never_shows_a_password_an_older_study_json_recorded(reported):
+    assert "postgresql://u:***@db/x" in reported.command
+    out = reported.markdown_path.parent
+    assert not [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
 
 
 @pytest.mark.parametrize(
@@ -241,3 +263,73 @@ def test_user_text_on_figures_is_never_mathtext(tmp_path):
         figures.save_figure(fig, tmp_path / f"{name}.png")  # raised ValueError (mathtext)
         texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
         assert name == "scatter" or any("$" in t for t in texts), name  # there, as written
+
+
+# -- real processes (slow) ------------------------------------------------------------------------
+def _report_process(study: Path, *extra: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "study", "report", str(study), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _whole(out: Path) -> None:
+    """A report whose every figure link resolves, and no build folder left."""
+    markdown = (out / "report.md").read_text()
+    links = re.findall(r"\]\(<(figures/[^>]+)>\)", markdown)
+    assert links and all((out / link).is_file() for link in links)
+    assert not list(out.glob(".report-*"))
+
+
+@pytest.mark.slow
+def test_concurrent_report_processes_never_crash_on_each_other(synthetic, tmp_path):
+    """Two reports on one study crashed on each other's temporary figures (seen 2 of 9)."""
+    study = tmp_path / "study"
+    shutil.copytree(synthetic, study)
+    for _ in range(3):
+        processes = [_report_process(study) for _ in range(3)]
+        for process in processes:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+        _whole(study)
+
+
+@pytest.mark.slow
+def test_a_report_killed_by_a_file_size_limit_or_sigterm_leaves_the_previous_one(
+    synthetic, tmp_path
+):
+    """ulimit -f and SIGTERM, in real processes: the old report stays byte for byte."""
+    from fault_inject import run_worker
+
+    study = tmp_path / "study"
+    shutil.copytree(synthetic, study)
+    assert main(["report", str(study)]) == 0
+    before = snapshot(study)
+    code = run_worker(["report", str(study)], tmp_path / "fsize.txt", fsize_limit=20_000)
+    text = (tmp_path / "fsize.txt").read_text()
+    assert code == 2 and "File too large" in text and "Traceback" not in text, text
+    assert snapshot(study) == before
+    process = _report_process(study)
+    deadline = time.monotonic() + 120
+    while not list(study.glob(".report-*/figures/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # SIGTERM once the build is under way
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode in (0, 130), err  # 0: it had finished the swap first
+    if process.returncode == 130:
+        assert snapshot(study) == before and "interrupted" in err
+    _whole(study)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="no setpriv")
+def test_a_report_of_a_read_only_study_is_one_line(synthetic, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(synthetic, study)
+    study.chmod(0o555)
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
+    process = _report_process(study, prefix=prefix if os.geteuid() == 0 else ())
+    _, err = process.communicate(timeout=300)
+    study.chmod(0o755)
+    assert process.returncode == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot write the report in {study}: Permission denied")

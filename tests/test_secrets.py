@@ -19,7 +19,6 @@ from pg_server import postgres_bin, postgres_server
 
 from study.cli import main
 from study.redact import redact, redact_command
-from study.report import build_report
 
 SECRET = "Hunter2-s3cret"
 FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
@@ -55,17 +54,6 @@ def test_a_storage_password_reaches_no_file_and_no_message(tmp_path, capsys, url
     if command == "grid":  # written before the storage opens: the command is recorded
         recorded = json.loads((results / "s" / "study.json").read_text())
         assert "--storage" in recorded["command"] and "***" in recorded["command"]
-
-
-def test_a_report_never_shows_a_password_an_older_study_json_recorded(tmp_path):
-    from synthetic_store import build_store
-
-    store = build_store(tmp_path, seeds=2, trainers=("torch",))
-    command = f"python -m study grid --storage postgresql://u:{SECRET}@db/x --seeds 0,1"
-    store.write_study_info({"name": "synthetic", "command": command})
-    report = build_report(store.root, tmp_path / "out")
-    assert "postgresql://u:***@db/x" in report.command
-    assert files_holding(tmp_path / "out", SECRET) == []
 
 
 PASSWORD = st.text(

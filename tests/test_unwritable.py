@@ -6,13 +6,18 @@ consistent set. (The report's own folder: `test_report_safety.py`.)
 
 from __future__ import annotations
 
+import errno
 import json
 
+import pandas as pd
+import pytest
 from conftest import planted_groups_text
 from fault_inject import run_worker
 
 from study.cli import main
 from study.config import RunConfig
+from study.errors import StudyError
+from study.results import ResultStore, save_tables, save_tables_or_warn
 
 FAST = ["epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
 
@@ -40,6 +45,7 @@ def test_a_file_where_a_runs_tensorboard_folder_should_be_fails_that_run_only(tm
     )
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_tensorboard_and_the_tables_is_a_failed_run_and_whole_tables(tmp_path):
     """A real process under a 12 kB file-size limit: TensorBoard's projector file (23 kB) fails
     its run with one line, the grid goes on; runs.parquet (26 kB) cannot be written, so the
@@ -62,3 +68,35 @@ def test_a_full_disk_during_tensorboard_and_the_tables_is_a_failed_run_and_whole
     assert "the previous tables are whole" in text
     assert {name: (study / name).read_bytes() for name in tables} == before
     assert not list(study.rglob(".*.tmp"))
+
+
+@pytest.mark.parametrize("failing", ["runs.parquet", "epochs.parquet", "epochs.csv"])
+def test_tables_are_written_as_one_set_or_not_at_all(tmp_path, monkeypatch, caplog, failing):
+    """Under EFBIG save_tables left runs.csv new beside stale Parquet tables and epochs."""
+    store = ResultStore(tmp_path / "s")
+    old = pd.DataFrame({"run_id": ["a"], "x": [1]})
+    save_tables(store, old, old)
+    before = {p.name: p.read_bytes() for p in store.root.iterdir()}
+    real_csv, real_parquet = pd.DataFrame.to_csv, pd.DataFrame.to_parquet
+    target = {"runs.parquet": ("parquet", 0), "epochs.parquet": ("parquet", 1),
+              "epochs.csv": ("csv", 1)}[failing]  # fmt: skip
+    calls = {"csv": 0, "parquet": 0}
+
+    def writer(kind, real):
+        def write(frame, *args, **kwargs):
+            calls[kind] += 1
+            if (kind, calls[kind] - 1) == target:
+                raise OSError(errno.EFBIG, "File too large")
+            return real(frame, *args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", writer("csv", real_csv))
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", writer("parquet", real_parquet))
+    new = pd.DataFrame({"run_id": ["a", "b"], "x": [1, 2]})
+    with pytest.raises(StudyError, match="File too large"):
+        save_tables(store, new, new)
+    assert {p.name: p.read_bytes() for p in store.root.iterdir()} == before  # no temp file
+    calls.update(csv=0, parquet=0)
+    assert not save_tables_or_warn(store, new, new)  # a grid: a warning, not exit 2
+    assert "the previous tables are whole" in caplog.text

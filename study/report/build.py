@@ -93,10 +93,11 @@ def build_report(
     """Write report.html, report.md and figures/*.png for the study at `study_dir`: built apart,
     then swapped in whole (`study.report.publish`); a report that fails leaves the last one."""
     store = ResultStore(study_dir)
+    out = Path(out_dir) if out_dir is not None else store.root
+    publish.check_folder(out)  # before any work
     runs, epochs = load_table(store)
     if runs.empty:
         raise StudyError(f"no finished runs in {store.root}; run a grid first")
-    out = Path(out_dir) if out_dir is not None else store.root
     options = resolve_options(runs, available_metrics(runs), options)  # before writing anything
     with publish.staging(out) as built:
         report = _build(store, runs, epochs, options, built)
