@@ -40,6 +40,16 @@ def build_alias(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return accept, alias
 
 
+def pack_alias(accept: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """One int64 per slot, alias << 32 | threshold: slot i is kept when a uniform 32-bit r is
+    below its threshold ⌊accept·2³²⌋ (exact to 2⁻³²). A slot that always keeps itself has
+    alias = itself, so the threshold 2³² - 1 in its place changes nothing."""
+    threshold = np.minimum(np.floor(np.asarray(accept) * 2.0**32), 2.0**32 - 1).astype(np.int64)
+    own = np.asarray(accept) >= 1.0
+    alias = np.where(own, np.arange(len(alias)), alias).astype(np.int64)
+    return (alias << 32) | threshold
+
+
 class AliasSampler:
     """Draws word ids from count**alpha on `device` in O(1) per draw."""
 
@@ -50,6 +60,11 @@ class AliasSampler:
         self.accept = torch.as_tensor(accept, dtype=torch.float32, device=self.device)
         self.alias = torch.as_tensor(alias, dtype=torch.int64, device=self.device)
         self.size = len(accept)
+        self._packed = pack_alias(accept, alias)
+
+    def packed(self) -> torch.Tensor:
+        """The table as the Triton kernels read it (one 8-byte load per draw), on the device."""
+        return torch.as_tensor(self._packed, device=self.device)
 
     def sample(
         self,

@@ -1,8 +1,8 @@
 """CUDA tests of both GPU paths (marker `gpu`; `benchmarks/gpu_check.sh` runs them): the compiled
-Triton kernels equal the sequential reference with one program, the loss per pair of the
-Triton kernel and of the torch step on CUDA equals the CPU path's within a stated tolerance, and
-the run-to-run spread of Hogwild. With `W2V_GPU_REPORT=path.json` the measured figures are
-written there."""
+Triton kernels equal the sequential reference with one program (its Philox draws included), the
+loss per pair of the Triton kernel and of the torch step on CUDA equals the CPU path's within a
+stated tolerance, and Hogwild's spread: run to run at one seed, and seed to seed, at the
+default program count. With `W2V_GPU_REPORT=path.json` the measured figures are written there."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from sgns_reference import reference_epoch
-from test_triton_kernel import random_problem
+from sgns_reference import Draws, Order, reference_epoch
+from test_triton_kernel import random_problem, run_kernel
 
 from study.config import RunConfig
 from study.trainers.torch_sgns import TorchTrainer
@@ -64,31 +64,38 @@ def cfg(**fields: Any) -> RunConfig:
 
 
 @pytest.mark.parametrize(
-    ("model", "per_pair"), [("sg", False), ("sg", True), ("cbow", False)], ids=str
+    ("model", "per_pair", "dim"),
+    [("sg", False, 18), ("sg", True, 18), ("cbow", False, 18), ("sg", False, 16)],
+    ids=str,
 )
 def test_compiled_kernel_equals_sequential_reference(
-    model: str, per_pair: bool, figures: dict[str, Any]
+    model: str, per_pair: bool, dim: int, figures: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    arrays, slices, launches = random_problem(per_pair, programs=1, count=7)
-    window, lr0, lr_step = 2, 0.05, 3e-4
-    from study.trainers.triton_sgns import launch
+    """One program, several launches, the draws traced: vectors and draws as the reference's
+    (dim 18 as two blocks of 16 + 4 columns, as dim 300 runs)."""
+    from study.trainers import triton_kernels as tk
+    from study.trainers.triton_sgns import Slices, kernel_key
 
-    cuda = {k: torch.tensor(v, device="cuda") for k, v in arrays.items()}
-    for index, (reach, negatives) in enumerate(launches):
-        launch(
-            model, cuda["w_in"], cuda["w_out"], cuda["stream"], cuda["sent"],
-            torch.tensor(reach, device="cuda"), torch.tensor(negatives, device="cuda"),
-            slices, index * slices.count, lr0, lr_step, window, per_pair,
-        )  # fmt: skip
+    if dim == 18:
+        monkeypatch.setattr(tk, "row_layout", lambda dim: (16, 4))
+    arrays = random_problem(dim)
+    window, negative, key, epoch, lr0, lr_step = 2, 3, kernel_key(7), 2, 0.05, 3e-4
+    variant = tk.Variant(model, dim, negative, window, per_pair, trace=True)
+    slices = Slices(1, len(arrays["stream"]), 7)
+    _, _, out = run_kernel(variant, arrays, slices, key, epoch, lr0, lr_step, True, "cuda")
     ref_in, ref_out = arrays["w_in"].astype(np.float64), arrays["w_out"].astype(np.float64)
+    draws = Draws(key, epoch, arrays["table"], window, negative)
     reference_epoch(
-        model, ref_in, ref_out, arrays["stream"], arrays["sent"], launches,
-        slices.slice_len, slices.count, lr0, lr_step, window, per_pair,
+        model, ref_in, ref_out, arrays["stream"], arrays["sent"], draws,
+        Order(1, slices.slice_len, slices.count), lr0, lr_step, per_pair,
     )  # fmt: skip
-    error = float(np.abs(cuda["w_in"].cpu().numpy() - ref_in).max())
-    error = max(error, float(np.abs(cuda["w_out"].cpu().numpy() - ref_out).max()))
-    figures[f"reference_max_abs_error_{model}_{'pair' if per_pair else 'center'}"] = error
+    error = float(np.abs(out["w_in"].numpy() - ref_in).max())
+    error = max(error, float(np.abs(out["w_out"].numpy() - ref_out).max()))
+    label = f"{model}_{'pair' if per_pair else 'center'}_dim{dim}"
+    figures[f"reference_max_abs_error_{label}"] = error
     assert error < 1e-5
+    reach = out["trace"].numpy()[:, 0]
+    assert list(reach) == [draws.reach(p) for p in range(len(reach))]
 
 
 def test_loss_per_pair_matches_the_cpu_path(corpus: EncodedCorpus, figures: dict) -> None:
@@ -114,15 +121,27 @@ def test_loss_per_pair_matches_the_cpu_path(corpus: EncodedCorpus, figures: dict
 
 
 def test_hogwild_run_to_run_spread(corpus: EncodedCorpus, figures: dict) -> None:
-    """Same seed, same draws: Hogwild's races alone make the runs differ, by little."""
+    """Same seed, same draws: Hogwild's races alone make the runs differ, by little; beside
+    them the seed-to-seed spread at the default program count."""
     results = [TorchTrainer(progress=False).fit(corpus, cfg(kernel="triton")) for _ in range(3)]
     losses = [r.epochs[-1]["loss"] for r in results]
     vectors = [r.vectors.vectors for r in results]
     spread = (max(losses) - min(losses)) / float(np.mean(losses))
+    seeds = [
+        TorchTrainer(progress=False).fit(corpus, cfg(kernel="triton", seed=s)).epochs[-1]["loss"]
+        for s in (1, 2)
+    ]
+    by_seed = [losses[0], *seeds]
     figures["hogwild_same_seed"] = {
         "losses": losses,
         "relative_loss_spread": spread,
         "max_abs_vector_difference": float(np.abs(vectors[0] - vectors[1]).max()),
         "programs": results[0].info.get("programs"),
+        "trainer_info": results[0].info,
+    }
+    figures["hogwild_seed_to_seed"] = {
+        "seeds": [0, 1, 2],
+        "losses": by_seed,
+        "relative_loss_spread": (max(by_seed) - min(by_seed)) / float(np.mean(by_seed)),
     }
     assert spread < HOGWILD_SPREAD_TOLERANCE

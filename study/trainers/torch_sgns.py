@@ -103,20 +103,20 @@ class TorchTrainer:
 
         w_in = (torch.rand(vocab_size, dim, generator=gen, device=device) - 0.5) / dim
         w_out = torch.zeros(vocab_size, dim, device=device)
-        state = TrainState(
-            config=config, corpus=corpus, epochs=config.epochs, w_in=w_in, w_out=w_out
-        )
-        state.lr = config.lr_start
         n_words = corpus.n_words
         info: dict[str, Any] = {"kernel": kernel}
         if device.type == "cpu":
             info["cpu_threads"] = torch.get_num_threads()
+        hogwild = None
         if kernel == "triton":
             ids, sentence = ids.to(torch.int32), sentence.to(torch.int32)
-            programs = config.programs or triton_sgns.default_programs(
-                config, w_in, w_out, ids, sentence
-            )
-            info["programs"] = programs
+            hogwild = triton_sgns.Hogwild(config, w_in, w_out, sampler, n_words)
+            w_in, w_out = hogwild.w_in, hogwild.w_out  # views of its padded tables
+            info.update(hogwild.info())
+        state = TrainState(
+            config=config, corpus=corpus, epochs=config.epochs, w_in=w_in, w_out=w_out
+        )
+        state.lr = config.lr_start
         started = time.perf_counter()
         train_seconds = 0.0
         rows: list[dict[str, float]] = []
@@ -126,9 +126,9 @@ class TorchTrainer:
             t0 = time.perf_counter()
             stream, sent = subsample(ids, sentence, keep_p, config.sample, gen)
             with self._bar(epoch, config, n_words) as bar:
-                if kernel == "triton":
+                if hogwild is not None:
                     loss_sum, pairs, lr = self._triton_epoch(
-                        epoch, stream, sent, sampler, w_in, w_out, config, gen, programs, bar
+                        epoch, stream, sent, hogwild, config, bar
                     )
                 else:
                     loss_sum, pairs, lr = self._epoch(
@@ -150,7 +150,7 @@ class TorchTrainer:
             rows.append(dict(state.row))
         emit(callbacks, "on_train_end", state)
         return TrainResult(
-            vectors=keyed_vectors(corpus.vocab.words, w_in.cpu().numpy()),
+            vectors=keyed_vectors(corpus.vocab.words, w_in.contiguous().cpu().numpy()),
             output_vectors=w_out.cpu().numpy().copy(),
             epochs=rows,
             seconds=time.perf_counter() - started,
@@ -175,12 +175,8 @@ class TorchTrainer:
         epoch: int,
         stream: torch.Tensor,
         sent: torch.Tensor,
-        sampler: AliasSampler,
-        w_in: torch.Tensor,
-        w_out: torch.Tensor,
+        hogwild: triton_sgns.Hogwild,
         config: RunConfig,
-        gen: torch.Generator,
-        programs: int,
         bar: tqdm,
     ) -> tuple[float, int, float]:
         """One Hogwild pass with the Triton kernel; returns (summed loss, pairs, last lr)."""
@@ -191,9 +187,7 @@ class TorchTrainer:
         def progress(fraction: float) -> None:
             bar.update(int(total * fraction) - bar.n)
 
-        loss_sum, pairs = triton_sgns.run_epoch(
-            stream, sent, w_in, w_out, sampler, config, gen, lr_first, lr_last, programs, progress
-        )
+        loss_sum, pairs = hogwild.epoch(epoch, stream, sent, lr_first, lr_last, progress)
         return loss_sum, pairs, lr_last
 
     @torch.no_grad()

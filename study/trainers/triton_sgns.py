@@ -1,20 +1,25 @@
-"""The Triton fast path of the torch trainer: one epoch of Hogwild SGD over the subsampled stream.
+"""The Triton fast path of the torch trainer: Hogwild epochs over the subsampled stream.
 
 The stream is cut into `programs` contiguous slices, one per kernel program; each launch
-advances every program by `count` positions of its own slice, with the reach and negatives of
-those positions drawn beforehand by torch on the device from the run's generator. The learning
-rate decays linearly with each program's progress through its slice, which is the epoch's
-progress (all programs advance together). Loss: float32 per program and launch, summed in
-float64. Kernels: `study.trainers.triton_kernels`.
+advances every program by `count` positions of its own slice. The kernels draw their own
+randomness (Philox, keyed by the run's seed), so a launch needs no host tensors and the epoch
+no host round trip until its end. The learning rate decays linearly with each program's
+progress through its slice, which is the epoch's progress (all programs advance together).
+Rows live in padded tables (`triton_kernels.row_layout`); callbacks see the first `dim`
+columns. Loss: float32 per program and launch, summed in float64. Kernels and launch shapes:
+`study.trainers.triton_kernels`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 
 from study.config import RunConfig
@@ -26,7 +31,12 @@ INTERPRETER_PROGRAMS = 4  # the interpreter runs programs one after another: kee
 # data, so a small corpus runs on fewer programs and its SGD stays close to sequential (on a
 # 200k-word corpus, 2,772 programs ended one epoch 8% above the torch step's loss).
 MIN_SLICE_WORDS = 4096
-DRAW_BUDGET = 1 << 25  # int32 negatives drawn per launch (128 MB), bounding the launch size
+# Stream positions per launch, over all programs: the progress bar's step. Launches are queued
+# without waiting (no host round trip inside an epoch), so their number costs little.
+LAUNCH_POSITIONS = 1 << 22
+KEY_STREAM = 0x5732_5632  # tags the kernels' Philox key apart from any other use of the seed
+# The only buffer sized by the run besides the tables: a draw trace (tests, `recording_draws`).
+MAX_TRACE_BYTES = 1 << 30
 
 
 def triton_available() -> bool:
@@ -53,28 +63,18 @@ def check_triton(config: RunConfig, device: torch.device) -> None:
         )
     if config.model == "cbow" and config.neg_draw == "pair":
         raise ConfigError("neg_draw=pair is for skip-gram; CBOW draws K negatives per centre")
-    if config.programs:
-        check_draws(config.programs, config)
 
 
-def max_programs(config: RunConfig) -> int:
-    """The most programs whose negatives for one position each fit the per-launch budget."""
-    return max(1, DRAW_BUDGET // negatives_per_center(config))
+def kernel_key(seed: int) -> int:
+    """The run's Philox key (63 bits) for the kernels' draws, derived from its seed apart from
+    the torch generator's streams (torch's CUDA generator is a Philox keyed by the seed too)."""
+    low, high = np.random.SeedSequence([seed, KEY_STREAM]).generate_state(2, np.uint32)
+    return int(low) | (int(high) & 0x7FFF_FFFF) << 32
 
 
-def check_draws(programs: int, config: RunConfig) -> None:
-    """A launch advances every program by at least one position, so `programs` times the
-    negatives of one position must fit DRAW_BUDGET: with programs=2^20, window=100,
-    negative=100, neg_draw=pair one launch needed 78 GiB of negatives."""
-    if programs > max_programs(config):
-        need = programs * negatives_per_center(config) * 4
-        raise ConfigError(
-            f"programs={programs} would draw {need / 2**30:.1f} GiB of negatives per kernel "
-            f"launch (window={config.window}, negative={config.negative}, "
-            f"neg_draw={config.neg_draw}); at most {max_programs(config):,} programs fit the "
-            f"{DRAW_BUDGET * 4 / 2**20:.0f} MB budget: lower programs (0 picks it), window or "
-            "negative"
-        )
+def draws_per_pair(config: RunConfig) -> bool:
+    """Fresh negatives for every pair (skip-gram with neg_draw=pair), else K per centre."""
+    return config.model == "sg" and config.neg_draw == "pair"
 
 
 @dataclass(frozen=True)
@@ -87,141 +87,170 @@ class Slices:
     count: int
 
     @classmethod
-    def plan(cls, n: int, programs: int, ints_per_center: int) -> Slices:
-        """Every launch draws at most DRAW_BUDGET negatives (`programs` are capped to fit by
-        `check_draws` and `default_programs`; a plan beyond it is refused, never allocated)."""
+    def plan(cls, n: int, programs: int) -> Slices:
         programs = max(1, min(programs, n))
-        if programs * ints_per_center > DRAW_BUDGET:
-            raise ConfigError(
-                f"{programs} programs x {ints_per_center} negatives per position exceed the "
-                f"per-launch budget of {DRAW_BUDGET:,} negatives"
-            )
         slice_len = math.ceil(n / programs)
-        count = max(1, min(slice_len, DRAW_BUDGET // (programs * ints_per_center)))
+        count = max(1, min(slice_len, LAUNCH_POSITIONS // programs))
         return cls(programs, slice_len, count)
 
 
-def draws_per_pair(config: RunConfig) -> bool:
-    """Fresh negatives for every pair (skip-gram with neg_draw=pair), else K per centre."""
-    return config.model == "sg" and config.neg_draw == "pair"
+@dataclass
+class DrawTrace:
+    """Every draw the kernels consumed, one entry per epoch: (stream, draws) with draws[p] =
+    [reach, then K negatives per pair slot (2·window slots per pair, one per centre)], -1
+    where nothing was drawn. For tests and debugging (`recording_draws`)."""
+
+    epochs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
-def negatives_per_center(config: RunConfig) -> int:
-    return config.negative * (2 * config.window if draws_per_pair(config) else 1)
+_recording: DrawTrace | None = None
+
+
+@contextmanager
+def recording_draws() -> Iterator[DrawTrace]:
+    """Within the block, Triton epochs run the kernel variant that writes down what it draws
+    (the same code, plus stores) and keep it in the yielded DrawTrace."""
+    global _recording
+    previous, _recording = _recording, DrawTrace()
+    try:
+        yield _recording
+    finally:
+        _recording = previous
+
+
+def variant_for(config: RunConfig, trace: bool = False) -> Any:
+    from study.trainers.triton_kernels import Variant
+
+    per_pair = draws_per_pair(config)
+    return Variant(config.model, config.dim, config.negative, config.window, per_pair, trace)
 
 
 def launch(
-    model: str,
+    variant: Any,
     w_in: torch.Tensor,
     w_out: torch.Tensor,
     stream: torch.Tensor,
     sent: torch.Tensor,
-    reach: torch.Tensor,
-    negatives: torch.Tensor,
+    table: torch.Tensor,
     slices: Slices,
     first: int,
+    key: int,
+    epoch: int,
     lr0: float,
     lr_step: float,
-    window: int,
-    per_pair: bool,
+    trace: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One kernel launch over local positions [first, first + slices.count) of every slice.
-
-    `reach` (P, count) and `negatives` (P, count, K) or (P, count, 2·window, K) are int32.
-    Returns this launch's (loss, pairs) per program."""
+    """One kernel launch over local positions [first, first + slices.count) of every slice, on
+    the padded tables w_in, w_out (V, variant.row). Returns this launch's (loss, pairs) per
+    program."""
     from study.trainers import triton_kernels as tk
 
-    consts = tk.constexprs(model, w_in.shape[1], negatives.shape[-1], window, per_pair)
     loss = torch.zeros(slices.programs, dtype=torch.float32, device=w_in.device)
     pairs = torch.zeros(slices.programs, dtype=torch.int32, device=w_in.device)
-    args = (w_in, w_out, stream, sent, reach, negatives, loss, pairs)
-    scalars = (stream.shape[0], slices.slice_len, first, slices.count, lr0, lr_step)
-    warps = tk.num_warps(model, consts)
-    tk.kernel(model)[(slices.programs,)](*args, *scalars, **consts, num_warps=warps)
+    if trace is None:
+        trace = pairs  # never written: TRACE is off
+    args = (w_in, w_out, stream, sent, table, loss, pairs, trace)
+    scalars = (stream.shape[0], slices.slice_len, first, slices.count, table.shape[0], key, epoch)
+    shape = variant.launch_shape()
+    tk.kernel(variant.model)[(slices.programs,)](
+        *args, *scalars, lr0, lr_step, **variant.constexprs(),
+        num_warps=shape.warps, maxnreg=shape.registers,
+    )  # fmt: skip
     return loss, pairs
 
 
-def run_epoch(
-    stream: torch.Tensor,
-    sent: torch.Tensor,
-    w_in: torch.Tensor,
-    w_out: torch.Tensor,
-    sampler: AliasSampler,
-    config: RunConfig,
-    gen: torch.Generator,
-    lr_first: float,
-    lr_last: float,
-    programs: int,
-    progress: Callable[[float], None] = lambda fraction: None,
-) -> tuple[float, int]:
-    """One Hogwild epoch over `stream` (int32, subsampled) in place; (summed loss, pairs)."""
-    n = int(stream.shape[0])
-    slices = Slices.plan(n, programs, negatives_per_center(config))
-    per_pair = draws_per_pair(config)
-    lr_step = (lr_first - lr_last) / slices.slice_len
-    loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
-    pairs = torch.zeros((), dtype=torch.int64, device=stream.device)
-    shape: tuple[int, ...] = (slices.programs, slices.count)
-    neg_shape = (
-        (*shape, 2 * config.window, config.negative) if per_pair else (*shape, config.negative)
-    )
-    for first in range(0, slices.slice_len, slices.count):
-        reach = torch.randint(
-            1, config.window + 1, shape, generator=gen, device=stream.device, dtype=torch.int32
-        )
-        negatives = sampler.sample(neg_shape, gen, dtype=torch.int32)
-        loss, n_pairs = launch(
-            config.model, w_in, w_out, stream, sent, reach, negatives, slices, first,
-            lr_first, lr_step, config.window, per_pair,
-        )  # fmt: skip
-        loss_sum += loss.sum(dtype=torch.float64)
-        pairs += n_pairs.sum(dtype=torch.int64)
-        total = loss_sum.item()  # one sync per launch: a cheap divergence check
+class Hogwild:
+    """A run's Triton state: the kernel variant, the padded tables (callbacks see their first
+    `dim` columns through `w_in` / `w_out`), the alias table, the Philox key and the programs."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        sampler: AliasSampler,
+        n_words: int,
+    ):
+        self.config = config
+        self.variant = variant_for(config)
+        self.table_in = _padded(w_in, self.variant.row)
+        self.table_out = _padded(w_out, self.variant.row)
+        self.w_in = self.table_in[:, : config.dim]
+        self.w_out = self.table_out[:, : config.dim]
+        self.alias = sampler.packed()
+        self.key = kernel_key(config.seed)
+        self.programs = config.programs or default_programs(self.variant, n_words, w_in.device)
+
+    def info(self) -> dict[str, Any]:
+        """What the run records of the kernel: programs, launch shape, padded row width."""
+        shape = self.variant.launch_shape()
+        return {
+            "programs": self.programs,
+            "num_warps": shape.warps,
+            "max_registers": shape.registers,
+            "row_floats": self.variant.row,
+        }
+
+    def epoch(
+        self,
+        index: int,
+        stream: torch.Tensor,
+        sent: torch.Tensor,
+        lr_first: float,
+        lr_last: float,
+        progress: Callable[[float], None] = lambda fraction: None,
+    ) -> tuple[float, int]:
+        """One Hogwild epoch over `stream` (int32, subsampled) in place; (summed loss, pairs).
+        The lr goes from lr_first to lr_last over each program's slice."""
+        n = int(stream.shape[0])
+        slices = Slices.plan(n, self.programs)
+        lr_step = (lr_first - lr_last) / slices.slice_len
+        variant, trace = self.variant, None
+        if _recording is not None:
+            variant = variant_for(self.config, trace=True)
+            if 4 * n * variant.trace_width() > MAX_TRACE_BYTES:
+                raise ValueError(
+                    f"recording the draws of {n:,} positions needs more than "
+                    f"{MAX_TRACE_BYTES >> 20} MiB: record a smaller corpus"
+                )
+            trace = torch.full((n, variant.trace_width()), -1, dtype=torch.int32,
+                               device=stream.device)  # fmt: skip
+        loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
+        pairs = torch.zeros((), dtype=torch.int64, device=stream.device)
+        for first in range(0, slices.slice_len, slices.count):
+            loss, n_pairs = launch(
+                variant, self.table_in, self.table_out, stream, sent, self.alias, slices,
+                first, self.key, index, lr_first, lr_step, trace,
+            )  # fmt: skip
+            loss_sum += loss.sum(dtype=torch.float64)
+            pairs += n_pairs.sum(dtype=torch.int64)
+            progress(min(1.0, (first + slices.count) / slices.slice_len))
+        total = float(loss_sum.item())  # the epoch's one host round trip
         if not math.isfinite(total):
             raise DivergenceError(
-                f"training diverged (loss={total}) with kernel=triton: lower lr_start "
-                f"(now {config.lr_start})"
+                f"training diverged in epoch {index + 1} (loss={total}) with kernel=triton: "
+                f"lower lr_start (now {self.config.lr_start})"
             )
-        progress(min(1.0, (first + slices.count) / slices.slice_len))
-    return float(loss_sum.item()), int(pairs.item())
+        if _recording is not None and trace is not None:
+            _recording.epochs.append((stream.cpu().numpy().copy(), trace.cpu().numpy()))
+        return total, int(pairs.item())
 
 
-def resident_programs(
-    config: RunConfig, w_in: torch.Tensor, w_out: torch.Tensor, stream: torch.Tensor,
-    sent: torch.Tensor,
-) -> int:  # fmt: skip
-    """How many programs fit on the GPU at once (registers, threads, 32 blocks per SM): more
-    would run in waves, fewer would leave SMs idle. Compiles the kernel (cached) to read its
-    register count."""
-    from study.trainers import triton_kernels as tk
-
-    consts = tk.constexprs(
-        config.model, config.dim, config.negative, config.window, draws_per_pair(config)
-    )
-    warps = tk.num_warps(config.model, consts)
-    small = torch.ones(1, dtype=torch.int32, device=w_in.device)
-    args = (w_in, w_out, stream, sent, small, small, small.float(), small, 1, 1, 0, 1, 0.1, 0.1)
-    compiled = tk.kernel(config.model).warmup(*args, **consts, num_warps=warps, grid=(1,))
-    compiled._init_handles()
-    props = torch.cuda.get_device_properties(w_in.device)
-    regs_per_warp = math.ceil(max(1, compiled.n_regs) * 32 / 256) * 256
-    by_regs = getattr(props, "regs_per_multiprocessor", 65536) // (regs_per_warp * warps)
-    by_threads = getattr(props, "max_threads_per_multi_processor", 2048) // (32 * warps)
-    per_sm = max(1, min(32, by_regs, by_threads))
-    return per_sm * props.multi_processor_count
+def _padded(matrix: torch.Tensor, row: int) -> torch.Tensor:
+    """`matrix` copied into a (V, row) table whose extra columns are zeros (they stay zero:
+    every update of a column is a product with the same column of another row)."""
+    table = torch.zeros(matrix.shape[0], row, dtype=matrix.dtype, device=matrix.device)
+    table[:, : matrix.shape[1]] = matrix
+    return table
 
 
-def default_programs(
-    config: RunConfig, w_in: torch.Tensor, w_out: torch.Tensor, stream: torch.Tensor,
-    sent: torch.Tensor,
-) -> int:  # fmt: skip
-    """`programs=0`: as many as the GPU holds at once (a few in the interpreter), but no more
-    than one per `MIN_SLICE_WORDS` words of the corpus."""
-    by_data = min(max(1, int(stream.shape[0]) // MIN_SLICE_WORDS), max_programs(config))
-    if w_in.device.type != "cuda":
+def default_programs(variant: Any, n_words: int, device: torch.device) -> int:
+    """`programs=0`: every SM filled with the programs its launch shape holds at once (a fixed
+    figure per kernel variant, not the compiler's register count: the same race level on every
+    Triton version; a few in the interpreter), but no more than one per `MIN_SLICE_WORDS`
+    corpus words."""
+    by_data = max(1, n_words // MIN_SLICE_WORDS)
+    if device.type != "cuda":
         return min(INTERPRETER_PROGRAMS, by_data)
-    try:
-        resident = resident_programs(config, w_in, w_out, stream, sent)
-    except Exception:  # an occupancy query that fails must not stop training
-        resident = torch.cuda.get_device_properties(w_in.device).multi_processor_count * 8
-    return min(resident, by_data)
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    return min(sms * variant.launch_shape().programs_per_sm, by_data)
