@@ -87,12 +87,53 @@ def draw_probe_sample(
     across sentences) with a dynamic window b ~ U{1..window} per center. Drawing a retained
     position uniformly, a distance d with P(d) ∝ P(b >= d) and a side uniformly, and rejecting
     contexts outside the sentence gives each training pair (in expectation over b) the same
-    probability, sentence edges included. One
-    subsampling draw is made for the whole corpus (a few hundred ms on wiki8, once per run).
+    probability, sentence edges included. One subsampling draw is made for the whole corpus
+    (a few hundred ms on wiki8, once per corpus, window, sample and seed in a process).
 
     Pairs and reference negatives depend only on (corpus, window, sample, seed): runs that
     differ only in α are probed on the very same pairs and the same reference negatives.
     """
+    centers, contexts = probe_pairs(corpus, n_pairs, window, sample, seed)
+    counts = corpus.vocab.counts
+    shape = (n_pairs, negative)
+    rng_ref = np.random.default_rng([seed, 1])
+    ref_p = noise_distribution(counts, REFERENCE_ALPHA)
+    negatives_ref = rng_ref.choice(len(counts), size=shape, p=ref_p).astype(np.int64)
+    if alpha == REFERENCE_ALPHA:
+        negatives = negatives_ref  # the same array: probe_loss == probe_loss_ref exactly
+    else:
+        rng_alpha = np.random.default_rng([seed, 2])
+        run_p = noise_distribution(counts, alpha)
+        negatives = rng_alpha.choice(len(counts), size=shape, p=run_p).astype(np.int64)
+    return ProbeSample(centers, contexts, negatives, negatives_ref)
+
+
+# The last pairs drawn in this process, by (corpus object, pairs, window, sample, seed): a
+# grid's runs share a few (subsampling wiki8 for them took ~0.6 s of every run on a 2-core VM).
+# Entries hold their corpus, so an id is never reused while its entry lives.
+_PAIRS_CACHE: dict[tuple[int, int, int, float, int], tuple[EncodedCorpus, np.ndarray, np.ndarray]]
+_PAIRS_CACHE = {}
+_PAIRS_CACHE_SIZE = 4
+
+
+def probe_pairs(
+    corpus: EncodedCorpus, n_pairs: int, window: int, sample: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The probe's (centers, contexts), read-only; see `draw_probe_sample`."""
+    key = (id(corpus), n_pairs, window, sample, seed)
+    cached = _PAIRS_CACHE.get(key)
+    if cached is None or cached[0] is not corpus:
+        if len(_PAIRS_CACHE) >= _PAIRS_CACHE_SIZE:
+            del _PAIRS_CACHE[next(iter(_PAIRS_CACHE))]
+        centers, contexts = _draw_pairs(corpus, n_pairs, window, sample, seed)
+        centers.flags.writeable = contexts.flags.writeable = False
+        cached = _PAIRS_CACHE[key] = (corpus, centers, contexts)
+    return cached[1], cached[2]
+
+
+def _draw_pairs(
+    corpus: EncodedCorpus, n_pairs: int, window: int, sample: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     rng_pairs = np.random.default_rng([seed, 0])
     kept, sentence_of = retained_stream(corpus, sample, rng_pairs)
     n_kept = kept.shape[0]
@@ -128,19 +169,7 @@ def draw_probe_sample(
         )
     centers = kept[np.concatenate(centers_pos)[:n_pairs]]
     contexts = kept[np.concatenate(contexts_pos)[:n_pairs]]
-
-    counts = corpus.vocab.counts
-    shape = (n_pairs, negative)
-    rng_ref = np.random.default_rng([seed, 1])
-    ref_p = noise_distribution(counts, REFERENCE_ALPHA)
-    negatives_ref = rng_ref.choice(len(counts), size=shape, p=ref_p).astype(np.int64)
-    if alpha == REFERENCE_ALPHA:
-        negatives = negatives_ref  # the same array: probe_loss == probe_loss_ref exactly
-    else:
-        rng_alpha = np.random.default_rng([seed, 2])
-        run_p = noise_distribution(counts, alpha)
-        negatives = rng_alpha.choice(len(counts), size=shape, p=run_p).astype(np.int64)
-    return ProbeSample(centers, contexts, negatives, negatives_ref)
+    return centers, contexts
 
 
 def gather_rows(table: Any, rows: np.ndarray) -> torch.Tensor:

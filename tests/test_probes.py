@@ -8,6 +8,7 @@ from study.config import RunConfig
 from study.probes import (
     PROBE_COLUMNS,
     GradientProbe,
+    _draw_pairs,
     draw_probe_sample,
     pair_gradients,
     probe_metrics,
@@ -132,6 +133,23 @@ def test_pairs_follow_the_dynamic_window(tmp_path):
     freq = np.bincount(dist, minlength=window + 1)[1:] / len(dist)
     expected = np.arange(window, 0, -1) / np.arange(window, 0, -1).sum()
     np.testing.assert_allclose(freq, expected, atol=0.015)
+
+
+def test_pairs_are_drawn_once_per_corpus_window_sample_and_seed(planted):
+    """A grid's runs reuse the pairs (the corpus-wide subsampling draw is most of the probe's
+    setup): the same arrays, equal to a fresh draw, read-only; another corpus object draws its
+    own even under the same name."""
+    a = draw_probe_sample(planted, 500, 3, 2, alpha=0.5, sample=1e-3, seed=4)
+    b = draw_probe_sample(planted, 500, 3, 5, alpha=1.0, sample=1e-3, seed=4)
+    assert a.centers is b.centers and a.contexts is b.contexts
+    fresh = _draw_pairs(planted, 500, 3, 1e-3, 4)
+    assert np.array_equal(a.centers, fresh[0]) and np.array_equal(a.contexts, fresh[1])
+    assert not a.centers.flags.writeable
+    other = draw_probe_sample(planted, 500, 4, 2, alpha=0.5, sample=1e-3, seed=4)
+    assert other.centers is not a.centers  # another window
+    copy = type(planted)(**{**planted.__dict__, "ids": planted.ids[::-1].copy()})
+    reversed_sample = draw_probe_sample(copy, 500, 3, 2, alpha=0.5, sample=1e-3, seed=4)
+    assert reversed_sample.centers is not a.centers
 
 
 def test_negatives_follow_the_noise_distributions(planted):
