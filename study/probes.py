@@ -178,7 +178,7 @@ def gather_rows(table: Any, rows: np.ndarray) -> torch.Tensor:
     Only the requested rows are gathered (on the tensor's device); nothing else is copied.
     """
     if isinstance(table, torch.Tensor):
-        index = torch.as_tensor(rows, device=table.device)
+        index = torch.tensor(rows, device=table.device)  # a copy: the probe's ids are read-only
         return table.detach()[index].to(torch.float64)
     return torch.from_numpy(np.asarray(table)[rows]).to(torch.float64)
 
