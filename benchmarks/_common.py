@@ -67,26 +67,44 @@ def machine() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    return {
+    found = {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "cuda": str(torch.version.cuda),
+        "cuda": str(torch.version.cuda),  # the CUDA torch was built with ("None": a CPU build)
         "numpy": np.__version__,
         "gensim": gensim.__version__,
     }
+    try:
+        import triton
+
+        found["triton"] = triton.__version__
+    except ImportError:
+        found["triton"] = "not installed"
+    if torch.cuda.is_available():
+        try:
+            driver = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=30, check=False,
+            ).stdout.split()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            driver = []
+        found["nvidia_driver"] = driver[0] if driver else "?"
+    return found
 
 
 def git_commit() -> str | None:
-    """The checkout's commit, "+dirty" when tracked files differ from it (None: not a checkout)."""
+    """The checkout's commit, "+dirty" when tracked files differ from it; in a copy of the tree
+    without .git (a GPU machine), the commit passed in as $W2V_COMMIT; else None."""
+    passed = os.environ.get("W2V_COMMIT", "").strip() or None
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, timeout=10)  # fmt: skip
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=ROOT, capture_output=True, text=True, timeout=10)  # fmt: skip
     except (OSError, subprocess.SubprocessError):
-        return None
+        return passed
     if head.returncode != 0:
-        return None
+        return passed
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 

@@ -1,17 +1,25 @@
-"""The GPU figures, one part at a time; `benchmarks/gpu_check.sh` runs every part, time-boxed.
+"""The GPU figures, one part at a time; `benchmarks/gpu_check.sh` runs the parts, time-boxed.
 
-    python benchmarks/bench_gpu.py throughput|quality|sweep|cpu-scaling
-        [--corpus PATH] [--deadline SECONDS] [--out-dir DIR] [--dry-run]
+    python benchmarks/bench_gpu.py PART [--corpus PATH] [--deadline SECONDS] [--out-dir DIR]
+        [--dry-run] [--only PREFIXES] [--tag SUFFIX]
 
+- kernels: every kernel variant the parts launch, compiled for this GPU's architecture (sm_90
+  without one): registers, spills, launch shape, programs per SM, SASS figures.
 - throughput: corpus words/s of the batched torch step and the Triton kernel (negatives per
   center and per pair) on the GPU, 1 epoch at dim 100/K 5 and dim 300/K 10, beside gensim with
-  every CPU core on the same machine (its ratio), peak GPU memory; the kernel's program count
-  swept at dim 100.
-- quality: 5 epochs at dim 100/K 5 (wiki8's reference settings), WS353 / SimLex / analogy for
-  the Triton kernel (both negative draws), the torch step and gensim, seeds 0, 1, 2 where the
-  time box allows (most important runs first).
+  every CPU core on the same machine (its ratio), peak GPU memory (MiB); the kernel's program
+  count swept at dim 100.
+- tune: each benchmarked launch shape's alternatives (1, 2, 4, 8 warps under the registers
+  each compiles to), 1 epoch each: words/s and loss; prints TUNED_SHAPES lines for the best.
+- quality: per centre and per pair (Triton) against gensim with every core, 5 seeds each, dim
+  100/K 5, 5 epochs, as one study (`python -m study grid`), verdicts by `python -m study
+  compare`.
 - sweep: the original five-α study (dim 300, window 5, K 10, 10 epochs) with the Triton
   kernel, through `python -m study grid` as a user runs it: wall time and each run's metrics.
+- grid: the 135-run grid (`--preset alpha-window-negative`: α × window × negative × 3 seeds,
+  dim 100, 5 epochs) and its report, end to end: wall time, each run's overhead (seconds
+  outside training), the report's files.
+- levy: `--preset levy2015` at full scale (dim 500) and its report, when the preset exists.
 - cpu-scaling: words/s of the torch step on the CPU and of gensim at 1, 2, 4, 8, 16 cores.
 
 Each part writes `gpu-<part>.json` after every measurement, so a part stopped by its time box
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,8 +47,7 @@ import torch
 
 from study.analysis import METRICS
 from study.config import RunConfig
-from study.evaluate import evaluate
-from study.grid import ALPHAS
+from study.grid import ALPHAS, PRESETS
 from study.redact import redact, redact_command
 from study.trainers.base import Trainer, TrainResult
 from study.trainers.gensim_sgns import GensimTrainer
@@ -58,6 +66,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "triton-pair": {"trainer": "torch", "kernel": "triton", "neg_draw": "pair"},
     "gensim": {"trainer": "gensim", "workers": 0},
 }
+# Kernel variants the parts and the gpu tests launch, as triton_aot specs.
+KERNELS = [
+    *[f"{m}:100:5:5{p}" for m, p in [("sg", ""), ("sg", ":pair"), ("cbow", "")]],
+    *[f"{m}:300:10:5{p}" for m, p in [("sg", ""), ("sg", ":pair"), ("cbow", "")]],
+    *[f"sg:100:{k}:{w}" for k in (5, 10, 15) for w in (2, 5, 10) if (k, w) != (5, 5)],
+    *[f"sg:500:{k}:{w}" for k in (1, 5, 15) for w in (2, 5, 10)],
+    "sg:50:5:5", "sg:50:5:5:pair", "cbow:50:5:5",
+]  # fmt: skip
+# (dim, K, per pair) of the shapes `tune` times
+TUNE = [(100, 5, False), (100, 5, True), (300, 10, False), (300, 10, True)]
 
 
 class Part:
@@ -136,7 +154,79 @@ def make_config(device: str, **fields: Any) -> RunConfig:
     return RunConfig(**values)
 
 
+def run_study(command: list[str], part: Part) -> dict[str, Any]:
+    """One `python -m study ...` command within the part's time left: its exit status, wall
+    time and output tails (a command stopped by the time box keeps its finished runs)."""
+    start = time.perf_counter()
+    try:
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=max(1.0, part.time_left())
+        )
+        returncode, stdout, stderr = out.returncode, out.stdout, out.stderr
+    except subprocess.TimeoutExpired as exc:
+        returncode, stdout, stderr = "timeout", _text(exc.stdout), _text(exc.stderr)
+    return {
+        "command": redact_command(command[3:], " ".join(command[:3])),
+        "returncode": returncode,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "stdout_tail": stdout[-3000:],
+        "stderr_tail": stderr[-1500:],
+    }
+
+
+def _text(value: str | bytes | None) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+
+
+def study_runs(folder: Path) -> list[dict[str, Any]]:
+    """Each finished or failed run of a study folder: config fields that vary, status, times,
+    metrics, trainer provenance."""
+    runs = []
+    for metrics_file in sorted((folder / "runs").glob("*/metrics.json")):
+        metrics = json.loads(metrics_file.read_text())
+        config = json.loads((metrics_file.parent / "config.json").read_text())
+        seconds, train = metrics.get("seconds"), metrics.get("train_seconds")
+        runs.append(
+            {
+                **{k: config.get(k) for k in ("trainer", "alpha", "window", "negative", "seed")},
+                "neg_draw": config.get("neg_draw"),
+                "status": metrics.get("status"),
+                "train_seconds": train,
+                "seconds": seconds,
+                "overhead_seconds": seconds - train if seconds and train else None,
+                "words_per_sec": metrics.get("words_per_sec"),
+                **{k: (metrics.get("metrics") or {}).get(k) for k in QUALITY},
+                "trainer": (metrics.get("provenance") or {}).get("trainer"),
+            }
+        )
+    return runs
+
+
+def corpus_arg(args: argparse.Namespace, corpus: EncodedCorpus) -> str:
+    """The corpus as the CLI takes it: the dry run's tiny corpus as a text file."""
+    return tiny_corpus_file(corpus, args) if args.dry_run else args.corpus
+
+
 # -- parts ---------------------------------------------------------------------------------
+def kernels(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
+    """sm_XX compiles of every kernel variant at its launch shape."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count if device == "cuda" else None
+    arch = gpu_arch()
+    part = Part("kernels", args, device, {"arch": f"sm_{arch}", "variants": KERNELS})
+    part.report["multiprocessors"] = sms
+
+    specs = KERNELS[:3] if args.dry_run else KERNELS  # a dry run checks the plumbing
+
+    def compile_all() -> dict[str, Any]:
+        found = aot(specs, 0, part)
+        for entry in found:
+            if sms:
+                entry["default_programs_before_data_cap"] = sms * entry["programs_per_sm"]
+        return {"variants": found}
+
+    part.measure("compile", compile_all)
+
+
 def throughput(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
     # (dim, K, words gensim trains on: its dim-300 epoch would take most of the time box)
     sizes = [(16, 3, None)] if args.dry_run else [(100, 5, None), (300, 10, args.gensim_words_300)]
@@ -167,10 +257,10 @@ def throughput(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> 
     # Hogwild's program count: the default fills the GPU; fewer programs race less.
     dim, negative, _ = sizes[0]
     base = make_config(device, dim=dim, negative=negative, epochs=1, **VARIANTS["triton-center"])
-    resident = TorchTrainer(progress=False).fit(warm, base).info.get("programs", 4)
+    default = TorchTrainer(progress=False).fit(corpus, base).info.get("programs", 4)
     for share in (4, 2):
         config = make_config(
-            device, dim=dim, negative=negative, epochs=1, programs=max(1, resident // share),
+            device, dim=dim, negative=negative, epochs=1, programs=max(1, default // share),
             **VARIANTS["triton-center"],
         )  # fmt: skip
         part.measure(
@@ -179,41 +269,134 @@ def throughput(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> 
         )
 
 
+def tune(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
+    """Each benchmarked shape at 1, 2, 4, 8 warps, its cap the registers that warp count
+    compiles to (skipped where it spills): 1 epoch, words/s and loss."""
+    shapes = [(16, 3, False), (16, 3, True)] if args.dry_run else TUNE
+    words = min(corpus.n_words, args.tune_words)
+    data = _common.truncated(corpus, words)
+    part = Part("tune", args, device, {"shapes": shapes, "words": words, **BASE})
+    best: dict[str, tuple[float, str]] = {}
+    for dim, negative, per_pair in shapes:
+        label = f"dim={dim} K={negative} pair={per_pair}"
+        for warps in (1, 2, 4, 8):
+            shape = (dim, negative, per_pair, warps)
+            entry = part.measure(
+                f"{label} warps={warps}", lambda shape=shape: time_shape(data, device, *shape, part)
+            )
+            if entry and "words_per_sec" in entry:
+                if entry["words_per_sec"] > best.get(label, (0.0, ""))[0]:
+                    best[label] = (entry["words_per_sec"], entry["shape_line"])
+    part.report["fastest"] = {label: line for label, (_, line) in best.items()}
+    part.save()
+    for label, (rate, line) in best.items():
+        print(f"fastest {label}: {rate / 1e6:.1f} M words/s  {line}")
+
+
+def time_shape(
+    data: EncodedCorpus, device: str, dim: int, negative: int, per_pair: bool, warps: int,
+    part: Part,
+) -> dict[str, Any]:  # fmt: skip
+    """One epoch of skip-gram at `warps` warps per program under the registers it compiles to
+    (the TUNED_SHAPES entry replaced for the run, then restored)."""
+    from study.trainers import triton_kernels as tk
+
+    variant = tk.Variant("sg", dim, negative, 5, per_pair)
+    (compiled,) = aot([spec_of(variant)], warps, part)
+    if compiled["stack_bytes"] or compiled["local_bytes"]:
+        return {"spills": True, **compiled}
+    cap = min(tk.MAX_REGISTERS, -(-compiled["registers"] // 8) * 8)
+    key = ("sg", per_pair, variant.row, variant.constexprs()["KP"])
+    saved = tk.TUNED_SHAPES.get(key)
+    tk.TUNED_SHAPES[key] = shape = tk.LaunchShape(warps, cap)
+    try:
+        draw = "pair" if per_pair else "center"
+        config = make_config(device, dim=dim, negative=negative, epochs=1,
+                             **VARIANTS[f"triton-{draw}"])  # fmt: skip
+        found = fit_speed(config, data, device)
+    finally:
+        if saved is None:
+            del tk.TUNED_SHAPES[key]
+        else:
+            tk.TUNED_SHAPES[key] = saved
+    line = f"{key}: LaunchShape({warps}, {cap}),  # {shape.programs_per_sm} programs/SM"
+    return {"shape_line": line, "registers": compiled["registers"], **found}
+
+
+def gpu_arch() -> int:
+    """This GPU's compute capability as 90 for sm_90 (90 without a GPU)."""
+    if not torch.cuda.is_available():
+        return 90
+    major, minor = torch.cuda.get_device_capability()
+    return 10 * major + minor
+
+
+def aot(specs: list[str], warps: int, part: Part) -> list[dict[str, Any]]:
+    """The variants (triton_aot specs) compiled for this GPU, at their launch shapes or at
+    `warps` under the hardware register cap: in fresh processes (a dry run's interpreter cannot
+    compile), one per core at most, in the order given."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    command = [sys.executable, "-m", "study.trainers.triton_aot", "--arch", str(gpu_arch()),
+               *(["--warps", str(warps)] if warps else [])]  # fmt: skip
+    workers = max(1, min(len(specs), (os.cpu_count() or 1) // 2))
+    chunks = [specs[i::workers] for i in range(workers)]
+    running = [
+        subprocess.Popen(
+            [*command, *chunk], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )  # fmt: skip
+        for chunk in chunks
+    ]
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for process in running:
+            stdout, stderr = process.communicate(timeout=max(1.0, part.time_left()))
+            if process.returncode != 0:
+                raise RuntimeError((stderr.strip().splitlines() or ["triton_aot failed"])[-1])
+            for line in stdout.splitlines():
+                if line.startswith("{"):
+                    entry = json.loads(line)
+                    found[entry["variant"]] = entry
+    finally:
+        for process in running:
+            process.kill()
+    from study.trainers.triton_aot import parse_variant
+
+    return [found[parse_variant(spec).label()] for spec in specs]
+
+
+def spec_of(variant: Any) -> str:
+    pair = ":pair" if variant.per_pair else ""
+    return f"{variant.model}:{variant.dim}:{variant.negative}:{variant.window}{pair}"
+
+
 def quality(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
+    """Triton per centre and per pair against gensim (every core), as one study, 5 seeds each
+    (the Triton runs first: gensim's take most of the time), then `study compare`."""
     dim, negative, epochs = (16, 3, 1) if args.dry_run else (100, 5, 5)
-    part = Part(
-        "quality", args, device, {"dim": dim, "negative": negative, "epochs": epochs, **BASE}
-    )
-    part.report["corpus"] = {"name": corpus.name, "words": corpus.n_words}
-    # Most important first; gensim's 5 epochs take most of the box, so its seeds come last.
-    order = [("triton-center", 0), ("triton-pair", 0), ("gensim", 0)]
-    order += [(label, seed) for label in ("triton-center", "triton-pair") for seed in (1, 2)]
-    order += [("torch-step", 0), ("gensim", 1), ("gensim", 2)]
-    for label, seed in order:
-        config = make_config(
-            device, dim=dim, negative=negative, epochs=epochs, seed=seed, **VARIANTS[label]
-        )
-
-        def run(config: RunConfig = config) -> dict[str, Any]:
-            result = fit(trainer_for(config), corpus, config, device)
-            metrics = evaluate(result.vectors)
-            return {**speed(result, device, config), **{k: metrics.get(k) for k in QUALITY}}
-
-        entry = part.measure(f"{label} seed={seed}", run)
-        if entry:
-            entry.update(variant=label, seed=seed)
-    summary: dict[str, Any] = {}
-    for label in VARIANTS:
-        rows = [r for r in part.report["results"] if r.get("variant") == label and QUALITY[0] in r]
-        if rows:
-            summary[label] = {"seeds": [r["seed"] for r in rows]} | {
-                key: sum(r[key] for r in rows) / len(rows) for key in QUALITY
-            }
-    part.report["mean_over_seeds"] = summary
+    seeds = "0,1" if args.dry_run else "0,1,2,3,4"
+    fixed = {"dim": dim, "negative": negative, "epochs": epochs, "window": 5, "alpha": 0.75,
+             "sample": 1e-3, "min_count": 1 if args.dry_run else 5}  # fmt: skip
+    part = Part("quality", args, device, {"seeds": seeds, **fixed})
+    results = Path(args.out_dir) / "quality-results"
+    name = "gpu-quality"
+    common = [sys.executable, "-m", "study", "grid", "--study", name, "--results", str(results),
+              "--seeds", seeds, "--no-output-vectors",
+              "--set", f"corpus={corpus_arg(args, corpus)}",
+              *[f"{k}={v}" for k, v in fixed.items()]]  # fmt: skip
+    triton = [*common, "kernel=triton", f"device={device}", "--trainers", "torch",
+              "--grid", "neg_draw=center,pair"]  # fmt: skip
+    gensim = [*common, "workers=0", "--trainers", "gensim"]
+    part.measure("triton grid", lambda: run_study(triton, part))
+    part.measure("gensim grid", lambda: run_study(gensim, part))
+    for draw in ("center", "pair"):
+        compare = [sys.executable, "-m", "study", "compare", name, "--results", str(results),
+                   "--a", "trainer=torch", f"neg_draw={draw}", "--b", "trainer=gensim"]  # fmt: skip
+        part.measure(f"compare triton-{draw} vs gensim", lambda c=compare: run_study(c, part))
+    part.report["runs"] = study_runs(results / name)
     part.save()
 
 
-def sweep(args: argparse.Namespace, corpus_path: str, device: str) -> None:
+def sweep(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
     """The five-α study as a user runs it (`python -m study grid`), Triton kernel."""
     alphas = ALPHAS[:2] if args.dry_run else ALPHAS
     fixed = {"dim": 16, "negative": 3, "epochs": 1, "min_count": 1} if args.dry_run else {}
@@ -224,44 +407,73 @@ def sweep(args: argparse.Namespace, corpus_path: str, device: str) -> None:
         sys.executable, "-m", "study", "grid", "--preset", "alpha-study", "--trainers", "torch",
         "--grid", "alpha=" + ",".join(str(a) for a in alphas), "--study", "gpu-alpha-sweep",
         "--results", str(results), "--overwrite",
-        "--set", f"corpus={corpus_path}", f"device={device}", "kernel=triton",
+        "--set", f"corpus={corpus_arg(args, corpus)}", f"device={device}", "kernel=triton",
         *[f"{k}={v}" for k, v in fixed.items()], *args.set,
     ]  # fmt: skip
-    part.report["command"] = redact_command(command[3:], " ".join(command[:3]))
 
     def run() -> dict[str, Any]:
-        start = time.perf_counter()
-        try:
-            out = subprocess.run(command, capture_output=True, text=True, timeout=part.time_left())
-            returncode, stdout, stderr = out.returncode, out.stdout, out.stderr
-        except subprocess.TimeoutExpired as exc:  # keep the runs that finished
-            returncode, stdout, stderr = "timeout", str(exc.stdout or ""), str(exc.stderr or "")
-        wall = time.perf_counter() - start
-        runs = []
-        for metrics_file in sorted((results / "gpu-alpha-sweep" / "runs").glob("*/metrics.json")):
-            metrics = json.loads(metrics_file.read_text())
-            config = json.loads((metrics_file.parent / "config.json").read_text())
-            runs.append(
-                {
-                    "alpha": config["alpha"],
-                    "status": metrics.get("status"),
-                    "train_seconds": metrics.get("train_seconds"),
-                    "seconds": metrics.get("seconds"),
-                    "words_per_sec": metrics.get("words_per_sec"),
-                    **{k: (metrics.get("metrics") or {}).get(k) for k in QUALITY},
-                    "trainer": (metrics.get("provenance") or {}).get("trainer"),
-                }
-            )
-        return {
-            "returncode": returncode,
-            "wall_seconds": wall,
-            "runs_done": len(runs),
-            "runs": runs,
-            "stdout_tail": stdout[-1500:],
-            "stderr_tail": stderr[-1500:],
-        }
+        found = run_study(command, part)
+        found["runs"] = study_runs(results / "gpu-alpha-sweep")
+        found["runs_done"] = len(found["runs"])
+        return found
 
     part.measure("alpha-study triton", run)
+
+
+def grid_and_report(
+    args: argparse.Namespace, corpus: EncodedCorpus, device: str, name: str,
+    preset: str, fixed: dict[str, Any], dry_axes: list[str],
+) -> None:  # fmt: skip
+    """A preset's grid with the Triton kernel and its report, end to end, as a user runs them;
+    the report's Markdown and the runs table are copied beside the JSON."""
+    part = Part(name, args, device, {"preset": preset, **fixed})
+    results = Path(args.out_dir) / f"{name}-results"
+    study = f"gpu-{name}"
+    grid = [sys.executable, "-m", "study", "grid", "--preset", preset, "--study", study,
+            "--results", str(results), "--no-output-vectors",
+            "--set", f"corpus={corpus_arg(args, corpus)}", f"device={device}", "kernel=triton",
+            *[f"{k}={v}" for k, v in fixed.items()], *args.set]  # fmt: skip
+    if args.dry_run:
+        grid += ["--seeds", "0", "--grid", *dry_axes]
+    report = [sys.executable, "-m", "study", "report", study, "--results", str(results)]
+    part.measure("grid", lambda: run_study(grid, part))
+    part.measure("report", lambda: run_study(report, part))
+    runs = study_runs(results / study)
+    part.report["runs"] = runs
+    done = [r for r in runs if r["status"] == "done"]
+    if done:
+        overhead = sorted(r["overhead_seconds"] for r in done if r["overhead_seconds"])
+        train = sorted(r["train_seconds"] for r in done)
+        part.report["summary"] = {
+            "runs_done": len(done),
+            "runs_failed": len(runs) - len(done),
+            "train_seconds_total": sum(train),
+            "overhead_seconds_total": sum(overhead),
+            "overhead_seconds_median": overhead[len(overhead) // 2] if overhead else None,
+            "train_seconds_median": train[len(train) // 2],
+        }
+    for produced in ("report.md", "runs.csv"):
+        found = sorted((results / study).rglob(produced))
+        if found:
+            shutil.copy(found[0], Path(args.out_dir) / f"gpu-{name}-{produced}")
+    part.save()
+
+
+def grid(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
+    fixed = {"dim": 16, "epochs": 1, "min_count": 1} if args.dry_run else {"dim": 100}
+    dry_axes = ["alpha=0.75,1.0", "window=2", "negative=3"]
+    grid_and_report(args, corpus, device, "grid", "alpha-window-negative", fixed, dry_axes)
+
+
+def levy(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
+    if "levy2015" not in PRESETS:
+        part = Part("levy", args, device, {})
+        part.report["skipped"].append("--preset levy2015 is not in this tree (issue 21)")
+        part.save()
+        return
+    fixed = {"dim": 16, "epochs": 1, "min_count": 1} if args.dry_run else {"dim": 500}
+    dry_axes = ["alpha=0.75,1.0", "window=2", "negative=1"]
+    grid_and_report(args, corpus, device, "levy", "levy2015", fixed, dry_axes)
 
 
 def cpu_scaling(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> None:
@@ -305,30 +517,20 @@ def tiny_corpus_file(corpus: EncodedCorpus, args: argparse.Namespace) -> str:
     return str(path)
 
 
-# Kernel variants the parts and the gpu tests launch: (model, dim, K, window, per_pair).
-PRECOMPILE = [
-    (model, dim, k, window, per_pair)
-    for dim, k, window in [(100, 5, 5), (300, 10, 5), (50, 5, 5), (16, 3, 2)]
-    for model, per_pair in [("sg", False), ("sg", True), ("cbow", False)]
-]
-
-
-def _compile_variant(variant: tuple[str, int, int, int, bool]) -> str:
+def _compile_variant(spec: str) -> str:
     """Launch one variant once on tiny tensors: fills Triton's disk cache for the parts."""
+    from study.trainers import triton_aot
     from study.trainers.triton_sgns import Slices, launch
 
-    model, dim, k, window, per_pair = variant
+    variant = triton_aot.parse_variant(spec)
     start = time.perf_counter()
-    w_in = torch.zeros(8, dim, device="cuda")
-    w_out = torch.zeros(8, dim, device="cuda")
+    w_in = torch.zeros(8, variant.row, device="cuda")
+    w_out = torch.zeros(8, variant.row, device="cuda")
     ints = torch.zeros(16, dtype=torch.int32, device="cuda")
-    shape = (1, 2, 2 * window, k) if per_pair else (1, 2, k)
-    negatives = torch.zeros(shape, dtype=torch.int32, device="cuda")
-    reach = torch.ones(1, 2, dtype=torch.int32, device="cuda")
-    launch(model, w_in, w_out, ints, ints, reach, negatives, Slices(1, 16, 2), 0, 0.01, 0.0,
-           window, per_pair)  # fmt: skip
+    table = torch.zeros(8, dtype=torch.int64, device="cuda")
+    launch(variant, w_in, w_out, ints, ints, table, Slices(1, 16, 2), 0, 1, 0, 0.01, 0.0)
     torch.cuda.synchronize()
-    return f"{variant}: {time.perf_counter() - start:.1f}s"
+    return f"{spec}: {time.perf_counter() - start:.1f}s"
 
 
 def precompile() -> None:
@@ -338,15 +540,25 @@ def precompile() -> None:
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=8, mp_context=context) as pool:
-        for line in pool.map(_compile_variant, PRECOMPILE):
+        for line in pool.map(_compile_variant, KERNELS):
             print("compiled", line, flush=True)
 
 
+PARTS: dict[str, Callable[[argparse.Namespace, EncodedCorpus, str], None]] = {
+    "kernels": kernels,
+    "throughput": throughput,
+    "tune": tune,
+    "quality": quality,
+    "sweep": sweep,
+    "grid": grid,
+    "levy": levy,
+    "cpu-scaling": cpu_scaling,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "part", choices=["precompile", "throughput", "quality", "sweep", "cpu-scaling"]
-    )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("part", choices=["precompile", *PARTS])
     parser.add_argument("--corpus", default=str(_common.WIKI8))
     parser.add_argument("--deadline", type=float, default=300, help="seconds for this part")
     parser.add_argument("--out-dir", default=str(_common.BENCH_DIR))
@@ -354,10 +566,11 @@ def main(argv: list[str] | None = None) -> None:
         "--gensim-words-300", type=int, default=4_000_000, help="gensim's prefix at dim 300"
     )
     parser.add_argument("--cpu-max-words", type=int, default=1_000_000)
+    parser.add_argument("--tune-words", type=int, default=8_000_000, help="tune: words per run")
     parser.add_argument("--dry-run", action="store_true", help="CPU + interpreter, tiny sizes")
     parser.add_argument("--only", default="", help="comma-separated label prefixes to run")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
-    parser.add_argument("--set", nargs="*", default=[], help="sweep: extra key=value fields")
+    parser.add_argument("--set", nargs="*", default=[], help="grid parts: extra key=value fields")
     args = parser.parse_args(argv)
     if args.dry_run:
         os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -371,12 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = load_corpus(args.corpus)
     if args.dry_run:
         corpus = _common.truncated(corpus, 300)
-    if args.part == "sweep":
-        sweep(args, tiny_corpus_file(corpus, args) if args.dry_run else args.corpus, device)
-        return
-    {"throughput": throughput, "quality": quality, "cpu-scaling": cpu_scaling}[args.part](
-        args, corpus, device
-    )
+    PARTS[args.part](args, corpus, device)
 
 
 if __name__ == "__main__":

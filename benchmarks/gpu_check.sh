@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# Every GPU figure in one command, sized for one 10-minute run on one H100/H200 (at most ~8.5
-# minutes: 60 + 100 + 150 + 110 + 40 s of parts, plus installing wheels and encoding the corpus):
-# CUDA tests, throughput vs gensim, the five-α sweep, quality over seeds, CPU scaling. Each part
-# is time-boxed (a slow part cannot starve the rest) and writes results/bench/gpu-<part>.json as
-# it goes; with $OUT set (the device tool), the JSON files are copied there too.
+# The GPU figures, in parts that fit the device machine's calls (10 minutes a call, 15 in all).
+# Every call pays the setup (~1 minute: wheels where missing, encoding the corpus, compiling the
+# kernels in the background); each part is then time-boxed, so a slow part cannot starve the
+# rest, and writes results/bench/gpu-<part>.json as it goes (copied to $OUT, the device tool's
+# folder, after every part).
 #
-#   benchmarks/gpu_check.sh            # on a GPU machine
-#   benchmarks/gpu_check.sh --dry-run  # on the CPU: Triton's interpreter, tiny sizes (a few minutes)
+#   benchmarks/gpu_check.sh [--dry-run] [--commit SHA] [PART ...]
+#
+# Parts (time box in seconds; sizes in benchmarks/bench_gpu.py's docstring):
+#   tests 60  kernels 90  throughput 100  tune 150  sweep 60       one call: ~8.5 min with setup
+#   grid 510   the 135-run grid + report, dim 100, 5 epochs           its own call
+#   quality 480   Triton per centre/pair vs gensim, 5 seeds, compare   its own call
+#   levy 510   --preset levy2015 at dim 500 (when the preset exists; more than one call's worth
+#              at full scale: it runs the cells that fit and says how many)
+#   cpu-scaling 40
+# No PART: the first call's set (tests kernels throughput tune sweep). Within 15 minutes of
+# device time, that call and `grid` fit; `quality` and `levy` need calls of their own.
+#
+#   benchmarks/gpu_check.sh --dry-run [PART ...]   on the CPU: Triton's interpreter, tiny sizes,
+#                                                  every part by default (~10 minutes on 2 cores)
+#
+# The commit the figures belong to goes into every JSON: from .git, else --commit SHA (or
+# $W2V_COMMIT): a copy of the tree on the GPU machine has no .git.
 #
 # Inputs, from a folder the GPU machine receives ($W2V_GPU_CARRY, default .gpu-carry/):
 #   wiki8.xz        the benchmark corpus (../shared/data/wiki8.xz)
@@ -18,7 +33,28 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DRY=()
-[[ "${1:-}" == "--dry-run" ]] && DRY=(--dry-run)
+PARTS=()
+while (($#)); do
+    case $1 in
+        --dry-run) DRY=(--dry-run) ;;
+        --commit) export W2V_COMMIT=${2:?--commit needs a SHA}; shift ;;
+        tests | kernels | throughput | tune | sweep | grid | quality | levy | cpu-scaling)
+            PARTS+=("$1") ;;
+        *) echo "error: unknown argument $1 (parts: tests kernels throughput tune sweep grid quality levy cpu-scaling)" >&2
+           exit 2 ;;
+    esac
+    shift
+done
+if ((${#PARTS[@]} == 0)); then
+    if ((${#DRY[@]})); then
+        PARTS=(tests kernels throughput tune sweep grid quality levy cpu-scaling)
+    else
+        PARTS=(tests kernels throughput tune sweep)
+    fi
+fi
+declare -A BOX=([tests]=60 [kernels]=90 [throughput]=100 [tune]=150 [sweep]=60 [grid]=510
+                [quality]=480 [levy]=510 [cpu-scaling]=40)
+
 CARRY=${W2V_GPU_CARRY:-.gpu-carry}
 BENCH=results/bench
 mkdir -p "$BENCH"
@@ -27,6 +63,9 @@ export W2V_STUDY_DATA=${W2V_STUDY_DATA:-$CARRY/data}
 export TRITON_DEFAULT_FP_FUSION=1
 PY=${PYTHON:-python3}
 
+if ! git rev-parse HEAD >/dev/null 2>&1 && [[ -z "${W2V_COMMIT:-}" ]]; then
+    echo "warning: no .git and no --commit: the JSON files will record commit null"
+fi
 if ! "$PY" -c "import gensim, optuna" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps "$CARRY"/wheels/*.whl || exit 1
 fi
@@ -39,16 +78,21 @@ else
     CORPUS=${W2V_GPU_CORPUS:-$CARRY/wiki8.xz}
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
-echo "corpus: $CORPUS; results: $BENCH"
+echo "parts: ${PARTS[*]}; corpus: $CORPUS; results: $BENCH; commit: ${W2V_COMMIT:-from .git}"
 
 SECONDS=0
 declare -A STATUS
-part() {  # part NAME BUDGET_SECONDS: bench_gpu.py's part, stopped after BUDGET seconds
-    local name=$1 budget=$2 start=$SECONDS
+save() {  # the JSON files so far, to the device tool's folder
+    if [[ -n "${OUT:-}" ]]; then cp "$BENCH"/gpu-*.json "$BENCH"/gpu-*.md "$BENCH"/gpu-*.csv "$OUT"/ 2>/dev/null; fi
+    return 0
+}
+part() {  # part NAME: bench_gpu.py's part, stopped after its time box
+    local name=$1 budget=${BOX[$1]} start=$SECONDS
     echo "== $name (time box ${budget}s, at ${SECONDS}s)"
     timeout --kill-after=10 "$budget" "$PY" benchmarks/bench_gpu.py "$name" "${DRY[@]}" \
         --corpus "$CORPUS" --deadline $((budget - 15)) --out-dir "$BENCH"
     STATUS[$name]="rc=$? $((SECONDS - start))s"
+    save
 }
 
 # Kernels compile in the background (Triton's disk cache) while the corpus is encoded.
@@ -56,20 +100,21 @@ part() {  # part NAME BUDGET_SECONDS: bench_gpu.py's part, stopped after BUDGET 
 PRECOMPILE=$!
 # The corpus cache first, so that no part pays for reading and encoding it.
 "$PY" -c "from study.vocab import load_corpus; c = load_corpus('$CORPUS'); print(c.name, c.n_words)"
+wait $PRECOMPILE; echo "precompile rc=$? at ${SECONDS}s"; tail -5 "$BENCH/precompile.log"
 
-wait $PRECOMPILE; echo "precompile rc=$? at ${SECONDS}s"; tail -20 "$BENCH/precompile.log"
-echo "== pytest -m gpu (time box 60s)"
-start=$SECONDS
-W2V_GPU_REPORT="$BENCH/gpu-tests.json" timeout --kill-after=10 60 \
-    "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_triton_gpu.py tests/test_torch_trainer.py
-STATUS[tests]="rc=$? $((SECONDS - start))s"
-
-part throughput 100
-part sweep 150
-part quality 110
-part cpu-scaling 40
+for name in "${PARTS[@]}"; do
+    if [[ $name == tests ]]; then
+        echo "== tests: pytest -m gpu (time box ${BOX[tests]}s)"
+        start=$SECONDS
+        W2V_GPU_REPORT="$BENCH/gpu-tests.json" timeout --kill-after=10 "${BOX[tests]}" \
+            "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_triton_gpu.py tests/test_torch_trainer.py
+        STATUS[tests]="rc=$? $((SECONDS - start))s"
+        save
+    else
+        part "$name"
+    fi
+done
 
 echo "== done in ${SECONDS}s"
-for name in "${!STATUS[@]}"; do echo "$name: ${STATUS[$name]}"; done
-if [[ -n "${OUT:-}" ]]; then cp "$BENCH"/gpu-*.json "$OUT"/ 2>/dev/null || true; fi
+for name in "${PARTS[@]}"; do echo "$name: ${STATUS[$name]:-not run}"; done
 ls -la "$BENCH"/gpu-*.json 2>/dev/null

@@ -15,6 +15,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import _common  # noqa: E402
 import bench_grid  # noqa: E402
+import bench_overhead  # noqa: E402
 import bench_scaling  # noqa: E402
 import bench_throughput  # noqa: E402
 
@@ -29,7 +30,7 @@ def read_report(path: Path, benchmark: str) -> dict[str, Any]:
     assert report["benchmark"] == benchmark
     assert report["device"] in {"cpu", "cuda"}
     assert report["machine"]["cpu_cores"] >= 1 and report["machine"]["cpu"]
-    assert {"torch", "gensim", "numpy", "python"} <= set(report["versions"])
+    assert {"torch", "gensim", "numpy", "python", "cuda", "triton"} <= set(report["versions"])
     loads = report["load_average_before_after"]
     assert len(loads["before"]) == 3 and len(loads["after"]) == 3
     return report
@@ -116,3 +117,25 @@ def test_grid_quick(planted_corpus_file: Path, tmp_path: Path) -> None:
     assert projection["full_grid_runs"] == 135 and projection["full_grid_epochs"] == 5
     assert projection["full_grid_seconds"] > figures["wall_seconds"]
     assert "PROJECTION" in projection["label"]
+
+
+def test_overhead(planted_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "overhead.json"
+    bench_overhead.main(["--corpus", str(planted_corpus_file), "--dim", "8", "--repeats", "1",
+                         "--device", "cpu", "--out", str(out)])  # fmt: skip
+    figures = read_report(out, "overhead")["figures"]
+    for piece in ("evaluation", "vectors_bin", "probe_setup_again", "alias_table", "items_npz"):
+        assert figures[f"{piece}_seconds"] > 0, piece
+    assert figures["probe_setup_first_seconds"] > 0
+
+
+def test_commit_comes_from_git_or_is_passed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of the tree without .git (a GPU machine) records the commit passed in."""
+    monkeypatch.setattr(_common, "ROOT", tmp_path)
+    monkeypatch.delenv("W2V_COMMIT", raising=False)
+    assert _common.git_commit() is None
+    monkeypatch.setenv("W2V_COMMIT", "0123abc")
+    assert _common.git_commit() == "0123abc"
+    assert _common.report_header("x", "cpu", {})["commit"] == "0123abc"
