@@ -1,5 +1,6 @@
 """What a grid run costs besides training, piece by piece, on one corpus (wiki8 by default):
-the pieces `study.runner.execute_run` adds around `fit`, each timed on its own (median of
+the pieces `study.runner.execute_run` adds around `fit` (evaluation of w and w+c on every
+registered benchmark), each timed on its own (median of
 `--repeats`, the first probe setup apart: later runs reuse its pairs).
 
     python benchmarks/bench_overhead.py [--corpus PATH] [--dim 100] [--repeats 3]
@@ -72,11 +73,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pieces: dict[str, Callable[[], Any]] = {
         "probe_setup_again": lambda: probe_setup(1.0),
         "alias_table": lambda: AliasSampler(corpus.vocab.counts, 0.75, device),
-        "evaluation": lambda: run_evaluation(kv, device=device),
+        "evaluation": lambda: run_evaluation(kv, device=device, output_vectors=vectors),
     }
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        evaluation = run_evaluation(kv, device=device)
+        evaluation = run_evaluation(kv, device=device, output_vectors=vectors)
         pieces["vectors_bin"] = lambda: save_run_vectors(run_dir, kv, None)
         pieces["vectors_and_output_vectors_bin"] = lambda: save_run_vectors(run_dir, kv, vectors)
         pieces["items_npz"] = lambda: write_items(run_dir / "items.npz", evaluation.items)

@@ -14,6 +14,8 @@
 #   levy 510   --preset levy2015 at dim 500 (when the preset exists; more than one call's worth
 #              at full scale: it runs the cells that fit and says how many)
 #   cpu-scaling 40
+#   profile 150   Nsight Compute (ncu), where installed: one epoch's launches of the dim-100
+#                 skip-gram kernel, per centre and per pair, summary in gpu-ncu-*.csv
 # No PART: the first call's set (tests kernels throughput tune sweep). Within 15 minutes of
 # device time, that call and `grid` fit; `quality` and `levy` need calls of their own.
 #
@@ -38,9 +40,10 @@ while (($#)); do
     case $1 in
         --dry-run) DRY=(--dry-run) ;;
         --commit) export W2V_COMMIT=${2:?--commit needs a SHA}; shift ;;
-        tests | kernels | throughput | tune | sweep | grid | quality | levy | cpu-scaling)
+        tests | kernels | throughput | tune | sweep | grid | quality | levy | cpu-scaling | profile)
             PARTS+=("$1") ;;
-        *) echo "error: unknown argument $1 (parts: tests kernels throughput tune sweep grid quality levy cpu-scaling)" >&2
+        *) echo "error: unknown argument $1 (parts: tests kernels throughput tune sweep grid" \
+                "quality levy cpu-scaling profile)" >&2
            exit 2 ;;
     esac
     shift
@@ -53,7 +56,7 @@ if ((${#PARTS[@]} == 0)); then
     fi
 fi
 declare -A BOX=([tests]=60 [kernels]=90 [throughput]=100 [tune]=150 [sweep]=60 [grid]=510
-                [quality]=480 [levy]=510 [cpu-scaling]=40)
+                [quality]=480 [levy]=510 [cpu-scaling]=40 [profile]=150)
 
 CARRY=${W2V_GPU_CARRY:-.gpu-carry}
 BENCH=results/bench
@@ -102,8 +105,31 @@ PRECOMPILE=$!
 "$PY" -c "from study.vocab import load_corpus; c = load_corpus('$CORPUS'); print(c.name, c.n_words)"
 wait $PRECOMPILE; echo "precompile rc=$? at ${SECONDS}s"; tail -5 "$BENCH/precompile.log"
 
+profile() {  # Nsight Compute on the skip-gram kernel (4 M words of the corpus, 1 epoch)
+    if ! command -v ncu >/dev/null || ((${#DRY[@]})); then
+        echo "== profile: skipped (no ncu, or a dry run)"; STATUS[profile]="skipped"; return
+    fi
+    local start=$SECONDS draw
+    for draw in center pair; do
+        echo "== profile $draw (time box $((BOX[profile] / 2))s)"
+        timeout --kill-after=10 $((BOX[profile] / 2)) ncu --kernel-name regex:_sg --launch-count 3 \
+            --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+            --csv --page details "$PY" -c "
+import sys; sys.path.insert(0, 'benchmarks'); import _common
+from study.config import RunConfig; from study.trainers.torch_sgns import TorchTrainer
+from study.vocab import load_corpus
+corpus = _common.truncated(load_corpus('$CORPUS'), 4_000_000)
+TorchTrainer(progress=False).fit(corpus, RunConfig(kernel='triton', device='cuda', epochs=1,
+    neg_draw='$draw', probe_pairs=0))" > "$BENCH/gpu-ncu-$draw.csv"
+    done
+    STATUS[profile]="rc=$? $((SECONDS - start))s"
+    save
+}
+
 for name in "${PARTS[@]}"; do
-    if [[ $name == tests ]]; then
+    if [[ $name == profile ]]; then
+        profile
+    elif [[ $name == tests ]]; then
         echo "== tests: pytest -m gpu (time box ${BOX[tests]}s)"
         start=$SECONDS
         W2V_GPU_REPORT="$BENCH/gpu-tests.json" timeout --kill-after=10 "${BOX[tests]}" \
