@@ -74,6 +74,7 @@ KERNELS = [
     *[f"sg:500:{k}:{w}" for k in (1, 5, 15) for w in (2, 5, 10)],
     "sg:50:5:5", "sg:50:5:5:pair", "cbow:50:5:5",
 ]  # fmt: skip
+REPORT_SECONDS = 60  # of the grid parts' boxes, kept for `study report` (or `study compare`)
 # (dim, K, per pair) of the shapes `tune` times
 TUNE = [(100, 5, False), (100, 5, True), (300, 10, False), (300, 10, True)]
 
@@ -154,13 +155,14 @@ def make_config(device: str, **fields: Any) -> RunConfig:
     return RunConfig(**values)
 
 
-def run_study(command: list[str], part: Part) -> dict[str, Any]:
-    """One `python -m study ...` command within the part's time left: its exit status, wall
-    time and output tails (a command stopped by the time box keeps its finished runs)."""
+def run_study(command: list[str], part: Part, reserve: float = 0.0) -> dict[str, Any]:
+    """One `python -m study ...` command within the part's time left but `reserve` seconds:
+    its exit status, wall time and output tails (a command stopped by the time box keeps its
+    finished runs)."""
     start = time.perf_counter()
     try:
         out = subprocess.run(
-            command, capture_output=True, text=True, timeout=max(1.0, part.time_left())
+            command, capture_output=True, text=True, timeout=max(1.0, part.time_left() - reserve)
         )
         returncode, stdout, stderr = out.returncode, out.stdout, out.stderr
     except subprocess.TimeoutExpired as exc:
@@ -386,8 +388,8 @@ def quality(args: argparse.Namespace, corpus: EncodedCorpus, device: str) -> Non
     triton = [*common, "kernel=triton", f"device={device}", "--trainers", "torch",
               "--grid", "neg_draw=center,pair"]  # fmt: skip
     gensim = [*common, "workers=0", "--trainers", "gensim"]
-    part.measure("triton grid", lambda: run_study(triton, part))
-    part.measure("gensim grid", lambda: run_study(gensim, part))
+    part.measure("triton grid", lambda: run_study(triton, part, reserve=REPORT_SECONDS))
+    part.measure("gensim grid", lambda: run_study(gensim, part, reserve=REPORT_SECONDS / 2))
     for draw in ("center", "pair"):
         compare = [sys.executable, "-m", "study", "compare", name, "--results", str(results),
                    "--a", "trainer=torch", f"neg_draw={draw}", "--b", "trainer=gensim"]  # fmt: skip
@@ -436,7 +438,8 @@ def grid_and_report(
     if args.dry_run:  # one cell, the seeds the preset needs at least
         grid += ["--seeds", "0,1,2" if preset == "levy2015" else "0", "--grid", *dry_axes]
     report = [sys.executable, "-m", "study", "report", study, "--results", str(results)]
-    part.measure("grid", lambda: run_study(grid, part))
+    # The report gets the box's last REPORT_SECONDS even when the grid is cut short.
+    part.measure("grid", lambda: run_study(grid, part, reserve=REPORT_SECONDS))
     part.measure("report", lambda: run_study(report, part))
     runs = study_runs(results / study)
     part.report["runs"] = runs

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # The GPU figures, in parts that fit the device machine's calls (10 minutes a call, 15 in all).
-# Every call pays the setup (~1 minute: wheels where missing, encoding the corpus, compiling the
-# kernels in the background); each part is then time-boxed, so a slow part cannot starve the
+# Every call pays the setup (wheels where missing, encoding the corpus, compiling the kernels in
+# the background); each part is then time-boxed, so a slow part cannot starve the
 # rest, and writes results/bench/gpu-<part>.json as it goes (copied to $OUT, the device tool's
 # folder, after every part).
 #
 #   benchmarks/gpu_check.sh [--dry-run] [--commit SHA] [PART ...]
 #
 # Parts (time box in seconds; sizes in benchmarks/bench_gpu.py's docstring):
-#   tests 60  kernels 90  throughput 100  tune 150  sweep 60       one call: ~8.5 min with setup
-#   grid 510   the 135-run grid + report, dim 100, 5 epochs           its own call
-#   quality 480   Triton per centre/pair vs gensim, 5 seeds, compare   its own call
-#   levy 510   --preset levy2015 at dim 500 (when the preset exists; more than one call's worth
-#              at full scale: it runs the cells that fit and says how many)
+#   tests 60  kernels 90  throughput 100  tune 150  sweep 60   boxes 460 s: one call with setup
+#   grid 510     the 135-run grid + report, dim 100, 5 epochs: a call of its own
+#   quality 480  Triton per centre/pair vs gensim, 5 seeds, study compare: a call of its own
+#   levy 510     --preset levy2015 at dim 500 (54 runs; where the preset exists): a call of its
+#                own, and at full scale perhaps more than one (it runs what fits, says how many)
 #   cpu-scaling 40
-#   profile 150   Nsight Compute (ncu), where installed: one epoch's launches of the dim-100
-#                 skip-gram kernel, per centre and per pair, summary in gpu-ncu-*.csv
-# No PART: the first call's set (tests kernels throughput tune sweep). Within 15 minutes of
-# device time, that call and `grid` fit; `quality` and `levy` need calls of their own.
+#   profile 150  Nsight Compute (ncu), where installed: the dim-100 skip-gram kernel's launches,
+#                per centre and per pair, summary in gpu-ncu-*.csv
+# No PART: the first call's set (tests kernels throughput tune sweep). BOX_<part>=SECONDS
+# (BOX_cpu_scaling for cpu-scaling) shortens a box to what a call has left. A session with 15
+# minutes of device time in all gets the first call and a shortened grid (BOX_grid), not every
+# part: the grid, quality and levy parts need sessions of their own. Every box is a limit, not
+# a measured duration.
 #
 #   benchmarks/gpu_check.sh --dry-run [PART ...]   on the CPU: Triton's interpreter, tiny sizes,
-#                                                  every part by default (~10 minutes on 2 cores)
+#                                                  every part by default (532 s on the 2-core VM)
 #
 # The commit the figures belong to goes into every JSON: from .git, else --commit SHA (or
 # $W2V_COMMIT): a copy of the tree on the GPU machine has no .git.
@@ -57,6 +60,10 @@ if ((${#PARTS[@]} == 0)); then
 fi
 declare -A BOX=([tests]=60 [kernels]=90 [throughput]=100 [tune]=150 [sweep]=60 [grid]=510
                 [quality]=480 [levy]=510 [cpu-scaling]=40 [profile]=150)
+for key in "${!BOX[@]}"; do  # BOX_<part>=SECONDS overrides a box
+    override="BOX_${key//-/_}"
+    if [[ -n "${!override:-}" ]]; then BOX[$key]=${!override}; fi
+done
 
 CARRY=${W2V_GPU_CARRY:-.gpu-carry}
 BENCH=results/bench
