@@ -20,7 +20,9 @@
   dim 100, 5 epochs) and its report, end to end: wall time, each run's overhead (seconds
   outside training), the report's files.
 - levy: `--preset levy2015` at full scale (dim 500) and its report, when the preset exists.
-- cpu-scaling: words/s of the torch step on the CPU and of gensim at 1, 2, 4, 8, 16 cores.
+- cpu-scaling: words/s of the torch step on the CPU (`workers=n`: one process for n = 1,
+  n Hogwild worker processes above; `trainer_info.cpu_path`) and of gensim at 1, 2, 4, 8, 16
+  cores, with their same-core ratio.
 
 Each part writes `gpu-<part>.json` after every measurement, so a part stopped by its time box
 keeps what it measured; a measurement not started before `--deadline` seconds is listed as

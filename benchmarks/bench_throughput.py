@@ -1,39 +1,48 @@
 """Training throughput: torch trainer vs gensim on the same CPU cores, same run, same corpus.
 
-For each (dim, negative) pair and each core count n of `--cores`: the torch trainer with n
-intra-op threads (`workers=n`) and gensim with n worker threads, on CPU (on CUDA: the torch
-trainer on the GPU, beside gensim at each core count). Corpus words/s and pairs/s of every
-variant, their ratios to gensim measured in this same process (same cores, and per core),
-peak GPU memory (CUDA), and the quality of the vectors (WS353, SimLex, Google analogies via
-`study.evaluate`) next to the speed.
+For each (dim, negative) pair and each core count n of `--cores`: the torch trainer with
+`workers=n` (one process with one thread for n = 1, `torch-cpu-1t`; n Hogwild worker processes
+for n > 1, `torch-cpu-<n>p`; with `--threads-too` also the previous path, n intra-op threads in
+one process, `torch-cpu-<n>t`) and gensim with n worker threads, on CPU (on CUDA: the torch
+trainer on the GPU, beside gensim at each core count). `--busy N` runs N busy processes (one
+core each) beside the whole measurement: a shared machine in one command. Corpus words/s and
+pairs/s of every variant, their ratios to gensim measured in this same process (same cores,
+and per core), peak GPU memory (CUDA), and the quality of the vectors (WS353, SimLex, Google
+analogies via `study.evaluate`) next to the speed.
 
     python benchmarks/bench_throughput.py [--corpus enwiki-sample | ../shared/data/wiki8.xz]
         [--max-words N] [--dims 100,300] [--negatives 5,10] [--epochs 1] [--window 5]
-        [--model sg] [--device auto] [--cores 0,1] [--repeats 1] [--out PATH]
+        [--model sg] [--device auto] [--cores 0,1] [--repeats 1] [--busy 0] [--threads-too]
+        [--out PATH]
 
 Defaults: dims 100,300 × negatives 5,10 on CUDA; dim 100 × negative 5 on the CPU; cores
 0 (all) and 1. Timing: each torch variant is first warmed up on the corpus' first
-`--warmup-words` words (CUDA context, kernels, allocator), then each fit is timed between
-`torch.cuda.synchronize()` calls; words/s = corpus words / training seconds (the trainers' own
-per-epoch times, setup and evaluation excluded). gensim reports no pair count: its pairs are
-its retained words × the expected contexts per retained word (see `study.trainers.gensim_sgns`).
-Repeats are interleaved (every variant once, then again), so a burst of load from other jobs
-hits all variants alike; the fastest repeat is kept and the median reported beside it, with the
-load average at each fit. Process CPU seconds are recorded too: they are less disturbed than
-wall time when other jobs load the machine. The torch vectors' SHA-256 shows whether the same
-seed gives identical vectors across repeats and thread counts.
+`--warmup-words` words (CUDA context, kernels, allocator, the worker processes' forkserver),
+then each fit is timed between `torch.cuda.synchronize()` calls; words/s = corpus words /
+training seconds (the trainers' own per-epoch times: setup, starting the worker processes and
+evaluation excluded). gensim reports no pair count: its pairs are its retained words × the
+expected contexts per retained word (see `study.trainers.gensim_sgns`). Repeats are
+interleaved (every variant once, then again), so a burst of load from other jobs hits all
+variants alike; the fastest repeat is kept and the median reported beside it, with the load
+average at each fit. Process CPU seconds are recorded too (torch's worker processes report
+theirs): they are less disturbed than wall time when other jobs load the machine. The torch
+vectors' SHA-256 shows whether the same seed gives identical vectors across repeats and thread
+counts (Hogwild worker processes do not).
 
-Writes results/bench/throughput_<device>.json.
+Writes results/bench/throughput_<device>.json (with the busy processes, the load averages,
+the commit and the machine's cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import statistics
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import _common
@@ -55,21 +64,51 @@ Variant = tuple[Callable[[], Trainer], dict[str, Any]]
 
 
 def variants(args: argparse.Namespace, device: str) -> dict[str, Variant]:
-    """label -> (trainer factory, config overrides): per core count n, torch with n threads
-    (on CUDA: once, on the GPU) and gensim with n workers."""
+    """label -> (trainer factory, config overrides): per core count n, torch with `workers=n`
+    (and n threads in one process with --threads-too; on CUDA: once, on the GPU) and gensim
+    with n workers."""
     table: dict[str, Variant] = {}
     if device == "cuda":
         table["torch-cuda"] = (torch_trainer, {"trainer": "torch", "device": "cuda"})
     for n in core_counts(args.cores):
         if device == "cpu":
-            table[f"torch-cpu-{n}t"] = (torch_trainer, {"trainer": "torch", "device": "cpu",
-                                                        "workers": n})  # fmt: skip
+            cpu = {"trainer": "torch", "device": "cpu", "workers": n}
+            table[torch_label(n)] = (torch_trainer, cpu)
+            if n > 1 and args.threads_too:
+                table[f"torch-cpu-{n}t"] = (threads_trainer, cpu)
         table[f"gensim-{n}w"] = (GensimTrainer, {"trainer": "gensim", "workers": n})
     return table
 
 
+def torch_label(n: int) -> str:
+    """The default CPU path's label: one thread in-process, or n worker processes."""
+    return "torch-cpu-1t" if n == 1 else f"torch-cpu-{n}p"
+
+
 def torch_trainer() -> Trainer:
-    return TorchTrainer(progress=False)  # threads from config.workers
+    return TorchTrainer(progress=False)  # the path and its cores from config.workers
+
+
+def threads_trainer() -> Trainer:
+    return TorchTrainer(progress=False, cpu_path="threads")
+
+
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[list[int]]:
+    """n processes that each keep one core busy (a pure Python loop) until the block ends;
+    each also stops on its own when this process dies, so none is left spinning."""
+    loop = (
+        "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n"
+        "    for _ in range(1_000_000): pass\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait()
 
 
 def core_counts(cores: list[int]) -> list[int]:
@@ -88,6 +127,7 @@ def fit_once(
         lambda: trainer_factory().fit(corpus, config), _common.resolve_device(config.device)
     )
     pairs = sum(float(row["pairs"]) for row in result.epochs)
+    cpu += result.info.get("worker_cpu_seconds", 0.0)  # torch's worker processes
     run = {
         "train_seconds": result.train_seconds,
         "wall_seconds_with_setup": wall,
@@ -147,10 +187,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--cores",
         type=_common.parse_ints,
         default=[0, 1],
-        help="CPU core counts: torch threads and gensim workers (0 = all cores)",
+        help="CPU core counts: workers of torch and of gensim (0 = all cores)",
     )
     parser.add_argument("--warmup-words", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--busy", type=int, default=0, help="busy processes (one core each) beside the measurement"
+    )
+    parser.add_argument(
+        "--threads-too",
+        action="store_true",
+        help="also time the previous CPU path: torch with n intra-op threads in one process",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -182,6 +230,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # OpenMP's wait policy decides how torch's threads fare beside other jobs (README, CPU settings)
     report["environment"] = {k: os.environ.get(k) for k in OPENMP_ENV}
     table = variants(args, device)
+    with busy_processes(args.busy) as busy:
+        report["busy_processes"] = {"count": args.busy, "pids": busy}
+        print(f"{args.busy} busy processes beside the measurement; load {_common.load_average()}")
+        report["cases"] = measure(args, table, base, corpus, warmup, device)
+    print()
+    for case in report["cases"]:
+        for row in case["same_cores"]:
+            print(
+                f"dim {case['dim']} K {case['negative']} {row['cores']} cores: {row['torch']} / "
+                f"{row['gensim']} {row['ratio']:.2f}x (median {row['ratio_median']:.2f}x)"
+            )
+    _common.write_report(report, args.out)
+    return report
+
+
+def measure(
+    args: argparse.Namespace,
+    table: dict[str, Variant],
+    base: RunConfig,
+    corpus: EncodedCorpus,
+    warmup: EncodedCorpus,
+    device: str,
+) -> list[dict[str, Any]]:
+    """Every (dim, negative) case: warm-up, interleaved repeats, summaries and ratios."""
     cases = []
     for dim in args.dims:
         for negative in args.negatives:
@@ -207,21 +279,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 sys.stdout.flush()
             case = {"dim": dim, "negative": negative, "runs": runs, "ratios": ratios(runs)}
             case["same_cores"] = same_core_ratios(runs)
-            torch_cpu = [r["vectors_sha256"] for k, r in runs.items() if k.startswith("torch-cpu")]
-            if len(torch_cpu) > 1:
-                case["torch_identical_across_threads"] = len(set(torch_cpu)) == 1
+            threads = [r["vectors_sha256"] for k, r in runs.items() if k.startswith("torch-cpu")
+                       and k.endswith("t")]  # fmt: skip
+            if len(threads) > 1:
+                case["torch_identical_across_threads"] = len(set(threads)) == 1
             cases.append(case)
-    report["cases"] = cases
-    print()
-    for case in cases:
-        for row in case["same_cores"]:
-            print(
-                f"dim {case['dim']} K {case['negative']} {row['cores']} cores: torch/gensim "
-                f"{row['ratio']:.2f}x (median {row['ratio_median']:.2f}x, per CPU second "
-                f"{row['ratio_per_cpu_second']:.2f}x)"
-            )
-    _common.write_report(report, args.out)
-    return report
+    return cases
 
 
 def ratios(runs: dict[str, Any]) -> dict[str, float]:
@@ -241,27 +304,35 @@ def ratios(runs: dict[str, Any]) -> dict[str, float]:
 
 
 def same_core_ratios(runs: dict[str, Any]) -> list[dict[str, Any]]:
-    """torch with n threads over gensim with n workers, for every n both ran (CPU only):
-    fastest repeats, medians, and words per process CPU second (best repeats)."""
+    """Each torch CPU variant on n cores over gensim with n workers, for every n both ran (CPU
+    only): fastest repeats, medians, and words per process CPU second (best repeats; only
+    where the torch variant trains in this process)."""
     rows = []
     for label, g in runs.items():
         n = g["trainer_info"].get("workers") if label.startswith("gensim") else None
-        m = runs.get(f"torch-cpu-{n}t")
-        if n is None or m is None:
-            continue
-        rows.append(
-            {
-                "cores": n,
-                "torch": f"torch-cpu-{n}t",
-                "gensim": label,
-                "ratio": m["words_per_sec"] / g["words_per_sec"],
-                "ratio_median": m["words_per_sec_median"] / g["words_per_sec_median"],
-                "ratio_per_cpu_second": m["words_per_cpu_sec_best"] / g["words_per_cpu_sec_best"]
-                if m["words_per_cpu_sec_best"] and g["words_per_cpu_sec_best"]
-                else None,
-            }
-        )
-    return sorted(rows, key=lambda row: row["cores"])
+        for mine in (torch_label(n), f"torch-cpu-{n}t") if n is not None else ():
+            m = runs.get(mine)
+            if m is None or any(row["torch"] == mine for row in rows):
+                continue
+            rows.append(_same_cores_row(n, mine, m, label, g))
+    return sorted(rows, key=lambda row: (row["cores"], row["torch"]))
+
+
+def _same_cores_row(
+    n: int, mine: str, m: dict[str, Any], theirs: str, g: dict[str, Any]
+) -> dict[str, Any]:
+    per_cpu = None
+    if m["words_per_cpu_sec_best"] and g["words_per_cpu_sec_best"]:
+        per_cpu = m["words_per_cpu_sec_best"] / g["words_per_cpu_sec_best"]
+    return {
+        "cores": n,
+        "torch": mine,
+        "cpu_path": m["trainer_info"].get("cpu_path"),
+        "gensim": theirs,
+        "ratio": m["words_per_sec"] / g["words_per_sec"],
+        "ratio_median": m["words_per_sec_median"] / g["words_per_sec_median"],
+        "ratio_per_cpu_second": per_cpu,
+    }
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def provenance(config: RunConfig, device_name: str | None = None) -> dict[str, A
     import numpy
     import torch
 
-    return {
+    info = {
         "git_revision": _git(["rev-parse", "HEAD"]),
         "git_dirty": _git_dirty(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -98,6 +98,10 @@ def provenance(config: RunConfig, device_name: str | None = None) -> dict[str, A
         "device": device_name or _device_name(config),
         "seeds": {"seed": config.seed, "probe_seed": config.probe_seed},
     }
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:  # which GPU of the machine (`grid --gpus` sets it per worker)
+        info["cuda_visible_devices"] = visible
+    return info
 
 
 def _git(args: Sequence[str]) -> str | None:
@@ -474,10 +478,11 @@ def _column_kind(hint: Any) -> str | None:
 
 
 def run_cores(result: RunResult) -> float:
-    """CPU threads the run trained with (`provenance.trainer`: torch's `cpu_threads`, gensim's
-    `workers`); NaN for GPU runs, failed runs and runs stored before it was recorded."""
+    """CPU cores the run trained with (`provenance.trainer`: torch's `cpu_workers` processes
+    or `cpu_threads` threads, gensim's `workers`); NaN for GPU runs, failed runs and runs
+    stored before it was recorded."""
     info = result.get("provenance", {}).get("trainer", {})
-    cores = info.get("cpu_threads", info.get("workers"))
+    cores = info.get("cpu_workers", info.get("cpu_threads", info.get("workers")))
     return float(cores) if isinstance(cores, int) and cores > 0 else float("nan")
 
 

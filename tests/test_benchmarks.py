@@ -17,6 +17,7 @@ import _common  # noqa: E402
 import bench_grid  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_scaling  # noqa: E402
+import bench_staleness  # noqa: E402
 import bench_throughput  # noqa: E402
 
 from study.vocab import load_corpus  # noqa: E402
@@ -53,16 +54,22 @@ def test_truncated_and_repeated_keep_sentences_consistent(planted_corpus_file: P
 def test_throughput(planted_corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "throughput.json"
     argv = ["--corpus", str(planted_corpus_file), "--max-words", "4000", "--dims", "8",
-            "--negatives", "2", "--warmup-words", "500", "--out", str(out)]  # fmt: skip
+            "--negatives", "2", "--warmup-words", "500", "--busy", "1", "--threads-too",
+            "--out", str(out)]  # fmt: skip
     bench_throughput.main(argv)
     report = read_report(out, "throughput")
+    busy = report["busy_processes"]
+    assert busy["count"] == 1 and len(busy["pids"]) == 1
+    assert not Path(f"/proc/{busy['pids'][0]}").exists()  # stopped with the measurement
     assert report["corpus"]["words"] == 4000
     (case,) = report["cases"]
     assert case["dim"] == 8 and case["negative"] == 2
     cores = report["machine"]["cpu_cores"]
     assert report["commit"] is None or len(report["commit"].removesuffix("+dirty")) == 40
-    if report["device"] == "cpu":  # torch with n threads beside gensim with n workers
-        expected = {f"torch-cpu-{cores}t", f"gensim-{cores}w", "torch-cpu-1t", "gensim-1w"}
+    if report["device"] == "cpu":  # torch with workers=n (and n threads) beside gensim's n
+        expected = {"torch-cpu-1t", "gensim-1w", f"gensim-{cores}w"}
+        if cores > 1:
+            expected |= {f"torch-cpu-{cores}p", f"torch-cpu-{cores}t"}
     else:
         expected = {"torch-cuda", f"gensim-{cores}w", "gensim-1w"}
     assert set(case["runs"]) == expected
@@ -73,9 +80,12 @@ def test_throughput(planted_corpus_file: Path, tmp_path: Path) -> None:
         assert "ws353_spearman" in run["quality"] and "analogy_acc" in run["quality"]
     assert case["ratios"] and all(r > 0 for r in case["ratios"].values())
     if report["device"] == "cpu":
-        same = {row["cores"]: row for row in case["same_cores"]}
-        assert set(same) == {1, cores}
-        one = same[1]
+        same = {(row["cores"], row["cpu_path"]): row for row in case["same_cores"]}
+        paths = {(1, "threads")} | (
+            {(cores, "processes"), (cores, "threads")} if cores > 1 else set()
+        )
+        assert set(same) == paths
+        one = same[1, "threads"]
         runs = case["runs"]
         assert (
             one["ratio"]
@@ -85,6 +95,20 @@ def test_throughput(planted_corpus_file: Path, tmp_path: Path) -> None:
         assert runs["gensim-1w"]["trainer_info"]["workers"] == 1
         if cores > 1:  # same seed, 1 vs all threads: the same vectors
             assert case["torch_identical_across_threads"] is True
+            assert runs[f"torch-cpu-{cores}p"]["trainer_info"]["cpu_workers"] == cores
+            assert same[cores, "processes"]["ratio_per_cpu_second"] > 0  # workers' CPU counted
+
+
+def test_staleness(planted_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "staleness.json"
+    argv = ["--corpus", str(planted_corpus_file), "--epochs", "2", "--cases",
+            "1:64:1,2:32:W", "--out", str(out)]  # fmt: skip
+    bench_staleness.main(argv)
+    one, two = read_report(out, "staleness")["cases"]
+    assert (one["workers"], one["batch"], one["cap"]) == (1, 64, 1.0)
+    assert (two["workers"], two["batch"], two["cap"]) == (2, 32, 0.5)
+    assert len(one["losses"]) == 2 and one["losses"][-1] < one["losses"][0]
+    assert "ws353_spearman" in two
 
 
 def test_scaling(planted_corpus_file: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from sgns_reference import Draws, Order, reference_epoch
 from test_torch_trainer import config, make_corpus
 
 from study.sampling import AliasSampler, noise_distribution
-from study.trainers import torch_sgns
+from study.trainers import torch_walk
 from study.trainers.base import Callback, TrainState
 from study.trainers.torch_sgns import TorchTrainer
 from study.trainers.triton_sgns import interpreting, kernel_key
@@ -74,13 +74,15 @@ def test_torch_step_negatives_follow_count_power_alpha(
     monkeypatch: pytest.MonkeyPatch, alpha: float
 ) -> None:
     consumed: list[torch.Tensor] = []
-    step = torch_sgns.train_step
+    step = torch_walk.train_step  # the batched step as the stream walk calls it
 
-    def recording_step(win: Any, w_in: Any, w_out: Any, cfg: Any, lr: float, negatives: Any):
+    def recording_step(
+        win: Any, w_in: Any, w_out: Any, cfg: Any, lr: float, negatives: Any, cap: Any = None
+    ):
         consumed.append(negatives.clone())
-        return step(win, w_in, w_out, cfg, lr, negatives)
+        return step(win, w_in, w_out, cfg, lr, negatives, cap)
 
-    monkeypatch.setattr(torch_sgns, "train_step", recording_step)
+    monkeypatch.setattr(torch_walk, "train_step", recording_step)
     cfg = config(alpha=alpha, dim=4, window=2, negative=3, epochs=1, kernel="torch")
     TorchTrainer(progress=False).fit(skewed_corpus(600), cfg)
     drawn = torch.cat([n.flatten() for n in consumed]).numpy()
@@ -152,13 +154,15 @@ def test_torch_step_learning_rate_is_one_linear_schedule_across_epochs(
     """Every step's lr is lr_start - (lr_start - lr_end)·t, t = the run's progress (words
     before the step / all words of all epochs): decreasing through epoch boundaries."""
     seen: list[tuple[float, int]] = []
-    step = torch_sgns.train_step
+    step = torch_walk.train_step  # the batched step as the stream walk calls it
 
-    def recording_step(win: Any, w_in: Any, w_out: Any, cfg: Any, lr: float, negatives: Any):
+    def recording_step(
+        win: Any, w_in: Any, w_out: Any, cfg: Any, lr: float, negatives: Any, cap: Any = None
+    ):
         seen.append((lr, len(win.centers)))
-        return step(win, w_in, w_out, cfg, lr, negatives)
+        return step(win, w_in, w_out, cfg, lr, negatives, cap)
 
-    monkeypatch.setattr(torch_sgns, "train_step", recording_step)
+    monkeypatch.setattr(torch_walk, "train_step", recording_step)
     n, epochs = 200, 3
     cfg = config(dim=4, epochs=epochs, batch_size=32, lr_start=0.05, lr_end=0.001, kernel="torch")
     TorchTrainer(progress=False).fit(skewed_corpus(n), cfg)

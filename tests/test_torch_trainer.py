@@ -192,12 +192,15 @@ def small() -> EncodedCorpus:
 def test_workers_set_torch_threads_for_the_run_and_restore_them(
     small: EncodedCorpus, workers: int
 ) -> None:
+    """The threads path (workers=1, or cpu_path="threads" through the API)."""
     expected = workers or os.cpu_count()
     before = torch.get_num_threads()
     recorder = ThreadRecorder()
-    result = fit(small, config(epochs=2, workers=workers), (recorder,))
+    trainer = TorchTrainer(progress=False, cpu_path="threads")
+    result = trainer.fit(small, config(epochs=2, workers=workers), (recorder,))
     assert recorder.threads == [expected, expected]
     assert result.info["cpu_threads"] == expected  # the runner stores it in provenance.trainer
+    assert result.info["cpu_path"] == "threads"
     assert torch.get_num_threads() == before
 
 
@@ -219,13 +222,14 @@ def test_cpu_threads_argument_overrides_workers_and_is_restored_after_errors(
 def test_thread_count_does_not_change_results(
     corpus: EncodedCorpus, model: str, objective: str
 ) -> None:
-    """Same seed, 1 or 2 threads: identical vectors. Measured with this torch, not promised by
-    it: the step's parallel ops split work across rows and batch items, not within one sum
-    (scatter_add_ sums each row in index order). wiki8 at 1 and 2 threads: README, CPU
-    settings."""
+    """Same seed, 1 or 2 threads (the threads path): identical vectors. Measured with this
+    torch, not promised by it: the step's parallel ops split work across rows and batch items,
+    not within one sum (scatter_add_ sums each row in index order). wiki8 at 1 and 2 threads:
+    README, CPU settings."""
     cfg = config(model=model, objective=objective, sample=1e-2, epochs=1, batch_size=512, dim=64)
     one = fit(corpus, cfg.with_overrides({"workers": 1}))
-    two = fit(corpus, cfg.with_overrides({"workers": 2}))
+    threads = TorchTrainer(progress=False, cpu_path="threads")
+    two = threads.fit(corpus, cfg.with_overrides({"workers": 2}))
     assert two.info["cpu_threads"] == 2
     assert np.array_equal(one.vectors.vectors, two.vectors.vectors)
     assert np.array_equal(one.output_vectors, two.output_vectors)

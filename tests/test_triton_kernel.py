@@ -197,6 +197,7 @@ def test_many_programs_learn_planted_groups_like_the_torch_step(interpreter: Non
     shape = tk.Variant("sg", 8, 2, 2).launch_shape()
     assert result.info == {
         "kernel": "triton",
+        "cpu_path": "threads",
         "cpu_threads": result.info["cpu_threads"],
         "programs": 4,
         "num_warps": shape.warps,

@@ -2,26 +2,30 @@
 
 word2vec semantics (per-epoch subsampling before windowing, dynamic window within a sentence,
 negatives from count**alpha, linear lr decay, W_in ~ U(±0.5/dim), W_out = 0) with two steps:
-the batched torch step (`kernel=torch`, `study.trainers.torch_step`) and the Triton Hogwild
-kernel (`kernel=triton`, `study.trainers.triton_sgns`); this module runs the epochs, the
-callbacks and the checks. Loss: exact mean per (center, context) pair, float64. All randomness
-comes from one `torch.Generator`. Design and measurements: docs/DESIGN.md, "The PyTorch trainer".
+the batched torch step (`kernel=torch`, `study.trainers.torch_step`, walked over the stream by
+`study.trainers.torch_walk`) and the Triton Hogwild kernel (`kernel=triton`,
+`study.trainers.triton_sgns`); on the CPU with more than one worker, the torch step runs in
+Hogwild worker processes (`study.trainers.cpu_processes`). This module runs the epochs, the
+callbacks and the checks. Loss: exact mean per (center, context) pair, float64. In one
+process all randomness comes from one `torch.Generator`; worker processes draw each chunk's
+from its own (seed, epoch, chunk) generator. Design and measurements: docs/DESIGN.md, "The
+PyTorch trainer".
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from study.config import RunConfig
-from study.errors import ConfigError, CorpusError, DivergenceError
+from study.errors import ConfigError, CorpusError
 from study.sampling import AliasSampler
 from study.trainers import triton_sgns
 from study.trainers.base import (
@@ -35,50 +39,73 @@ from study.trainers.base import (
     no_pairs_error,
     resolve_device,
 )
-from study.trainers.torch_step import make_window, step_memory_bytes, train_step
-from study.vocab import EncodedCorpus, keep_probabilities
+from study.trainers.cpu_processes import worker_epochs
+from study.trainers.torch_step import step_memory_bytes
+from study.trainers.torch_walk import keep_tensor, subsample, walk_stream
+from study.vocab import EncodedCorpus
 
 # Full softmax scores every word for every center: 10k words ≈ 40 MB of logits per 1k centers
 # and ~3·10^6 multiply-adds per center at dim 100 (≈ 12k words/s on one CPU core at 9k words);
 # beyond that negative sampling is the tool.
 MAX_SOFTMAX_VOCAB = 10_000
 MAX_STEP_BYTES = 4 << 30  # refuse batch sizes whose per-step tensors would exceed ~4 GiB
-CHECK_EVERY = 64  # steps between divergence checks of the running loss
+CpuPath = Literal["threads", "processes"]
+# One epoch: (epoch index, its progress bar) -> (summed loss, pairs, last learning rate).
+EpochRunner = Callable[[int, tqdm], tuple[float, int, float]]
 
 
 class TorchTrainer:
     """SGNS / CBOW / full-softmax word2vec in PyTorch, with the batched torch step or the
     Triton Hogwild kernel (`config.kernel`).
 
+    On the CPU, `config.workers` (0 = all cores) picks the path: one worker trains in this
+    process (deterministic); more train as Hogwild worker processes with one thread each
+    (`study.trainers.cpu_processes`). The run's `info` records it as `cpu_path`.
+
     progress: tqdm bar per epoch; None shows it only when stderr is a terminal.
-    cpu_threads: torch intra-op threads while training on the CPU (restored afterwards);
-    None takes `config.workers` (0 = all cores), as gensim does with its worker threads.
+    cpu_threads: CPU parallelism instead of `config.workers` (an API override).
+    cpu_path: None (the rule above), "processes", or "threads": the previous multi-core path,
+    `cpu_threads` intra-op threads in this process (kept for benchmarks; torch's per-op
+    barriers make it collapse beside other jobs, README "CPU settings").
     """
 
     name = "torch"
 
-    def __init__(self, progress: bool | None = None, cpu_threads: int | None = None):
+    def __init__(
+        self,
+        progress: bool | None = None,
+        cpu_threads: int | None = None,
+        cpu_path: CpuPath | None = None,
+    ):
         self.progress = progress
         self.cpu_threads = cpu_threads
+        self.cpu_path = cpu_path
 
     def fit(
         self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
     ) -> TrainResult:
         device = resolve_device(config.device)
         if device.type != "cpu":
-            return self._fit(corpus, config, callbacks, device)
+            return self._fit(corpus, config, callbacks, device, None)
+        path = self.path(config, resolve_kernel(config, device))
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads(config))
         try:
-            return self._fit(corpus, config, callbacks, device)
+            return self._fit(corpus, config, callbacks, device, path)
         finally:
             torch.set_num_threads(previous)
 
     def threads(self, config: RunConfig) -> int:
-        """CPU threads for this run: the trainer's setting, else config.workers (0 = all)."""
+        """CPU cores for this run: the trainer's setting, else config.workers (0 = all)."""
         if self.cpu_threads is not None:
             return self.cpu_threads
         return config.workers or os.cpu_count() or 1
+
+    def path(self, config: RunConfig, kernel: str) -> CpuPath:
+        """The CPU path: worker processes for the torch step on more than one core."""
+        if self.cpu_path is not None:
+            return self.cpu_path
+        return "processes" if kernel == "torch" and self.threads(config) > 1 else "threads"
 
     def _fit(
         self,
@@ -86,33 +113,27 @@ class TorchTrainer:
         config: RunConfig,
         callbacks: Sequence[Callback],
         device: torch.device,
+        cpu_path: CpuPath | None,
     ) -> TrainResult:
         check_config(corpus, config)
         kernel = resolve_kernel(config, device)
         gen = torch.Generator(device=device)
         gen.manual_seed(config.seed)
         vocab_size, dim = len(corpus.vocab), config.dim
-
-        ids = torch.as_tensor(corpus.ids.astype(np.int64), device=device)
-        lengths = np.diff(corpus.sentence_starts)
-        sentence = torch.as_tensor(np.repeat(np.arange(len(lengths)), lengths), device=device)
-        keep_p = torch.as_tensor(
-            keep_probabilities(corpus.vocab.counts, config.sample), dtype=torch.float32
-        ).to(device)
-        sampler = AliasSampler(corpus.vocab.counts, config.alpha, device)
-
         w_in = (torch.rand(vocab_size, dim, generator=gen, device=device) - 0.5) / dim
         w_out = torch.zeros(vocab_size, dim, device=device)
         n_words = corpus.n_words
         info: dict[str, Any] = {"kernel": kernel}
-        if device.type == "cpu":
-            info["cpu_threads"] = torch.get_num_threads()
-        hogwild = None
-        if kernel == "triton":
-            ids, sentence = ids.to(torch.int32), sentence.to(torch.int32)
-            hogwild = triton_sgns.Hogwild(config, w_in, w_out, sampler, n_words)
-            w_in, w_out = hogwild.w_in, hogwild.w_out  # views of its padded tables
-            info.update(hogwild.info())
+        if cpu_path is not None:
+            info["cpu_path"] = cpu_path
+        epochs: contextlib.AbstractContextManager[EpochRunner]
+        if cpu_path == "processes":
+            epochs = worker_epochs(corpus, config, w_in, w_out, self.threads(config), info)
+        else:
+            if cpu_path == "threads":
+                info["cpu_threads"] = torch.get_num_threads()
+            w_in, w_out, local = self._local_epochs(corpus, config, w_in, w_out, gen, kernel, info)
+            epochs = contextlib.nullcontext(local)
         state = TrainState(
             config=config, corpus=corpus, epochs=config.epochs, w_in=w_in, w_out=w_out
         )
@@ -120,37 +141,30 @@ class TorchTrainer:
         started = time.perf_counter()
         train_seconds = 0.0
         rows: list[dict[str, float]] = []
-        emit(callbacks, "on_train_begin", state)
-        for epoch in range(config.epochs):
-            emit(callbacks, "on_epoch_begin", state)
-            t0 = time.perf_counter()
-            stream, sent = subsample(ids, sentence, keep_p, config.sample, gen)
-            with self._bar(epoch, config, n_words) as bar:
-                if hogwild is not None:
-                    loss_sum, pairs, lr = self._triton_epoch(
-                        epoch, stream, sent, hogwild, config, bar
-                    )
-                else:
-                    loss_sum, pairs, lr = self._epoch(
-                        epoch, stream, sent, sampler, w_in, w_out, config, gen, n_words, bar
-                    )
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if pairs == 0:
-                raise no_pairs_error(config, epoch + 1)
-            loss = loss_sum / pairs
-            check_finite(loss, w_in, w_out, where=f"epoch {epoch + 1}")
-            state.seconds = time.perf_counter() - t0
-            train_seconds += state.seconds
-            state.epoch, state.words, state.pairs = epoch + 1, n_words, pairs
-            state.lr, state.loss = lr, loss
-            state.total_seconds = time.perf_counter() - started
-            state.row = state.standard_row()
-            emit(callbacks, "on_epoch_end", state)
-            rows.append(dict(state.row))
-        emit(callbacks, "on_train_end", state)
+        with epochs as run_epoch:
+            emit(callbacks, "on_train_begin", state)
+            for epoch in range(config.epochs):
+                emit(callbacks, "on_epoch_begin", state)
+                t0 = time.perf_counter()
+                with self._bar(epoch, config, n_words) as bar:
+                    loss_sum, pairs, lr = run_epoch(epoch, bar)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if pairs == 0:
+                    raise no_pairs_error(config, epoch + 1)
+                loss = loss_sum / pairs
+                check_finite(loss, w_in, w_out, where=f"epoch {epoch + 1}")
+                state.seconds = time.perf_counter() - t0
+                train_seconds += state.seconds
+                state.epoch, state.words, state.pairs = epoch + 1, n_words, pairs
+                state.lr, state.loss = lr, loss
+                state.total_seconds = time.perf_counter() - started
+                state.row = state.standard_row()
+                emit(callbacks, "on_epoch_end", state)
+                rows.append(dict(state.row))
+            emit(callbacks, "on_train_end", state)
         return TrainResult(
-            vectors=keyed_vectors(corpus.vocab.words, w_in.contiguous().cpu().numpy()),
+            vectors=keyed_vectors(corpus.vocab.words, w_in.contiguous().cpu().numpy().copy()),
             output_vectors=w_out.cpu().numpy().copy(),
             epochs=rows,
             seconds=time.perf_counter() - started,
@@ -158,6 +172,55 @@ class TorchTrainer:
             words=n_words * config.epochs,
             info=info,
         )
+
+    def _local_epochs(
+        self,
+        corpus: EncodedCorpus,
+        config: RunConfig,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        gen: torch.Generator,
+        kernel: str,
+        info: dict[str, Any],
+    ) -> tuple[torch.Tensor, torch.Tensor, EpochRunner]:
+        """Epochs in this process, the batched torch step or the Triton kernel: the tables
+        they train (the kernel's are padded views) and the epoch function."""
+        device = w_in.device
+        ids = torch.as_tensor(corpus.ids.astype(np.int64), device=device)
+        lengths = np.diff(corpus.sentence_starts)
+        sentence = torch.as_tensor(np.repeat(np.arange(len(lengths)), lengths), device=device)
+        keep_p = keep_tensor(corpus, config.sample).to(device)
+        sampler = AliasSampler(corpus.vocab.counts, config.alpha, device)
+        n_words = corpus.n_words
+        hogwild = None
+        if kernel == "triton":
+            ids, sentence = ids.to(torch.int32), sentence.to(torch.int32)
+            hogwild = triton_sgns.Hogwild(config, w_in, w_out, sampler, n_words)
+            w_in, w_out = hogwild.w_in, hogwild.w_out  # views of its padded tables
+            info.update(hogwild.info())
+
+        def run_epoch(epoch: int, bar: tqdm) -> tuple[float, int, float]:
+            stream, sent = subsample(ids, sentence, keep_p, config.sample, gen)
+            if hogwild is not None:
+                return self._triton_epoch(epoch, stream, sent, hogwild, config, bar)
+            n_kept = int(stream.shape[0])
+            shown = 0
+
+            def on_step(stop: int) -> None:
+                nonlocal shown
+                done = n_words * stop // n_kept
+                bar.update(done - shown)
+                shown = done
+
+            loss_sum, pairs, lr = walk_stream(
+                stream, sent, sampler, w_in, w_out, config, gen, epoch,
+                lambda start: start / n_kept, on_step,
+            )  # fmt: skip
+            if lr is None:
+                lr = lr_at(config, epoch / config.epochs)
+            return float(loss_sum.item()), int(pairs.item()), lr
+
+        return w_in, w_out, run_epoch
 
     def _bar(self, epoch: int, config: RunConfig, n_words: int) -> tqdm:
         disable = None if self.progress is None else not self.progress
@@ -189,62 +252,6 @@ class TorchTrainer:
 
         loss_sum, pairs = hogwild.epoch(epoch, stream, sent, lr_first, lr_last, progress)
         return loss_sum, pairs, lr_last
-
-    @torch.no_grad()
-    def _epoch(
-        self,
-        epoch: int,
-        stream: torch.Tensor,
-        sent: torch.Tensor,
-        sampler: AliasSampler,
-        w_in: torch.Tensor,
-        w_out: torch.Tensor,
-        config: RunConfig,
-        gen: torch.Generator,
-        n_words: int,
-        bar: tqdm,
-    ) -> tuple[float, int, float]:
-        """One pass with the batched torch step; returns (summed loss, pairs, last lr)."""
-        n_kept = int(stream.shape[0])
-        loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
-        pairs = torch.zeros((), dtype=torch.float64, device=stream.device)
-        lr = lr_at(config, epoch / config.epochs)
-        shown = 0
-        for step, start in enumerate(range(0, n_kept, config.batch_size)):
-            stop = min(start + config.batch_size, n_kept)
-            lr = lr_at(config, (epoch + start / n_kept) / config.epochs)
-            win = make_window(stream, sent, start, stop, config.window, gen)
-            negatives = None
-            if config.objective == "ns":
-                negatives = sampler.sample((stop - start, config.negative), gen)
-            loss, n_pairs = train_step(win, w_in, w_out, config, lr, negatives)
-            loss_sum += loss
-            pairs += n_pairs
-            # A cheap early stop (one scalar read) instead of running a diverged epoch out.
-            if step % CHECK_EVERY == CHECK_EVERY - 1 and not math.isfinite(loss_sum.item()):
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1} (loss={loss_sum.item()}): "
-                    f"lower lr_start (now {config.lr_start})"
-                )
-            done = n_words * stop // n_kept
-            bar.update(done - shown)
-            shown = done
-        return float(loss_sum.item()), int(pairs.item()), lr
-
-
-def subsample(
-    ids: torch.Tensor,
-    sentence: torch.Tensor,
-    keep_p: torch.Tensor,
-    sample: float,
-    gen: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """This epoch's stream: each occurrence kept with its word's keep probability, drawn anew
-    every epoch and before windowing (so windows reach past dropped words)."""
-    if sample <= 0:
-        return ids, sentence
-    keep = torch.rand(ids.shape, generator=gen, device=ids.device) < keep_p[ids]
-    return ids[keep], sentence[keep]
 
 
 def resolve_kernel(config: RunConfig, device: torch.device) -> str:

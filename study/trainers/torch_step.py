@@ -61,8 +61,10 @@ def make_window(
     stop: int,
     window: int,
     gen: torch.Generator,
+    reach: torch.Tensor | None = None,
 ) -> Window:
-    """The centers stream[start:stop] with their dynamic windows, as position-space tensors."""
+    """The centers stream[start:stop] with their dynamic windows, as position-space tensors;
+    `reach` (stop - start, 1): each center's drawn window, else drawn here from `gen`."""
     device = stream.device
     n = stream.shape[0]
     span = torch.arange(start - window, stop + window, device=device)
@@ -74,7 +76,8 @@ def make_window(
     size = 2 * window + 1
     centers = rows[window : window + stop - start]
     center_sent = sent_pad[window : window + stop - start]
-    reach = torch.randint(1, window + 1, (stop - start, 1), generator=gen, device=device)
+    if reach is None:
+        reach = torch.randint(1, window + 1, (stop - start, 1), generator=gen, device=device)
     offsets = torch.arange(-window, window + 1, device=device).abs()
     mask = (sent_pad.unfold(0, size, 1) == center_sent[:, None]) & (offsets <= reach)
     mask[:, window] = False  # a center is not its own context
