@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser.parse_args(argv)
-        args.argv = argv  # the command line as given, for the commands that record it
+        args.argv = argv  # the command line as given, for the commands that record it (and
+        # `grid --gpus`, which starts it again per GPU)
     except UsageError as exc:
         if "--debug" in argv:
             raise

@@ -6,13 +6,16 @@ import argparse
 import sys
 from typing import Any
 
+import pandas as pd
+
 from study.commands.args import add_benchmarks_argument
 from study.commands.run import (
     add_logging_arguments,
     add_output_vectors_argument,
     logging_callbacks,
 )
-from study.config import parse_assignments
+from study.config import RunConfig, parse_assignments
+from study.errors import ConfigError
 from study.grid import PRESETS, build_spec
 from study.redact import redact_command
 from study.results import STATUS_FAILED, ResultStore, load_table, save_tables_or_warn
@@ -62,6 +65,13 @@ def register(subparsers: Any) -> None:
         help="Optuna storage URL shared by workers (sqlite:///..., "
         "postgresql://...); without it the grid runs in this process",
     )
+    parser.add_argument(
+        "--gpus",
+        default=None,
+        metavar="all|0,1,3",
+        help="start one shared-grid worker per GPU (each sees only its device) over --storage "
+        "(default: sqlite:///<study>/optuna.db); device numbers as torch counts them",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     add_output_vectors_argument(parser)
     add_benchmarks_argument(parser)
@@ -77,6 +87,7 @@ def grid_command(args: argparse.Namespace) -> int:
     make_callbacks = logging_callbacks(args, print_neighbours=False)
     name = args.study or args.preset or "grid"
     store = ResultStore.for_study(name, args.results)
+    devices = gpu_devices(args.gpus, cells) if args.gpus is not None else None
     if args.dry_run:
         for config in cells:
             print(config.run_id, config.canonical_json())
@@ -91,6 +102,8 @@ def grid_command(args: argparse.Namespace) -> int:
             "benchmarks": args.benchmarks or "all",
         }
     )
+    if devices is not None:
+        return per_gpu(args, devices, cells, store)
     if args.storage:
         from study.shared_grid import run_grid_shared
 
@@ -118,17 +131,52 @@ def grid_command(args: argparse.Namespace) -> int:
             save_output_vectors=not args.no_output_vectors,
             benchmarks=args.benchmarks,
         )
-    runs, epochs = load_table(store)
-    saved = save_tables_or_warn(store, runs, epochs)
     print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    if saved:
-        print(
-            f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
-            f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows); .parquet beside them"
-        )
+    print_tables(store)
     if counts.get(STATUS_FAILED):
         print(
             f"warning: {counts[STATUS_FAILED]} runs failed; their errors are in runs.csv "
             "(rerun them with --retry-failed)"
         )
     return 0
+
+
+def gpu_devices(spec: str, cells: list[RunConfig]) -> list[str]:
+    """`--gpus`: each worker's CUDA_VISIBLE_DEVICES."""
+    from study.gpu_workers import assign_gpus, visible_gpus
+
+    if all(c.device == "cpu" for c in cells):
+        raise ConfigError("--gpus: every cell trains on the CPU (device=cpu); drop --gpus")
+    return assign_gpus(spec, visible_gpus())
+
+
+def per_gpu(
+    args: argparse.Namespace, devices: list[str], cells: list[RunConfig], store: ResultStore
+) -> int:
+    """This grid command once per GPU, as shared-grid workers on one storage."""
+    from study.gpu_workers import run_per_gpu, worker_argv
+    from study.redact import redact_url
+
+    storage = args.storage or f"sqlite:///{(store.root / 'optuna.db').resolve()}"
+    command = [sys.executable, "-m", "study", *worker_argv(args.argv, storage)]
+    shown = redact_url(storage)
+    print(f"{len(devices)} workers (CUDA_VISIBLE_DEVICES={', '.join(devices)}) on {shown}")
+    sys.stdout.flush()
+    code = run_per_gpu(command, devices)
+    runs = print_tables(store)
+    ids = {c.run_id for c in cells}
+    done = int((runs["run_id"].isin(ids) & (runs["status"] == "done")).sum()) if len(runs) else 0
+    print(f"{len(cells)} cells: {done} done; the workers exited with {code}")
+    return code
+
+
+def print_tables(store: ResultStore) -> pd.DataFrame:
+    """Rebuild the study's tables from its run folders and say where they are (a warning
+    instead when they cannot be written)."""
+    runs, epochs = load_table(store)
+    if save_tables_or_warn(store, runs, epochs):
+        print(
+            f"tables: {store.root / 'runs.csv'} ({len(runs)} runs), "
+            f"{store.root / 'epochs.csv'} ({len(epochs)} epoch rows); .parquet beside them"
+        )
+    return runs
