@@ -2,8 +2,9 @@
 
 Every function takes the `runs` table of `study.results.load_table` (one row per finished run)
 and returns a DataFrame or plain values; figures and the report are drawn from these. A "cell"
-is one point of the grid: the trainer plus every swept hyperparameter (every config field but
-the seed); its value is the mean over the seeds that finished.
+is one point of the grid: the trainer, the training step when a trainer ran more than one
+(`study.steps`: a cell is one algorithm), and every swept hyperparameter; its value is the mean
+over the seeds that finished.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from study.benchmarks import shown_metrics
-from study.config import field_names
-from study.results import STATUS_DONE, STATUS_FAILED
+from study.config import field_names, trainer_ignores
+from study.results import STATUS_DONE, STATUS_FAILED, STEP
 
 METRICS = shown_metrics()  # the headline metric of every shown benchmark (study.benchmarks), w
 NOT_HYPERPARAMETERS = {"trainer", "seed", "device", "workers", "probe_pairs", "probe_seed"}
@@ -68,17 +69,45 @@ def done_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def swept_fields(runs: pd.DataFrame) -> list[str]:
-    """Config fields (hyperparameters) with more than one value in the study, in field order."""
-    return [
-        name
-        for name in field_names()
-        if name in runs and name not in NOT_HYPERPARAMETERS and runs[name].nunique(dropna=False) > 1
-    ]
+    """Config fields (hyperparameters) with more than one value in the study, in field order.
+    A field a trainer ignores counts over the other trainers' runs only (RunConfig gives it
+    one value there: gensim's neg_draw says how gensim draws, not a sweep)."""
+    out = []
+    for name in field_names():
+        if name not in runs or name in NOT_HYPERPARAMETERS:
+            continue
+        values = runs[name]
+        if "trainer" in runs:
+            ignoring = [t for t in runs["trainer"].dropna().unique() if name in trainer_ignores(t)]
+            values = values[~runs["trainer"].isin(ignoring)]
+        if values.nunique(dropna=False) > 1:
+            out.append(name)
+    return out
 
 
 def cell_fields(runs: pd.DataFrame) -> list[str]:
-    """The columns that identify a grid cell: trainer plus every swept hyperparameter."""
-    return (["trainer"] if "trainer" in runs else []) + swept_fields(runs)
+    """The columns that identify a grid cell: trainer, `step` when some trainer's done runs
+    used more than one (e.g. kernel=auto on a CPU and a GPU machine), every swept
+    hyperparameter. Runs of two steps are never pooled in one cell."""
+    keys = ["trainer"] if "trainer" in runs else []
+    return keys + ([STEP] if mixed_steps(runs) else []) + swept_fields(runs)
+
+
+def mixed_steps(runs: pd.DataFrame) -> bool:
+    """True when some trainer's done runs used more than one training step."""
+    done = done_runs(runs)
+    if STEP not in done or done.empty:
+        return False
+    if "trainer" not in done:
+        return bool(done[STEP].nunique() > 1)
+    return bool((done.groupby("trainer")[STEP].nunique() > 1).any())
+
+
+def comparison_keys(runs: pd.DataFrame) -> list[str]:
+    """The cell fields a torch cell and its gensim cell share: no trainer, no step, and none
+    of the fields gensim ignores (it has one cell over their values)."""
+    skip = {"trainer", STEP, *trainer_ignores("gensim")}
+    return [k for k in cell_fields(runs) if k not in skip]
 
 
 def available_metrics(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> list[str]:
@@ -139,19 +168,40 @@ def failed_by_value(runs: pd.DataFrame, where: Mapping[str, Any], by: str) -> di
 # -- best values at the edge of the grid ------------------------------------------------------
 @dataclass(frozen=True)
 class EdgeWarning:
+    """A best value at the edge of the grid. `tied_values`: the other values of the field
+    among the cells not significantly worse than the best (`study.report.findings` fills it
+    in; None: not assessed). Empty: the edge is significantly better than every other value."""
+
     trainer: str
     metric: str
     field: str
     value: Any
     values: list[Any]
+    tied_values: tuple[Any, ...] | None = None
+
+    @property
+    def significant(self) -> bool | None:
+        return None if self.tied_values is None else not self.tied_values
 
     def __str__(self) -> str:
         side = "lowest" if self.value == self.values[0] else "highest"
         tried = ", ".join(fmt_value(v) for v in self.values)
-        return (
+        head = (
             f"{self.trainer}: best {self.metric} at the {side} {self.field} tried "
-            f"({self.field}={fmt_value(self.value)} of {tried}); "
-            "the optimum may lie outside the grid: widen the range"
+            f"({self.field}={fmt_value(self.value)} of {tried})"
+        )
+        if self.tied_values is None:
+            return head + "; the optimum may lie outside the grid: widen the range"
+        if not self.tied_values:
+            return (
+                head + ", significantly better than every other value tried (no cell with "
+                f"another {self.field} is tied with the best): the optimum may lie outside the "
+                "grid: widen the range"
+            )
+        others = ", ".join(f"{self.field}={fmt_value(v)}" for v in self.tied_values)
+        return (
+            head + f", but not significantly better than {others} (cells there are tied with "
+            "the best): the data do not show that the optimum lies outside the grid"
         )
 
 
@@ -195,7 +245,7 @@ def trainer_pairs(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     cells = cell_table(runs, metrics)
     if "trainer" not in cells or not {"torch", "gensim"} <= set(cells["trainer"]):
         return pd.DataFrame()
-    keys = [k for k in cell_fields(runs) if k != "trainer"]
+    keys = comparison_keys(runs)
     torch_cells = cells[cells["trainer"] == "torch"]
     gensim_cells = cells[cells["trainer"] == "gensim"]
     if keys:
@@ -205,6 +255,9 @@ def trainer_pairs(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
             gensim_cells.reset_index(drop=True).add_suffix("_gensim"), how="inner"
         )
     out = joined[keys].copy() if keys else pd.DataFrame(index=joined.index)
+    for key in cell_fields(runs):  # torch's own: its step, fields gensim ignores
+        if key != "trainer" and key not in keys:
+            out[key] = joined[f"{key}_torch"]
     for metric in metrics:
         out[f"{metric}_torch"] = joined[f"{metric}_torch"]
         out[f"{metric}_gensim"] = joined[f"{metric}_gensim"]

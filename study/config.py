@@ -87,10 +87,11 @@ class RunConfig:
         """Sorted-key compact JSON: the text the run id is hashed from. Fields added after the
         first release enter it only when set away from their default, so the ids of existing
         runs stay valid."""
+        implied = _IMPLIED.get(self.trainer, ())
         values = {
             key: value
             for key, value in self.to_dict().items()
-            if not (key in ADDED_FIELDS and value == ADDED_FIELDS[key])
+            if not (key in ADDED_FIELDS and value == ADDED_FIELDS[key]) and key not in implied
         }
         return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
@@ -102,6 +103,16 @@ class RunConfig:
 
 # Fields added after run ids were first published, with their defaults (see canonical_json).
 ADDED_FIELDS: dict[str, Any] = {"kernel": "auto", "neg_draw": "center", "programs": 0}
+# Fields a trainer ignores: RunConfig sets them to one value, so identical training has one id.
+_IGNORED: dict[str, tuple[str, ...]] = {"gensim": ("kernel", "neg_draw", "programs", "batch_size")}
+# ... of which these are fixed by other fields and left out of the id (gensim draws negatives
+# as word2vec.c: per pair for skip-gram, per centre for CBOW; its old ids have no neg_draw).
+_IMPLIED: dict[str, tuple[str, ...]] = {"gensim": ("neg_draw",)}
+
+
+def trainer_ignores(trainer: str) -> tuple[str, ...]:
+    """The config fields `trainer` does not read (RunConfig normalises them)."""
+    return _IGNORED.get(trainer, ())
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -165,18 +176,25 @@ def parse_value(key: str, value: Any) -> Any:
             raise ConfigError(f"{key} must be an integer, got {show(value)}")
         return int(text)
     if base is float:
-        try:
-            number = float(text)
-        except ValueError:
-            raise ConfigError(f"{key} must be a number, got {show(value)}") from None
-        if not math.isfinite(number):  # 'nan', 'inf', '1e999'
-            raise ConfigError(f"{key} must be finite, got {show(value)}")
-        if not _FLOAT.fullmatch(text) or len(text) > _MAX_DIGITS:
-            raise ConfigError(f"{key} must be a plain decimal number, got {show(value)}")
-        return number + 0.0  # -0.0 -> 0.0: one value, one run id
+        return parse_float(key, text)
     if base is str or str in args:
         return value
     raise ConfigError(f"cannot parse a value for {key}")  # pragma: no cover - all fields covered
+
+
+def parse_float(name: str, text: str) -> float:
+    """A plain, finite ASCII decimal (no 'inf', '1e999', '1_0', Unicode digits): config
+    values and the CLI's own numbers (`--margin`) parse alike."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {show(text)}") from None
+    if not math.isfinite(number):  # 'nan', 'inf', '1e999'
+        raise ConfigError(f"{name} must be finite, got {show(text)}")
+    if not _FLOAT.fullmatch(text) or len(text) > _MAX_DIGITS:
+        raise ConfigError(f"{name} must be a plain decimal number, got {show(text)}")
+    return number + 0.0  # -0.0 -> 0.0: one value, one run id
 
 
 def show(value: Any, limit: int = 40) -> str:
@@ -291,13 +309,18 @@ def _check_ranges(c: RunConfig) -> None:
             "objective=softmax is only available with trainer=torch "
             "(gensim has hierarchical softmax, not the exact full softmax)"
         )
-    if c.kernel == "triton" and c.trainer != "torch":
-        raise ConfigError("kernel=triton is a step of the torch trainer: use trainer=torch")
-    if c.kernel == "triton" and c.objective != "ns":
+    if c.model == "cbow" and c.neg_draw == "pair":
+        raise ConfigError(
+            "neg_draw=pair is for skip-gram (model=sg): CBOW trains one example per centre and "
+            "draws its K negatives per centre; use neg_draw=center"
+        )
+    if c.kernel == "triton" and c.trainer == "torch" and c.objective != "ns":
         raise ConfigError("kernel=triton trains negative sampling only: use objective=ns")
+    _normalize_ignored(c)
     if c.neg_draw == "pair" and c.trainer == "torch" and c.kernel == "torch":
         raise ConfigError(
-            "neg_draw=pair needs kernel=triton (the batched torch step shares negatives per center)"
+            "neg_draw=pair needs kernel=triton (the batched torch step shares negatives per "
+            "center): use kernel=triton on a CUDA machine, or neg_draw=center"
         )
     if not c.corpus.strip():
         raise ConfigError("corpus must name a corpus or a path, got an empty string")
@@ -308,3 +331,24 @@ def _check_ranges(c: RunConfig) -> None:
             f"corpus {show(c.corpus)} holds characters that are not printable text (a file "
             "name that is not UTF-8?): rename the file"
         )
+
+
+def _normalize_ignored(c: RunConfig) -> None:
+    """Fields the run's trainer or step does not read get one value (identical training, one
+    run id): gensim has no kernel, programs or batch_size and draws negatives as word2vec.c;
+    the exact softmax draws no negatives and always takes the batched torch step; the torch
+    step has no programs, the Triton kernel no batch_size. kernel=auto is left alone: which
+    step it takes depends on the machine (the run records the one that ran)."""
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    values: dict[str, Any] = {}
+    if c.trainer == "gensim":
+        values = {name: defaults[name] for name in _IGNORED["gensim"]}
+        values["neg_draw"] = "pair" if c.model == "sg" else "center"
+    elif c.objective == "softmax":
+        values = {"kernel": "auto", "programs": 0, "neg_draw": "center"}
+    elif c.kernel == "torch":
+        values = {"programs": 0}
+    elif c.kernel == "triton":
+        values = {"batch_size": defaults["batch_size"]}
+    for name, value in values.items():
+        object.__setattr__(c, name, value)

@@ -27,6 +27,7 @@ from study.atomic import atomic_paths, atomic_write_bytes, atomic_write_json, re
 from study.config import RunConfig, field_names, show
 from study.errors import StudyError
 from study.items import ITEMS_FILE, RunItems, read_items, write_items
+from study.steps import step_label
 
 log = logging.getLogger(__name__)
 # What a training writes into its run folder besides config.json and metrics.json (study.vectors,
@@ -323,10 +324,14 @@ class ResultStore:
             record = self.read_run(entry.name)
             if record is not None:
                 records.append(record)
-        ids = {r.run_id for r in records}
+        # Folders under an id an earlier version gave (`run_files.legacy_run_id`) hold the run
+        # of their normalised config: one record per config, its current-id folder first.
+        records.sort(key=lambda r: r.run_id != r.config.run_id)
+        seen: set[str] = set()
         for record in records:
-            if record.run_id != record.config.run_id and record.config.run_id in ids:
-                continue  # an old-id folder whose config has been run again under its new id
+            if record.config.run_id in seen:
+                continue
+            seen.add(record.config.run_id)
             yield record
 
 
@@ -335,9 +340,9 @@ def load_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, epochs) tables of a study, rebuilt from its run folders; reading writes nothing.
 
-    runs: one row per finished run: `run_id`, `status`, `error`, every RunConfig field, every
-    evaluation metric, then RUN_KEYS (`train_seconds`, ..., `corpus_words`, `cores`:
-    `run_cores`).
+    runs: one row per finished run: `run_id`, `status`, `error`, every RunConfig field, `step`
+    (the training step that ran: `study.steps`), every evaluation metric, then RUN_KEYS
+    (`train_seconds`, ..., `corpus_words`, `cores`: `run_cores`).
     epochs: one row per epoch of every finished run: `run_id`, every RunConfig field, then the
     epoch columns (loss, probe losses, gradient norms, lr, seconds, words, ...).
     Columns keep their types: integer fields stay integers (nullable `Int64` where a value can
@@ -358,6 +363,7 @@ def load_table(
                 "status": result["status"],
                 "error": result.get("error"),
                 **config,
+                STEP: step_label(record.config, result),
                 **result.get("metrics", {}),
                 **{k: result.get(k) for k in RUN_FACTS},
                 "cores": run_cores(result),
@@ -428,6 +434,7 @@ def save_tables_or_warn(
     return True
 
 
+STEP = "step"  # the runs table's column of the training step a run used (`study.steps`)
 # Run facts a run's metrics.json holds besides its metrics (missing for failed runs).
 RUN_FACTS = [
     "train_seconds",
@@ -459,7 +466,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             table[column] = table[column].astype("Int64")
         elif kind == "float" or column in _FLOAT_COLUMNS:
             table[column] = table[column].astype("float64")
-        elif kind == "str" or column in {"run_id", "status", "error"}:
+        elif kind == "str" or column in {"run_id", "status", "error", STEP}:
             table[column] = table[column].astype("str")  # missing stays missing (NaN)
     return table
 

@@ -141,3 +141,61 @@ def test_from_dict_rejects_unknown_keys():
 def test_alpha_bounds_inclusive():
     assert RunConfig(alpha=-2.0).alpha == -2.0
     assert RunConfig(alpha=2).alpha == 2
+
+
+# -- fields a trainer ignores: one value, one run id ------------------------------------------
+PINNED_GENSIM = "73330255e79933cc"  # gensim's default config, before any of this existed
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    [{"kernel": "torch"}, {"kernel": "triton"}, {"neg_draw": "pair"}, {"neg_draw": "center"},
+     {"programs": 4}, {"batch_size": 7}, {"kernel": "torch", "programs": 9, "batch_size": 64}],
+)  # fmt: skip
+def test_gensim_ignores_the_torch_fields_one_run_id(ignored):
+    config = RunConfig(trainer="gensim", **ignored)
+    assert config.run_id == RunConfig(trainer="gensim").run_id == PINNED_GENSIM
+    # what the runs table then says is what gensim does: word2vec.c's per-pair negatives
+    assert (config.kernel, config.programs, config.batch_size) == ("auto", 0, 1024)
+    assert config.neg_draw == "pair"
+    assert RunConfig(trainer="gensim", model="cbow").neg_draw == "center"  # one set per centre
+
+
+def test_each_torch_step_ignores_the_other_steps_fields():
+    torch_step = RunConfig(kernel="torch")
+    assert RunConfig(kernel="torch", programs=9).run_id == torch_step.run_id
+    triton = RunConfig(kernel="triton")
+    assert RunConfig(kernel="triton", batch_size=1).run_id == triton.run_id
+    softmax = RunConfig(objective="softmax")
+    for other in ({"kernel": "torch"}, {"neg_draw": "pair"}, {"programs": 3}):
+        assert RunConfig(objective="softmax", **other).run_id == softmax.run_id
+    # kernel=auto is the torch step on a CPU and the Triton kernel on CUDA: both fields count
+    assert RunConfig(programs=9).run_id != RunConfig().run_id
+    assert RunConfig(batch_size=64).run_id != RunConfig().run_id
+
+
+@pytest.mark.parametrize("trainer", ["torch", "gensim"])
+@pytest.mark.parametrize("kernel", ["auto", "torch", "triton"])
+def test_cbow_with_per_pair_negatives_is_refused_with_advice_that_works(trainer, kernel):
+    with pytest.raises(ConfigError, match=r"neg_draw=pair is for skip-gram.*use neg_draw=center"):
+        RunConfig(trainer=trainer, model="cbow", neg_draw="pair", kernel=kernel)
+    RunConfig(trainer=trainer, model="cbow", neg_draw="center", kernel=kernel)  # the advice
+
+
+def test_the_per_pair_refusal_of_the_torch_step_names_a_setting_that_works():
+    with pytest.raises(
+        ConfigError, match="use kernel=triton on a CUDA machine, or neg_draw=center"
+    ):
+        RunConfig(kernel="torch", neg_draw="pair")
+    RunConfig(kernel="torch", neg_draw="center")
+    RunConfig(kernel="triton", neg_draw="pair")
+
+
+def test_a_gensim_grid_over_torch_fields_is_one_cell(capsys):
+    from study.cli import main
+
+    argv = ["grid", "--trainers", "gensim", "--grid", "programs=0,4", "batch_size=256,1024",
+            "kernel=torch,triton", "--dry-run", "--study", "dry"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "1 cells" and out.startswith(PINNED_GENSIM)

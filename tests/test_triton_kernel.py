@@ -203,6 +203,8 @@ def test_many_programs_learn_planted_groups_like_the_torch_step(interpreter: Non
         "num_warps": shape.warps,
         "max_registers": shape.registers,
         "row_floats": 8,
+        "device": "cpu",
+        "neg_draw": "center",
     }
     assert own_group_share(result.vectors) == 1.0
     first, last = result.epochs[0]["loss"], result.epochs[-1]["loss"]

@@ -14,6 +14,8 @@ from matplotlib.lines import Line2D
 
 from study.analysis import (
     available_metrics,
+    cell_fields,
+    comparison_keys,
     done_runs,
     fmt_value,
     sorted_values,
@@ -53,8 +55,9 @@ def scatter_data(
     if pairs.empty or not metrics:
         return None
     if intervals is not None:
-        keys = [k for k in swept_fields(runs) if k in pairs]
         for trainer in ("torch", "gensim"):
+            mine = cell_fields(runs) if trainer == "torch" else comparison_keys(runs)
+            keys = [k for k in mine if k != "trainer" and k in pairs]
             bounds = intervals[intervals["trainer"] == trainer]
             cols = {f"{m}_{b}": f"{m}_{trainer}_{b}" for m in metrics for b in ("low", "high")}
             bounds = bounds[keys + list(cols)].rename(columns=cols)

@@ -234,7 +234,12 @@ class GensimTrainer:
             seconds=seconds,
             train_seconds=adapter.train_seconds,
             words=adapter.words,
-            info={"workers": model.workers},
+            info={  # `study.steps`: gensim draws negatives as word2vec.c
+                "kernel": "gensim",
+                "neg_draw": "pair" if config.model == "sg" else "center",
+                "device": "cpu",
+                "workers": model.workers,
+            },
         )
 
     def build_model(self, corpus: EncodedCorpus, config: RunConfig) -> _CountingWord2Vec:

@@ -123,7 +123,10 @@ class TorchTrainer:
         w_in = (torch.rand(vocab_size, dim, generator=gen, device=device) - 0.5) / dim
         w_out = torch.zeros(vocab_size, dim, device=device)
         n_words = corpus.n_words
-        info: dict[str, Any] = {"kernel": kernel}
+        info: dict[str, Any] = {"kernel": kernel, "device": device.type}  # `study.steps`
+        if config.objective == "ns":
+            per_pair = kernel == "triton" and triton_sgns.draws_per_pair(config)
+            info["neg_draw"] = "pair" if per_pair else "center"
         if cpu_path is not None:
             info["cpu_path"] = cpu_path
         epochs: contextlib.AbstractContextManager[EpochRunner]
@@ -259,17 +262,17 @@ def resolve_kernel(config: RunConfig, device: torch.device) -> str:
     imports and the run is one it trains (negative sampling), else the batched torch step."""
     kernel = config.kernel
     if kernel == "auto":
-        fits = config.objective == "ns" and not (
-            config.model == "cbow" and config.neg_draw == "pair"
-        )
+        fits = config.objective == "ns"  # (RunConfig refuses CBOW with neg_draw=pair)
         use_triton = device.type == "cuda" and fits and triton_sgns.triton_available()
         kernel = "triton" if use_triton else "torch"
     if kernel == "triton":
         triton_sgns.check_triton(config, device)
     elif config.neg_draw == "pair":
+        where = "without triton" if device.type == "cuda" else "without CUDA"
         raise ConfigError(
-            "neg_draw=pair needs the Triton kernel (kernel=triton on CUDA): the batched torch "
-            "step shares K negatives per center"
+            f"neg_draw=pair needs the Triton kernel, and kernel=auto takes the batched torch "
+            f"step here ({where}), which shares K negatives per center: use neg_draw=center "
+            "here, or run on a CUDA machine with triton"
         )
     return kernel
 

@@ -61,8 +61,6 @@ def check_triton(config: RunConfig, device: torch.device) -> None:
             "kernel=triton needs a CUDA device (or TRITON_INTERPRET=1 to run the kernel on the "
             "CPU, slowly, for tests): use kernel=torch"
         )
-    if config.model == "cbow" and config.neg_draw == "pair":
-        raise ConfigError("neg_draw=pair is for skip-gram; CBOW draws K negatives per centre")
 
 
 def kernel_key(seed: int) -> int:
