@@ -1,13 +1,14 @@
-"""Statistical tables of a study: every cell's metric with its interval, the cells tied with the
-best, torch vs gensim per cell (paired Δ, Holm-corrected p, equivalence verdict), any two cells
-compared, and how many seeds a given difference needs. Numbers come from `study.stats` on the
-runs' per-item results (`items.npz`); runs stored without them fall back to seeds alone.
+"""Statistical tables of a study: every cell's metric with its interval, the cells not worse than
+the best (multiple comparisons with the best), torch vs gensim per cell (paired Δ and one of the
+four outcomes, difference and equivalence tests in one family), any two cells compared, and how
+many seeds a given difference needs. Numbers come from `study.stats` on the runs' per-item
+results (`items.npz`); runs stored without them fall back to seeds alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,67 +16,103 @@ import numpy as np
 import pandas as pd
 
 from study import stats
-from study.analysis import cell_fields, cell_table, done_runs, fmt_value, select
-from study.config import parse_assignments
+from study.analysis import STEP, cell_fields, cell_table, done_runs, fmt_value, select
+from study.config import parse_assignments, trainer_ignores
 from study.errors import StudyError
-from study.items import ItemScores, RunItems, metric_scores
-from study.results import ResultStore
-from study.stats import Estimate
+from study.items import metric_scores
+from study.results import ResultStore, load_table
+from study.stats import Draws, Estimate, Verdict
 
 DEFAULT_MARGIN = 0.01  # equivalence margin for torch vs gensim, in metric units
-ALPHA = 0.05
+ALPHA = stats.ALPHA
 
 
 class StudyItems:
-    """The per-item results of a study's runs, each file read once; estimates are cached."""
+    """The per-item results of a study's runs: every run of a metric scored on the same item
+    resamples (`stats.item_draws`, once per metric), so each cell and paired difference is a
+    sum over them. `items_only`: one-seed estimates get an interval from the items alone."""
 
-    def __init__(self, store: ResultStore, n_resamples: int = stats.N_RESAMPLES):
+    def __init__(
+        self,
+        store: ResultStore,
+        runs: pd.DataFrame | None = None,
+        n_resamples: int = stats.N_RESAMPLES,
+        items_only: bool = False,
+    ):
+        """`runs`: the runs whose items may be needed (default: every finished run)."""
         self.store = store
+        if runs is None:
+            runs, _ = load_table(store)
+        self.run_ids = list(dict.fromkeys(done_runs(runs)["run_id"]))
         self.n_resamples = n_resamples
-        self._items: dict[str, RunItems | None] = {}
+        self.items_only = items_only
+        self._draws: dict[str, dict[str, Draws]] = {}
         self._cache: dict[tuple[Any, ...], Estimate] = {}
 
-    def scores(self, run_id: str, metric: str) -> ItemScores | None:
-        if run_id not in self._items:
-            self._items[run_id] = self.store.read_items(run_id)
-        items = self._items[run_id]
-        return None if items is None else metric_scores(items, metric)
+    def draws(self, run_id: str, metric: str) -> Draws | None:
+        """The run's metric on the shared resamples (None: no per-item results for it)."""
+        if metric not in self._draws:
+            self._draws[metric] = self._compute(metric)
+        return self._draws[metric].get(run_id)
+
+    def _compute(self, metric: str) -> dict[str, Draws]:
+        by_size: dict[int, list[tuple[str, Any]]] = {}
+        for run_id in self.run_ids:
+            items = self.store.read_items(run_id)
+            scores = None if items is None else metric_scores(items, metric)
+            if scores is not None:
+                by_size.setdefault(scores.n_items, []).append((run_id, scores))
+        out: dict[str, Draws] = {}
+        for group in by_size.values():  # runs scored on other item sets are never paired
+            drawn = stats.item_draws([s for _, s in group], self.n_resamples)
+            out.update(zip((r for r, _ in group), drawn, strict=True))
+        return out
 
     def cell(self, runs: pd.DataFrame, metric: str) -> Estimate:
         """Mean over the seeds of these runs (one cell), interval over seeds and items."""
         runs = runs.sort_values("seed")
         key = ("cell", metric, tuple(runs["run_id"]))
         if key not in self._cache:
-            scores = [self.scores(r, metric) for r in runs["run_id"]]
-            units = [[(1.0, s)] for s in scores if s is not None]
-            units = units if len(units) == len(scores) else []
-            values = [float(v) for v in runs[metric]]
-            self._cache[key] = stats.estimate(units, values, n_resamples=self.n_resamples)
+            drawn = [self.draws(r, metric) for r in runs["run_id"]]
+            units = [[(1.0, d)] for d in drawn if d is not None]
+            self._cache[key] = self._estimate(units, len(drawn), runs[metric])
         return self._cache[key]
 
     def paired(
         self, a: pd.DataFrame, b: pd.DataFrame, metric: str, metric_b: str | None = None
     ) -> Estimate | None:
         """A − B over the seeds both cells finished (None: no seed in common). `metric_b`:
-        B's metric when it differs from A's (w+c against w of the same runs)."""
+        B's metric when it differs from A's (w+c against w of the same runs: the same items,
+        so the same resamples)."""
         metric_b = metric if metric_b is None else metric_b
-        seeds = sorted(set(a["seed"]) & set(b["seed"]))
+        seeds = matched_seeds(a, b)
         if not seeds:
             return None
-        a_ids = [a.loc[a["seed"] == s, "run_id"].iloc[0] for s in seeds]
-        b_ids = [b.loc[b["seed"] == s, "run_id"].iloc[0] for s in seeds]
+        a_ids = [_run_of(a, s) for s in seeds]
+        b_ids = [_run_of(b, s) for s in seeds]
         key = ("paired", metric, metric_b, tuple(a_ids), tuple(b_ids))
         if key not in self._cache:
-            units: list[list[tuple[float, ItemScores]]] = []
+            units = []
             for ra, rb in zip(a_ids, b_ids, strict=True):
-                sa, sb = self.scores(ra, metric), self.scores(rb, metric_b)
-                if sa is None or sb is None or sa.n_items != sb.n_items:
-                    units = []
-                    break
-                units.append([(1.0, sa), (-1.0, sb)])
+                da, db = self.draws(ra, metric), self.draws(rb, metric_b)
+                if da is not None and db is not None and da.n_items == db.n_items:
+                    units.append([(1.0, da), (-1.0, db)])
             values = [_value(a, s, metric) - _value(b, s, metric_b) for s in seeds]
-            self._cache[key] = stats.estimate(units, values, n_resamples=self.n_resamples)
+            self._cache[key] = self._estimate(units, len(seeds), pd.Series(values))
         return self._cache[key]
+
+    def _estimate(self, units: list[Any], n_seeds: int, values: pd.Series) -> Estimate:
+        if units and len(units) == n_seeds:
+            return stats.combine(units, items_only=self.items_only)
+        return stats.seeds_only(values.to_numpy(dtype=float))  # some run without items
+
+
+def matched_seeds(a: pd.DataFrame, b: pd.DataFrame) -> list[int]:
+    return sorted(set(a["seed"]) & set(b["seed"]))
+
+
+def _run_of(runs: pd.DataFrame, seed: int) -> str:
+    return str(runs.loc[runs["seed"] == seed, "run_id"].iloc[0])
 
 
 def _value(runs: pd.DataFrame, seed: int, metric: str) -> float:
@@ -83,7 +120,7 @@ def _value(runs: pd.DataFrame, seed: int, metric: str) -> float:
 
 
 def cells(runs: pd.DataFrame) -> list[dict[str, Any]]:
-    """The cells of a study (trainer + swept fields) with a done run, in `cell_table` order."""
+    """The cells of a study (trainer, step, swept fields) with a done run, in table order."""
     keys = cell_fields(runs) or ["trainer"]
     table = cell_table(runs, [])
     return [dict(zip(keys, row, strict=True)) for row in table[keys].itertuples(index=False)]
@@ -97,12 +134,31 @@ def describe(cell: Mapping[str, Any], skip: Sequence[str] = ("trainer",)) -> str
     return ", ".join(f"{k}={fmt_value(v)}" for k, v in cell.items() if k not in skip) or "(all)"
 
 
+# -- selecting cells by KEY=VALUE ---------------------------------------------------------------
+def parse_selection(items: Sequence[str], option: str) -> dict[str, Any]:
+    """KEY=VALUE strings of config fields (typed as configs are), and `step=LABEL`."""
+    steps = [i for i in items if i.partition("=")[0].strip() == STEP]
+    if len(steps) > 1:
+        raise StudyError(f"{STEP} is given twice in {option}")
+    chosen = parse_assignments([i for i in items if i not in steps], option)
+    if steps:
+        chosen[STEP] = steps[0].partition("=")[2].strip()
+    return chosen
+
+
 def resolve_cell(
     runs: pd.DataFrame, where: Sequence[str], assignments: Sequence[str], flag: str
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """The one cell that `where` + `assignments` (KEY=VALUE strings) select, and its done runs;
-    a one-line error when they select none or several cells."""
-    chosen = {**parse_assignments(where), **parse_assignments(assignments)}
+    a one-line error when they contradict each other or select none or several cells."""
+    held, mine = parse_selection(where, "--where"), parse_selection(assignments, flag)
+    for key in held.keys() & mine.keys():
+        if held[key] != mine[key]:
+            raise StudyError(
+                f"{flag} {key}={fmt_value(mine[key])} contradicts --where "
+                f"{key}={fmt_value(held[key])}: name {key} in one of them"
+            )
+    chosen = {**held, **mine}
     keys = cell_fields(runs) or ["trainer"]
     picked = select(done_runs(runs), {k: v for k, v in chosen.items() if k in runs})
     text = " ".join(assignments)
@@ -138,63 +194,90 @@ def cell_intervals(items: StudyItems, runs: pd.DataFrame, metrics: Sequence[str]
 
 @dataclass
 class Versus:
-    """One cell compared with a reference cell (`best` or the other trainer)."""
+    """One cell compared with the best cell of its trainer: Δ = cell − best (paired, 95%, not
+    adjusted), and `p_worse`, the adjusted p-value of "worse than the best" (NaN: untested)."""
 
     cell: dict[str, Any]
     metric: str
     value: float
-    difference: Estimate | None  # cell − reference
-    p_holm: float = math.nan
+    difference: Estimate | None  # cell − best
+    p_worse: float = math.nan
 
 
 def best_and_ties(
     items: StudyItems, runs: pd.DataFrame, metric: str, trainer: str
 ) -> tuple[dict[str, Any], Estimate, list[Versus]] | None:
-    """The best cell of a trainer by mean `metric`, and every other cell compared with it
-    (paired, Holm-corrected over the family); a cell is tied when its p_holm ≥ 0.05."""
+    """The best cell of a trainer by mean `metric`, and every other cell with its adjusted
+    p-value of being worse than the best (`stats.worse_than_best`: every pair of cells
+    compared, the selection of the best accounted for); a cell is tied when p_worse ≥ 0.05."""
     table = cell_table(runs, [metric])
     keys = cell_fields(runs) or ["trainer"]
     if "trainer" in table:
         table = table[table["trainer"] == trainer]
-    table = table.dropna(subset=[metric])
+    table = table.dropna(subset=[metric]).reset_index(drop=True)
     if table.empty:
         return None
-    best_row = table.iloc[int(table[metric].to_numpy().argmax())]
-    best = {k: best_row[k] for k in keys}
-    best_runs = cell_runs(runs, best)
-    others = []
-    for _, row in table.iterrows():
-        cell = {k: row[k] for k in keys}
-        if cell == best:
-            continue
-        difference = items.paired(cell_runs(runs, cell), best_runs, metric)
-        others.append(Versus(cell, metric, float(row[metric]), difference))
-    adjusted = stats.holm([v.difference.p_value if v.difference else math.nan for v in others])
-    for versus, p in zip(others, adjusted, strict=True):
-        versus.p_holm = p
-    return best, items.cell(best_runs, metric), others
+    found = [{k: row[k] for k in keys} for _, row in table.iterrows()]
+    members = [cell_runs(runs, cell) for cell in found]
+    k = len(found)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    differences = {(i, j): items.paired(members[i], members[j], metric) for i, j in pairs}
+    tested = dict(zip(pairs, stats.pool_seed_spread(list(differences.values())), strict=True))
+    p_better = np.full((k, k), math.nan)
+    for (i, j), d in tested.items():  # d = i − j
+        p_better[i, j] = stats.p_better(d)  # j better than i
+        p_better[j, i] = stats.p_better(None if d is None else _negated(d))
+    p_worse = stats.worse_than_best(p_better)
+    best = int(table[metric].to_numpy().argmax())
+
+    def versus_best(i: int) -> Estimate | None:  # cell i − best
+        d = differences[(i, best) if i < best else (best, i)]
+        return d if i < best or d is None else _negated(d)
+
+    others = [
+        Versus(found[i], metric, float(table[metric].iloc[i]), versus_best(i), p_worse[i])
+        for i in range(k)
+        if i != best
+    ]
+    return found[best], items.cell(members[best], metric), others
+
+
+def _negated(e: Estimate) -> Estimate:
+    return Estimate(-e.value, -e.high, -e.low, e.se, e.df, e.n_seeds, e.n_items, e.method,
+                    e.p_value, e.seed_var, e.item_var)  # fmt: skip
 
 
 def is_tied(versus: Versus) -> bool:
-    """Not significantly worse than the best (or not testable: no matched seeds)."""
-    return not (versus.p_holm < ALPHA)
+    """Not significantly worse than the best (or not testable: one seed, no matched seeds)."""
+    return not (versus.p_worse < ALPHA)
 
 
 @dataclass
 class TrainerPair:
     cell: dict[str, Any]  # swept fields, no trainer
     metric: str
-    torch: Estimate
+    torch: Estimate  # over the matched seeds, like the difference
     gensim: Estimate
     difference: Estimate | None  # torch − gensim, matched seeds and items
-    p_holm: float
-    verdict: str
+    verdict: Verdict
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome
+
+
+def gensim_partner(cell: Mapping[str, Any]) -> dict[str, Any]:
+    """The gensim cell a torch cell is compared with: the same swept fields, except those
+    gensim ignores (RunConfig normalises them, so gensim has one cell over their values)."""
+    ignored = trainer_ignores("gensim")
+    return {k: v for k, v in cell.items() if k not in ignored and k not in ("trainer", STEP)}
 
 
 def trainer_comparison(
     items: StudyItems, runs: pd.DataFrame, metrics: Sequence[str], margin: float = DEFAULT_MARGIN
 ) -> list[TrainerPair]:
-    """torch vs gensim in every cell both ran; Holm across the cells, per metric."""
+    """torch vs gensim in every cell both ran, over their matched seeds; per metric, the
+    difference and equivalence tests of all cells form one family (`stats.verdicts`)."""
     if "trainer" not in runs or not {"torch", "gensim"} <= set(done_runs(runs)["trainer"]):
         return []
     out: list[TrainerPair] = []
@@ -204,36 +287,43 @@ def trainer_comparison(
             if cell.get("trainer") != "torch":
                 continue
             rest = {k: v for k, v in cell.items() if k != "trainer"}
-            a, b = cell_runs(runs, cell), cell_runs(runs, {**rest, "trainer": "gensim"})
+            a = cell_runs(runs, cell)
+            b = cell_runs(runs, {**gensim_partner(cell), "trainer": "gensim"})
             if a.empty or b.empty:
                 continue
+            seeds = matched_seeds(a, b)
+            a, b = a[a["seed"].isin(seeds)], b[b["seed"].isin(seeds)]
             family.append((rest, a, b, items.paired(a, b, metric)))
-        adjusted = stats.holm([d.p_value if d else math.nan for *_, d in family])
-        for (rest, a, b, d), p in zip(family, adjusted, strict=True):
-            verdict = stats.verdict(d, margin, p) if d is not None else "no matched seeds"
-            out.append(
-                TrainerPair(
-                    rest, metric, items.cell(a, metric), items.cell(b, metric), d, p, verdict
-                )  # fmt: skip
-            )
+        found = stats.verdicts([d for *_, d in family], margin)
+        for (rest, a, b, d), verdict in zip(family, found, strict=True):
+            torch_cell = items.cell(a, metric) if not a.empty else _nothing()
+            gensim_cell = items.cell(b, metric) if not b.empty else _nothing()
+            out.append(TrainerPair(rest, metric, torch_cell, gensim_cell, d, verdict))
     return out
 
 
+def _nothing() -> Estimate:
+    return Estimate(math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, stats.SEEDS_ONLY)
+
+
 def seed_planning(
-    estimates: Sequence[Estimate], deltas: Sequence[float] = (0.01, 0.02, 0.05)
+    estimates: Iterable[Estimate], deltas: Sequence[float] = (0.01, 0.02, 0.05)
 ) -> dict[str, Any] | None:
     """From a study's paired differences of one metric: the typical spread of one seed's
     difference, the item part more seeds cannot remove, the difference detectable (80% power,
-    5% two-sided) with 2, 3, 5, 10 seeds, and the seeds needed for each of `deltas`."""
+    5% two-sided, one comparison: the test `compare` makes) with 2, 3, 5, 10 seeds, and the
+    seeds needed for each of `deltas`."""
     usable = [e for e in estimates if e.n_seeds >= 2 and math.isfinite(e.seed_var)]
     if not usable:
         return None
     seed_sd = math.sqrt(float(np.median([e.seed_var for e in usable])))
     item_vars = [e.item_var for e in usable if math.isfinite(e.item_var)]
     item_se = math.sqrt(max(float(np.median(item_vars)), 0.0)) if item_vars else 0.0
-    row: dict[str, Any] = {"comparisons": len(usable), "seed_sd": seed_sd, "item_se": item_se}
+    n_items = int(np.median([e.n_items for e in usable]))
+    row: dict[str, Any] = {"comparisons": len(usable), "seed_sd": seed_sd, "item_se": item_se,
+                           "n_items": n_items}  # fmt: skip
     for n in (2, 3, 5, 10):
-        row[f"detectable_{n}"] = stats.detectable_difference(seed_sd, item_se, n)
+        row[f"detectable_{n}"] = stats.detectable_difference(seed_sd, item_se, n, n_items)
     for delta in deltas:
-        row[f"seeds_for_{delta:g}"] = stats.seeds_needed(delta, seed_sd, item_se)
+        row[f"seeds_for_{delta:g}"] = stats.seeds_needed(delta, seed_sd, item_se, n_items)
     return row

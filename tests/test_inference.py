@@ -4,25 +4,27 @@ best, torch vs gensim equivalence, `study compare` and the report's intervals an
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
 from synthetic_store import build_store, run_items
 
-from study import inference
+from study import inference, stats
 from study.cli import main
+from study.config import RunConfig
 from study.errors import StudyError
 from study.items import RunItems, metric_scores
-from study.report import build_report
-from study.results import load_table
-from study.stats import EQUIVALENT, item_statistic
+from study.report import ReportOptions, build_report
+from study.results import ResultStore, load_table
+from study.stats import EQUIVALENT, Estimate, item_statistic
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory):
     store = build_store(tmp_path_factory.mktemp("inference"))
     runs, _ = load_table(store, save=False)
-    return store, runs, inference.StudyItems(store, n_resamples=400)
+    return store, runs, inference.StudyItems(store, runs, n_resamples=400)
 
 
 def test_items_round_trip_and_recompute_the_stored_metrics(study):
@@ -61,7 +63,7 @@ def test_the_worse_alpha_is_significantly_worse_and_not_tied(study):
     assert best["alpha"] == 0.5 and estimate.n_seeds == 3
     [other] = others
     assert other.cell["alpha"] == 1.0 and not inference.is_tied(other)
-    assert other.difference.high < 0 and other.p_holm < 0.05
+    assert other.difference.high < 0 and other.p_worse < 0.05
 
 
 def test_torch_and_gensim_with_the_same_answers_are_equivalent(study):
@@ -71,7 +73,7 @@ def test_torch_and_gensim_with_the_same_answers_are_equivalent(study):
     for pair in pairs:
         d = pair.difference
         assert (d.value, d.low, d.high) == (0.0, 0.0, 0.0)
-        assert pair.verdict == EQUIVALENT
+        assert pair.outcome == EQUIVALENT and pair.verdict.p_equivalent == 0.0
 
 
 def test_seed_planning_from_the_study(study):
@@ -95,20 +97,119 @@ def test_resolve_cell_errors_name_the_problem(study):
         inference.resolve_cell(runs, [], ["colour=red"], "--b")
 
 
+def compare(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["compare", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def test_compare_command_prints_one_paired_comparison(study, capsys):
     store, _, _ = study
-    argv = ["compare", str(store.root), "--where", "trainer=torch", "--a", "alpha=0.5",
-            "--b", "alpha=1"]  # fmt: skip
-    assert main(argv) == 0
-    out = capsys.readouterr().out
+    code, out, _ = compare(capsys, str(store.root), "--where", "trainer=torch", "--a",
+                           "alpha=0.5", "--b", "alpha=1")  # fmt: skip
+    assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("analogy_acc"))
-    assert "different" in line and "+0.1" in line  # planted: 0.45 vs 0.30
-    assert "paired over seeds 0, 1, 2" in out
-    assert main(["compare", str(store.root), "--a", "trainer=torch", "--b", "trainer=gensim",
-                 "--where", "alpha=1"]) == 0  # fmt: skip
-    assert "equivalent" in capsys.readouterr().out
-    assert main(["compare", str(store.root), "--a", "alpha=0.5", "--b", "alpha=1"]) == 2
-    assert "pin the others with --where" in capsys.readouterr().err
+    assert line.endswith("  different") and "+0.1" in line  # planted: 0.45 vs 0.30
+    assert "A, B and A − B over the seeds both finished: 0, 1, 2;" in out
+    header = next(x for x in out.splitlines() if x.startswith("metric"))
+    assert header.split() == ["metric", "A", "[95%", "CI]", "B", "[95%", "CI]", "A", "−", "B",
+                              "[95%", "CI]", "p", "diff", "p", "equiv", "outcome"]  # fmt: skip
+    assert "one family at 5%" in out
+    code, out, _ = compare(capsys, str(store.root), "--a", "trainer=torch", "--b",
+                           "trainer=gensim", "--where", "alpha=1")  # fmt: skip
+    assert code == 0 and "  equivalent\n" in out
+    code, out, err = compare(capsys, str(store.root), "--a", "alpha=0.5", "--b", "alpha=1")
+    assert code == 2 and out == "" and "pin the others with --where" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--where", "alpha=1", "--a", "alpha=0.5", "--b", "trainer=gensim"],
+         "--a alpha=0.5 contradicts --where alpha=1"),
+        (["--where", "trainer=torch", "--a", "alpha=0.5", "--b", "trainer=gensim", "alpha=1"],
+         "--b trainer=gensim contradicts --where trainer=torch"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--metric", "alpha"], "--metric 'alpha': not a metric of this study"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--metric", "words_per_sec"], "--metric 'words_per_sec': not a metric"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--metric", "simlex_spearman"], "--metric 'simlex_spearman': not a metric"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--metric", "analogy_acc", "analogy_acc"], "--metric 'analogy_acc' is given twice"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--margin", "inf"], "argument --margin: the value must be finite, got 'inf'"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--margin", "1e999"], "argument --margin: the value must be finite"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--margin", "1_0"], "argument --margin: the value must be a plain decimal number"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--margin", "٣"], "argument --margin: the value must be a plain decimal number"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1",
+          "--margin", "0"], "argument --margin: must be positive"),
+        (["--a", "trainer=torch", "--b", "trainer=gensim", "--where", "alpha=1", "step=x"],
+         "matches no finished run"),
+    ],
+)  # fmt: skip
+def test_compare_errors_are_one_line_before_any_output(study, capsys, argv, message):
+    store, _, _ = study
+    code, out, err = compare(capsys, str(store.root), *argv)
+    assert code == 2 and out == ""  # nothing printed before the error (no header)
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_compare_of_a_study_without_metrics_is_one_line(tmp_path, capsys):
+    store = ResultStore(tmp_path / "empty")
+    for trainer in ("torch", "gensim"):
+        config = RunConfig(trainer=trainer, epochs=1)
+        store.start_run(config)
+        store.finish_run(config, {"status": "done", "metrics": {}, "seconds": 1.0})
+    code, out, err = compare(capsys, str(store.root), "--a", "trainer=torch", "--b",
+                             "trainer=gensim")  # fmt: skip
+    assert code == 2 and out == ""
+    assert err == "error: no finished run of the study has a metric: nothing to compare\n"
+
+
+def test_compare_uses_the_matched_seeds_in_every_column(tmp_path, capsys):
+    """A has seeds 0-2, B 0-1: A's column is its mean over 0 and 1, like A − B, and the
+    output names the seed left out."""
+    store = build_store(tmp_path, seeds=3, trainers=("torch",))
+    runs, _ = load_table(store, save=False)
+    left_out = runs[(runs["alpha"] == 1.0) & (runs["seed"] == 2)]["run_id"].iloc[0]
+    shutil.rmtree(store.run_dir(left_out))
+    code, out, _ = compare(capsys, str(store.root), "--a", "alpha=0.5", "--b", "alpha=1",
+                           "--metric", "analogy_acc")  # fmt: skip
+    assert code == 0
+    assert "over the seeds both finished: 0, 1 (left out, unmatched: A's 2)" in out
+    a_runs = runs[(runs["alpha"] == 0.5) & runs["seed"].isin([0, 1])]
+    a_column = next(x for x in out.splitlines() if x.startswith("analogy_acc")).split()[1]
+    assert float(a_column) == pytest.approx(a_runs["analogy_acc"].mean(), abs=5e-4)
+    assert float(a_column) != pytest.approx(
+        runs[runs["alpha"] == 0.5]["analogy_acc"].mean(), abs=5e-4
+    )
+
+
+def test_compare_with_one_matched_seed_gives_no_verdict(tmp_path, capsys):
+    store = build_store(tmp_path, seeds=1, trainers=("torch",))
+    code, out, _ = compare(capsys, str(store.root), "--a", "alpha=0.5", "--b", "alpha=1")
+    rows = [x for x in out.splitlines() if x.startswith(("ws353", "analogy"))]
+    assert code == 0 and rows and all(x.endswith("inconclusive — one seed") for x in rows)
+    assert "[" not in "".join(rows)  # no interval either ...
+    assert "one matched seed: no interval and no verdict" in out
+    code, out, _ = compare(capsys, str(store.root), "--a", "alpha=0.5", "--b", "alpha=1",
+                           "--items-only-intervals")  # fmt: skip
+    rows = [x for x in out.splitlines() if x.startswith(("ws353", "analogy"))]
+    assert all("items only" in x and x.endswith("inconclusive — one seed") for x in rows)
+    assert "'items only' intervals leave out the seed spread" in out  # ... unless asked
+
+
+def test_compare_notes_never_describe_a_row_without_a_value():
+    from study.commands.compare import notes
+
+    nan = Estimate(math.nan, *(math.nan,) * 4, 1, 300, stats.ONE_SEED_METHOD)
+    row = {"metric": "x", "a": nan, "b": nan, "d": nan, "verdict": stats.verdicts([nan], 0.01)[0]}
+    assert row["verdict"].outcome == stats.NO_VALUE
+    assert not any("one matched seed" in line for line in notes([row]))
 
 
 def test_report_shows_intervals_conclusions_and_seed_counts(study, tmp_path):
@@ -127,7 +228,7 @@ def test_report_shows_intervals_conclusions_and_seed_counts(study, tmp_path):
 def test_runs_without_items_fall_back_to_seeds(tmp_path):
     store = build_store(tmp_path, seeds=3, trainers=("torch",), with_items=False)
     runs, _ = load_table(store, save=False)
-    items = inference.StudyItems(store)
+    items = inference.StudyItems(store, runs)
     table = inference.cell_intervals(items, runs, ["analogy_acc"])
     assert set(table["analogy_acc_method"]) == {"seeds"}
     assert run_items(0.5, 0).analogy is not None  # (the builder itself still makes items)
@@ -146,3 +247,19 @@ def test_a_damaged_items_file_is_a_warning_and_its_run_is_left_out(tmp_path, cap
     warned = [r.getMessage() for r in caplog.records if "damaged study file" in r.getMessage()]
     assert len(warned) == 1 and f"{damaged}/items.npz: not an .npz archive" in warned[0]
     assert damaged not in set(load_table(store)[0]["run_id"])
+
+
+def test_report_of_one_seed_cells_gives_no_interval_unless_asked(tmp_path):
+    store = build_store(tmp_path, seeds=1)
+    report = build_report(store.root, tmp_path / "out")
+    per_cell = next(t for t in report.tables if t.title.startswith("Per-cell"))
+    assert not any("[" in v for v in per_cell.frame["analogy_acc"])
+    assert any("have one seed: they get no interval and no verdict" in c
+               for c in report.conclusions)  # fmt: skip
+    assert not any("wide intervals" in c for c in report.conclusions)
+    pairs = next(t for t in report.tables if t.title == "torch vs gensim per cell")
+    assert set(pairs.frame["outcome"]) == {"inconclusive — one seed"}
+    asked = build_report(store.root, tmp_path / "asked", ReportOptions(items_only=True))
+    per_cell = next(t for t in asked.tables if t.title.startswith("Per-cell"))
+    assert all(v.endswith("items only") for v in per_cell.frame["analogy_acc"])
+    assert "Cells with one seed: item sampling only" in asked.markdown_path.read_text()

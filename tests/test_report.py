@@ -67,7 +67,7 @@ def test_markdown_report_contains_every_table_and_figure(report):
     assert "git\\_revision" in text and "torch version" in text  # provenance
     assert "| torch | ws353\\_spearman |" in text  # a best-config row
     assert "## Conclusions\n" in text
-    assert md_text("torch vs gensim, ws353_spearman (margin ±0.01)") in text
+    assert md_text("torch vs gensim, ws353_spearman (margin ±0.01;") in text
     assert all(w in text for w in ABSENT_SEED_WORDS)  # the skipped seed words are reported
 
 
@@ -123,16 +123,19 @@ def test_report_command_writes_both_files_elsewhere_leaving_the_study_untouched(
     assert main(argv) == 0
     assert sorted((str(p), p.stat().st_mtime_ns) for p in study_dir.rglob("*")) == before
     markdown = (out / "report.md").read_text()
-    assert "(margin ±0.05)" in markdown
+    assert "(margin ±0.05; " in markdown
     assert "not aligned" in markdown  # the overlay caption says so
     assert "seed words missing from a vocabulary, skipped: zzzz" in markdown
     assert (out / "report.html").stat().st_size > 0 and (out / "figures" / "pca_2d.png").exists()
     assert "wrote" in capsys.readouterr().out
 
 
-def test_report_rejects_a_non_positive_margin(report, capsys):
-    assert main(["report", str(report.html_path.parent), "--margin", "0"]) == 2
-    assert capsys.readouterr().err == "error: --margin must be positive, got 0.0\n"
+@pytest.mark.parametrize("margin", ["0", "-0.01", "inf", "1e999", "nan", "1_0", "٣", "0x1"])
+def test_report_rejects_a_margin_that_is_not_a_positive_plain_number(report, capsys, margin):
+    assert main(["report", str(report.html_path.parent), "--margin", margin]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: python -m study report: argument --margin: ")
+    assert err.count("\n") == 1 and repr(margin) in err
 
 
 def test_report_of_a_missing_study_is_a_one_line_error(tmp_path, capsys):

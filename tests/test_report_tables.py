@@ -10,7 +10,7 @@ from study.analysis import edge_warnings, throughput_table
 from study.config import RunConfig
 from study.inference import StudyItems
 from study.report import tables
-from study.report.findings import Findings, find
+from study.report.findings import Findings, assess_edges, find
 from study.results import ResultStore, RunRecord
 
 WS, AN = "ws353_spearman", "analogy_acc"
@@ -24,7 +24,7 @@ def runs() -> pd.DataFrame:
 @pytest.fixture
 def found(runs, tmp_path) -> Findings:
     """No per-item results here (no run folders): intervals are t over the two seeds."""
-    return find(StudyItems(ResultStore(tmp_path)), runs, [WS, AN], margin=0.01)
+    return find(StudyItems(ResultStore(tmp_path), runs), runs, [WS, AN], margin=0.01)
 
 
 def test_number_formats():
@@ -58,14 +58,32 @@ def test_per_cell(found, runs):
 
 def test_trainer_deltas(found):
     deltas = tables.trainer_deltas(found.pairs)
-    assert list(deltas.columns) == ["window", "alpha", "metric", "torch [95% CI]",
-                                    "gensim [95% CI]", "Δ [95% CI]", "p (Holm)",
-                                    "verdict"]  # fmt: skip
+    assert list(deltas.columns) == ["window", "alpha", "metric", "seeds", "torch [95% CI]",
+                                    "gensim [95% CI]", "Δ [95% CI]", "p difference",
+                                    "p equivalence", "outcome"]  # fmt: skip
     row = deltas.iloc[1].to_dict()
-    assert (row["window"], row["alpha"], row["metric"]) == ("2", "0.75", WS)
+    assert (row["window"], row["alpha"], row["metric"], row["seeds"]) == ("2", "0.75", WS, 2)
     assert row["Δ [95% CI]"] == "-0.020 [-0.020, -0.020]"  # the same Δ in both seeds
-    assert row["verdict"] == "different" and row["p (Holm)"] == "0"
+    assert row["outcome"] == "different" and row["p difference"] == "<0.001"
+    assert row["p equivalence"] == "1.000"  # |Δ| = 0.02 is outside ±0.01
     assert len(deltas) == 12  # 6 cells × 2 metrics
+
+
+def test_edges_say_whether_the_edge_is_significantly_better(found, runs):
+    """Every other cell is significantly worse here (the seed offsets cancel), so each edge
+    value beats the others; with a cell at another value tied, it does not."""
+    assessed = assess_edges(found, edge_warnings(runs))
+    window = next(w for w in assessed if (w.trainer, w.metric, w.field) == ("torch", WS, "window"))
+    assert window.significant and "significantly better than every other value" in str(window)
+    assert tables.edge_table([window]).iloc[0]["significantly better than the others"] == "yes"
+    best = next(b for b in found.best if (b.trainer, b.metric) == ("torch", WS))
+    other = next(v for v in best.others if v.cell["window"] == 2)
+    other.p_worse = 0.5  # now tied with the best
+    again = next(w for w in assess_edges(found, [window]))
+    assert again.significant is False and again.tied_values == (2,)
+    assert "not significantly better than window=2" in str(again)
+    cell = tables.edge_table([again]).iloc[0]["significantly better than the others"]
+    assert cell == "no: window=2 tied with the best"
 
 
 def test_seed_table(found):
@@ -77,7 +95,8 @@ def test_seed_table(found):
 def test_edge_speed_and_failed_tables(runs):
     edges = tables.edge_table(edge_warnings(runs))
     assert edges.iloc[0].to_dict() == {"trainer": "torch", "metric": WS, "hyperparameter": "window",
-                                       "best value": "5", "values tried": "2, 5"}  # fmt: skip
+                                       "best value": "5", "values tried": "2, 5",
+                                       "significantly better than the others": "–"}  # fmt: skip
     speed = tables.speed_table(throughput_table(runs)).set_index("trainer")
     assert speed.loc["torch", "words/s mean"] == "1,050" and speed.loc["gensim", "runs"] == 12
     by_cores = tables.speed_table(throughput_table(with_cores(runs)))

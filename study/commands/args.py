@@ -10,6 +10,8 @@ import argparse
 import re
 from collections.abc import Callable
 
+from study.errors import ConfigError
+
 _INT = re.compile(r"[+-]?[0-9]{1,30}")
 
 
@@ -54,3 +56,20 @@ def benchmark_list(text: str) -> list[str]:
         return [b.name for b in select(text)]
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_number(text: str) -> float:
+    """An argparse `type` for a number above 0, parsed like a config value (`parse_float`: a
+    plain finite decimal; 'inf', '1e999', '1_0' and Unicode digits are refused)."""
+    from study.config import parse_float
+
+    try:
+        value = parse_float("the value", text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text[:40]!r}")
+    return value
+
+
+positive_number.__name__ = "number"  # argparse names the type in some messages

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from study.commands.args import int_at_least
+from study.commands.args import int_at_least, positive_number
 from study.errors import StudyError
 from study.results import results_root
 
@@ -58,9 +58,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--margin",
-        type=float,
+        type=positive_number,
         default=0.01,
         help="torch vs gensim equivalence margin, in metric units (default: 0.01)",
+    )
+    parser.add_argument(
+        "--items-only-intervals",
+        action="store_true",
+        help="give cells with one seed an interval from the benchmark items alone, labelled "
+        "'items only' (it leaves out the seed spread; by default they get none)",
     )
     parser.add_argument("--results", default=None, help="results root for a study name")
     parser.set_defaults(func=report_command)
@@ -89,14 +95,13 @@ def report_command(args: argparse.Namespace) -> int:
         pca_trainer=args.pca_trainer,
         pca_words=args.pca_words,
         margin=args.margin,
+        items_only=args.items_only_intervals,
     )
     if args.pca_seeds is not None:
         words = tuple(dict.fromkeys(w.strip() for w in args.pca_seeds.split(",") if w.strip()))
         if not words:
             raise StudyError("--pca-seeds names no word; give them as W1,W2,...")
         options = dataclasses.replace(options, pca_seeds=words)
-    if not args.margin > 0:
-        raise StudyError(f"--margin must be positive, got {args.margin}")
     report = build_report(study_folder(args.study, args.results), args.out, options)
     for edge in report.edge_warnings:
         print(f"warning: {edge}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from study import figures
+from study import figures, stats
 from study.analysis import (
     available_metrics,
     edge_warnings,
@@ -29,7 +29,7 @@ from study.inference import DEFAULT_MARGIN, StudyItems
 from study.overlay import SEED_WORDS, plot_pca_overlays
 from study.redact import redact
 from study.report import publish, tables
-from study.report.findings import Findings, find
+from study.report.findings import MCB, Findings, assess_edges, find
 from study.report.render import NO_COMMAND, FigureEntry, Report, Table, render_html, render_markdown
 from study.results import ResultStore, load_table
 
@@ -50,6 +50,7 @@ class ReportOptions:
     pca_words: int = 300
     pca_seeds: tuple[str, ...] = tuple(SEED_WORDS)  # the words the overlays start from
     margin: float = DEFAULT_MARGIN  # torch vs gensim equivalence margin, in metric units
+    items_only: bool = False  # one-seed cells: an interval from the items alone, labelled
 
 
 def resolve_options(
@@ -121,13 +122,16 @@ def _build(
     # redacted here too: a study.json written before commands were stored redacted
     report.command = redact(str(store.read_study_info().get("command", NO_COMMAND)))
     metrics = available_metrics(runs)
-    report.edge_warnings = edge_warnings(runs, metrics)
+    items = StudyItems(store, runs, items_only=options.items_only)
+    findings = find(items, runs, metrics, options.margin)
+    report.edge_warnings = assess_edges(findings, edge_warnings(runs, metrics))
     if report.edge_warnings:
+        better = sum(1 for w in report.edge_warnings if w.significant)
         report.warnings.append(
-            f"{len(report.edge_warnings)} best values sit at the edge of the grid (see "
-            f"'{EDGE_TITLE}'): the optimum may lie outside the range tried"
+            f"{len(report.edge_warnings)} best values sit at the edge of the grid, {better} of "
+            f"them significantly better than every other value tried (see '{EDGE_TITLE}'): "
+            "there the optimum may lie outside the range tried"
         )
-    findings = find(StudyItems(store), runs, metrics, options.margin)
     report.conclusions = findings.conclusions
     add_tables(report, runs, metrics, findings)
     add_figures(report, store, runs, epochs, metrics, options, findings)
@@ -141,9 +145,12 @@ def _method_note(found: Findings, metrics: list[str]) -> str:
     methods = {found.intervals[f"{m}_method"].iloc[i] for m in metrics
                for i in range(len(found.intervals))}  # fmt: skip
     notes = {
-        "seeds+items": "Intervals combine seed spread and item sampling (docs/DESIGN.md).",
-        "items": "Cells with one seed: item sampling only.",
-        "seeds": "Runs without per-item results (items.npz): t over seeds only.",
+        stats.SEEDS_AND_ITEMS: "Intervals combine seed spread and item sampling (docs/DESIGN.md).",
+        stats.ITEMS_ONLY: "Cells with one seed: item sampling only (asked for with "
+        "--items-only-intervals; the seed spread is missing, so these cover less than 95%).",
+        stats.ONE_SEED_METHOD: "Cells with one seed: no interval (one seed says nothing about "
+        "the seed spread).",
+        stats.SEEDS_ONLY: "Runs without per-item results (items.npz): t over seeds only.",
     }
     return " ".join(notes[m] for m in notes if m in methods)
 
@@ -174,7 +181,10 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Fi
                 tables.best_configs(found, runs),
                 "Per trainer and metric: the cell with the highest mean over seeds, its 95% "
                 "interval (seeds and benchmark items), and the cells not significantly worse "
-                "than it (paired over matched seeds and the same items, Holm-corrected, 5%).",
+                f"than it ({MCB}: every pair of cells compared over matched seeds and the same "
+                "items, the best picked from the same data; a cell whose true value is the "
+                "highest is called worse in at most 5% of studies). Cells with fewer than two "
+                "matched seeds are never called worse (untested).",
             )
         )
         report.tables.append(
@@ -189,9 +199,13 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Fi
                 Table(
                     "torch vs gensim per cell",
                     tables.trainer_deltas(found.pairs),
-                    "Δ = torch − gensim over matched seeds and the same items (positive: torch "
-                    "better); p Holm-corrected over the cells of each metric; equivalent = the "
-                    f"90% interval lies within ±{found.margin:g} (two one-sided tests).",
+                    "torch, gensim and Δ = torch − gensim over their matched seeds and the same "
+                    "items (positive: torch better). Per metric, the difference test (two-sided "
+                    f"t) and the equivalence test (two one-sided tests, margin ±{found.margin:g}) "
+                    "of every cell form one family, 5% family-wise (Shaffer's modified Holm; "
+                    "p-values adjusted). Outcomes (Lakens 2018): equivalent; equivalent but "
+                    "different (significant, but inside the margin); different; inconclusive; "
+                    "inconclusive — one seed (never a verdict from one matched seed).",
                 )
             )
     if report.edge_warnings:
@@ -200,7 +214,9 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Fi
                 EDGE_TITLE,
                 tables.edge_table(report.edge_warnings),
                 "Per trainer and metric: swept hyperparameters whose best value (best cell per "
-                "value, mean over seeds) is the lowest or highest tried. Widen these ranges.",
+                "value, mean over seeds) is the lowest or highest tried, and whether it is "
+                "significantly better than every other value (no cell at another value is tied "
+                f"with the best: {MCB}). Widen the ranges where it is.",
             )
         )
     speed = throughput_table(runs)
@@ -217,8 +233,10 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Fi
                 tables.seed_table(found.seeds),
                 "From this study's own paired differences (median over them): the spread of "
                 "one seed's difference, the part from the benchmark's items that more seeds "
-                "cannot remove, the smallest true difference found with 80% power (5%, "
-                "two-sided) for a number of seeds, and the seeds needed for a given difference.",
+                "cannot remove, the smallest true difference that one paired comparison "
+                "(`study compare`: 5%, two-sided, its own degrees of freedom, simulated) finds "
+                "with 80% power for a number of seeds, and the seeds needed for a given "
+                "difference. Families of many comparisons need larger differences.",
             )
         )
     failed = tables.failed_runs(runs)

@@ -1,9 +1,12 @@
-"""The report's statistics: every cell with its interval, the cells tied with each best cell,
-torch vs gensim with equivalence verdicts, which swept values are significantly worse, the seed
-count a difference needs, and the conclusions in words (`study.inference` does the tests)."""
+"""The report's statistics: every cell with its interval, the cells not worse than each best cell
+(multiple comparisons with the best), torch vs gensim with the four outcomes, which swept values
+are significantly worse, whether a best value at the grid's edge is significantly better, the
+seed count a difference needs, and the conclusions in words (`study.inference` does the tests).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +14,12 @@ from typing import Any
 import pandas as pd
 
 from study import inference
-from study.analysis import fmt_value, sorted_values, swept_fields, trainers
+from study.analysis import EdgeWarning, fmt_value, sorted_values, swept_fields, trainers
 from study.inference import StudyItems, TrainerPair, Versus
 from study.stats import Estimate
 
 TIE_LIST = 6  # cells listed by name in the best-configurations table before "+N more"
+MCB = "multiple comparisons with the best, 5% family-wise"
 
 
 @dataclass
@@ -29,6 +33,11 @@ class Best:
     @property
     def ties(self) -> list[Versus]:
         return [v for v in self.others if inference.is_tied(v)]
+
+    @property
+    def untested(self) -> list[Versus]:
+        """Cells with fewer than two seeds matched with any other: never declared worse."""
+        return [v for v in self.others if v.p_worse != v.p_worse]
 
 
 @dataclass
@@ -70,9 +79,25 @@ def find(
     return findings
 
 
+def assess_edges(findings: Findings, warnings: list[EdgeWarning]) -> list[EdgeWarning]:
+    """Each edge warning with the other values of its field among the cells tied with the
+    best: none means the edge value is significantly better than every other value tried (the
+    multiple comparisons with the best put every possibly-best cell at that value)."""
+    out = []
+    for warning in warnings:
+        tied = findings.tied_cells(warning.trainer, warning.metric)
+        if not tied or warning.field not in tied[0]:
+            out.append(warning)
+            continue
+        others = {c[warning.field] for c in tied if c[warning.field] != warning.value}
+        values = tuple(v for v in warning.values if v in others)
+        out.append(dataclasses.replace(warning, tied_values=values))
+    return out
+
+
 def conclusions(findings: Findings, runs: pd.DataFrame) -> list[str]:
     """The significant effects in words: best cells and their ties, swept values that are
-    worse wherever they were tried, torch vs gensim verdicts."""
+    worse wherever they were tried, torch vs gensim outcomes, what one or two seeds allow."""
     lines = []
     fields = swept_fields(runs)
     for best in findings.best:
@@ -82,25 +107,49 @@ def conclusions(findings: Findings, runs: pd.DataFrame) -> list[str]:
         if not best.others:
             lines.append(line + ".")
             continue
+        untested = len(best.untested)
         if ties:
             line += (f"; {len(ties)} of {len(best.others)} other cells are not "
-                     "significantly worse (paired, Holm 5%): the data do not single it "
-                     "out")  # fmt: skip
+                     f"significantly worse ({MCB}): the data do not single it out")  # fmt: skip
+            if untested:
+                line += f" ({untested} of them untested: fewer than two matched seeds)"
         else:
-            line += "; every other cell is significantly worse (paired, Holm 5%)"
+            line += f"; every other cell is significantly worse ({MCB})"
         worse = _worse_values(best, fields, runs)
         if worse:
             line += "; significantly worse wherever tried: " + ", ".join(worse)
         lines.append(line + ".")
     for metric in dict.fromkeys(p.metric for p in findings.pairs):
-        counts = Counter(p.verdict for p in findings.pairs if p.metric == metric)
+        counts = Counter(p.outcome for p in findings.pairs if p.metric == metric)
         told = ", ".join(f"{v} in {n}" for v, n in counts.most_common())
-        lines.append(f"torch vs gensim, {metric} (margin ±{findings.margin:g}): {told} of "
+        lines.append(f"torch vs gensim, {metric} (margin ±{findings.margin:g}; difference and "
+                     f"equivalence tests of all cells in one 5% family): {told} of "
                      f"{sum(counts.values())} cells.")  # fmt: skip
-    if not findings.intervals.empty and findings.intervals["n"].min() < 3:
-        lines.append("Cells with fewer than 3 seeds have wide intervals: the seed spread is "
-                     "barely known (see 'How many seeds?').")  # fmt: skip
+    lines += seed_notes(findings.intervals)
     return lines
+
+
+def seed_notes(intervals: pd.DataFrame) -> list[str]:
+    """What one or two seeds allow, when some cell has so few."""
+    if intervals.empty:
+        return []
+    n = intervals["n"]
+    notes = []
+    if (n == 1).any():
+        notes.append(
+            f"{int((n == 1).sum())} cells have one seed: they get no interval and no verdict "
+            "(one seed says nothing about the seed-to-seed spread; intervals from the benchmark "
+            "items alone miss it, and covered far less than 95% in calibration: "
+            "benchmarks/bench_stats.py). Run more seeds, or ask for items-only intervals with "
+            "--items-only-intervals."
+        )
+    if (n == 2).any():
+        notes.append(
+            f"{int((n == 2).sum())} cells have two seeds: their intervals keep 95% coverage "
+            "but are wide, since one degree of freedom says little about the seed spread (see "
+            "'How many seeds?')."
+        )
+    return notes
 
 
 def _worse_values(best: Best, fields: list[str], runs: pd.DataFrame) -> list[str]:

@@ -11,7 +11,7 @@ from study.analysis import EdgeWarning, cell_fields, fmt_value, swept_fields
 from study.inference import TrainerPair, describe
 from study.report.findings import TIE_LIST, Findings
 from study.results import STATUS_DONE, RunRecord
-from study.stats import Estimate, format_interval
+from study.stats import ITEMS_ONLY, Estimate, format_interval
 
 
 def fmt_number(value: Any, digits: int = 3) -> str:
@@ -30,10 +30,11 @@ def format_keys(frame: pd.DataFrame) -> pd.DataFrame:
 
 def best_configs(findings: Findings, runs: pd.DataFrame) -> pd.DataFrame:
     """Per trainer and metric: the best cell with its interval, and the cells not
-    significantly worse than it (paired over seeds and items, Holm-corrected)."""
+    significantly worse than it (multiple comparisons with the best)."""
     rows = []
     for best in findings.best:
-        ties = [describe(v.cell) for v in best.ties]
+        ties = [describe(v.cell) + (" (untested)" if v in best.untested else "")
+                for v in best.ties]  # fmt: skip
         listed = "; ".join(ties[:TIE_LIST]) + (f"; +{len(ties) - TIE_LIST} more" if
                                                 len(ties) > TIE_LIST else "")  # fmt: skip
         rows.append(
@@ -56,9 +57,10 @@ def per_cell(intervals: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]
     out = format_keys(intervals[keys])
     for metric in metrics:
         out[metric] = [
-            format_interval(m, lo, hi)
-            for m, lo, hi in zip(intervals[metric], intervals[f"{metric}_low"],
-                                 intervals[f"{metric}_high"], strict=True)
+            format_interval(m, lo, hi) + (" items only" if how == ITEMS_ONLY and lo == lo else "")
+            for m, lo, hi, how in zip(intervals[metric], intervals[f"{metric}_low"],
+                                      intervals[f"{metric}_high"], intervals[f"{metric}_method"],
+                                      strict=True)
         ]  # fmt: skip
     out["n"] = intervals["n"]
     return out
@@ -66,29 +68,43 @@ def per_cell(intervals: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]
 
 def trainer_deltas(pairs: Sequence[TrainerPair]) -> pd.DataFrame:
     """One row per cell and metric: torch, gensim, Δ = torch − gensim (matched seeds and
-    items) with its interval, the Holm-corrected p-value and the equivalence verdict."""
+    items) with its interval, the family-adjusted p-values of the difference and equivalence
+    tests, and the outcome."""
     rows = []
     for pair in pairs:
-        row = {k: fmt_value(v) for k, v in pair.cell.items()}
+        row: dict[str, Any] = {k: fmt_value(v) for k, v in pair.cell.items()}
         diff = pair.difference
         row.update(
             {
                 "metric": pair.metric,
+                "seeds": "–" if diff is None else diff.n_seeds,
                 "torch [95% CI]": str(pair.torch),
                 "gensim [95% CI]": str(pair.gensim),
-                "Δ [95% CI]": "–" if diff is None else _signed(diff),
-                "p (Holm)": "–" if pair.p_holm != pair.p_holm else f"{pair.p_holm:.3g}",
-                "verdict": pair.verdict,
+                "Δ [95% CI]": "–" if diff is None else signed(diff),
+                "p difference": fmt_p(pair.verdict.p_different),
+                "p equivalence": fmt_p(pair.verdict.p_equivalent),
+                "outcome": pair.outcome,
             }
         )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _signed(e: Estimate) -> str:
+def fmt_p(p: float) -> str:
+    """A p-value to three decimals, "<0.001" below that, "–" when nothing was tested."""
+    if p != p:
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def signed(e: Estimate) -> str:
+    """Δ with a sign and its interval ("items only" when it comes from the items alone)."""
+    if e.value != e.value:
+        return "–"
     if e.low != e.low:
         return f"{e.value:+.3f}"
-    return f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+    tail = " items only" if e.method == ITEMS_ONLY else ""
+    return f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]{tail}"
 
 
 def seed_table(seeds: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -122,10 +138,20 @@ def edge_table(warnings: Sequence[EdgeWarning]) -> pd.DataFrame:
                 "hyperparameter": w.field,
                 "best value": fmt_value(w.value),
                 "values tried": ", ".join(fmt_value(v) for v in w.values),
+                "significantly better than the others": _edge_verdict(w),
             }
             for w in warnings
         ]
     )
+
+
+def _edge_verdict(warning: EdgeWarning) -> str:
+    if warning.tied_values is None:
+        return "–"
+    if not warning.tied_values:
+        return "yes"
+    tied = ", ".join(fmt_value(v) for v in warning.tied_values)
+    return f"no: {warning.field}={tied} tied with the best"
 
 
 def speed_table(speed: pd.DataFrame) -> pd.DataFrame:
