@@ -163,3 +163,27 @@ def test_commit_comes_from_git_or_is_passed_in(
     monkeypatch.setenv("W2V_COMMIT", "0123abc")
     assert _common.git_commit() == "0123abc"
     assert _common.report_header("x", "cpu", {})["commit"] == "0123abc"
+
+
+def test_stats_calibration_runs_every_procedure_on_tiny_settings(tmp_path: Path) -> None:
+    """bench_stats's procedures on a handful of simulated studies: every row has its rate,
+    Monte-Carlo s.e. and target, and the truths the models compute are what they simulate."""
+    import bench_stats
+
+    model = bench_stats.MODELS[2]  # accuracy, small seed effect
+    truth = model.truth(model.reference)
+    assert model.truth(model.quality_at(truth - 0.01)) == pytest.approx(truth - 0.01)
+    rows = bench_stats.intervals_and_compare(model, reps=3, n_resamples=40, seed=0)
+    rows += bench_stats.ties_with_the_best(model, reps=2, n_resamples=40, seed=0, half_worse=True)
+    rows += bench_stats.trainer_family(model, reps=2, n_resamples=40, seed=0)
+    procedures = {r["procedure"] for r in rows}
+    assert {"cell interval coverage", "compare verdict from one seed",
+            "ties with the best: false 'worse' (family-wise)",
+            "torch vs gensim: any false claim (family-wise)"} <= procedures  # fmt: skip
+    for row in rows:
+        assert 0 <= row["rate"] <= 1 and row["mc_se"] > 0 and row["target"]
+    one_seed = [r for r in rows if r["procedure"] == "compare verdict from one seed"]
+    assert one_seed[0]["rate"] == 0 and one_seed[0]["pass"]
+    assert bench_stats.check("coverage in [0.93, 0.97]", 0.915, 0.01)  # within 2 s.e.
+    assert not bench_stats.check("coverage in [0.93, 0.97]", 0.99, 0.005)
+    assert not bench_stats.check("≤ 0.05", 0.09, 0.01)
