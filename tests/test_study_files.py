@@ -223,7 +223,7 @@ def test_compare_leaves_out_runs_with_damaged_files(synthetic, tmp_path, capsys,
         assert main([*argv, "--where", "trainer=torch"]) == 0
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and len(set(damaged_warnings(caplog))) == 4
-    assert "over seeds 2" in captured.out  # the one seed both cells still have
+    assert "over the seeds both finished: 2;" in captured.out  # the one seed both cells still have
 
 
 ARRAY_EDITS = st.sampled_from(["drop", "2d", "text", "float", "negate", "nan", "inf", "short",
