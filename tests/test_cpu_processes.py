@@ -96,7 +96,8 @@ def reference_vectors(corpus: EncodedCorpus, cfg: RunConfig) -> tuple[np.ndarray
 def test_one_worker_is_the_single_process_path_bit_for_bit(corpus: EncodedCorpus) -> None:
     cfg = one_worker_config()
     result = fit(corpus, cfg)
-    assert result.info == {"kernel": "torch", "cpu_path": "threads", "cpu_threads": 1}
+    assert result.info == {"kernel": "torch", "cpu_path": "threads", "cpu_threads": 1,
+                           "device": "cpu", "neg_draw": "center"}  # fmt: skip
     w_in, w_out = reference_vectors(corpus, cfg)
     assert np.array_equal(result.vectors.vectors, w_in)
     assert np.array_equal(result.output_vectors, w_out)
