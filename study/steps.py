@@ -1,13 +1,15 @@
 """The training step a run actually used, as one label for the runs table (`step`): the kernel,
 the negatives as drawn, the device kind and, for the torch trainer on the CPU, the CPU path —
-`torch/center/cpu`, `triton/pair/cuda`, `gensim/pair/cpu`, `torch/softmax/cpu/threads`.
+`torch/center/cpu/threads`, `torch/center/cpu/processes`, `triton/pair/cuda`, `gensim/pair/cpu`.
 
 `kernel=auto` is the Triton kernel on CUDA and the batched torch step on the CPU under one run
 id, so the config alone does not say which algorithm trained; the trainers record it in
 `metrics.json` (`provenance.trainer`: kernel, neg_draw, device, cpu_path) and the analysis
 keeps runs of different steps in different cells. Runs stored before that are read from what
-they have: the config, `provenance.device`, and the fact that a torch run without a recorded
-kernel predates the Triton kernels (so took the torch step); what cannot be known is "unknown".
+they have: the config, `provenance.device`, and the facts that a torch run without a recorded
+kernel predates the Triton kernels (so took the torch step) and a torch run on the CPU without
+a recorded CPU path predates the worker processes (so took the threads path); what cannot be
+known is "unknown".
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def step_label(config: RunConfig, result: Mapping[str, Any]) -> str:
         negatives = _negatives(config, kernel, info)
     parts = [kernel, negatives, device]
     cpu_path = _text(info.get("cpu_path"))
+    if not cpu_path and config.trainer == "torch" and device == "cpu" and kernel != UNKNOWN:
+        cpu_path = "threads"  # before the worker processes, every CPU run took the threads path
     if cpu_path:
         parts.append(cpu_path)
     return "/".join(parts)

@@ -32,8 +32,8 @@ def done(trainer: dict | None = None, device: str | None = None) -> dict:
     [
         (RunConfig(trainer="gensim"), done({"workers": 2}), "gensim/pair/cpu"),
         (RunConfig(trainer="gensim", model="cbow"), done(), "gensim/center/cpu"),
-        (RunConfig(), done({"kernel": "torch", "device": "cpu", "neg_draw": "center"}),
-         "torch/center/cpu"),
+        (RunConfig(), done({"kernel": "torch", "device": "cpu", "neg_draw": "center",
+                            "cpu_path": "threads"}), "torch/center/cpu/threads"),
         (RunConfig(neg_draw="pair"), done({"kernel": "triton", "device": "cuda",
                                            "neg_draw": "pair", "programs": 9}),
          "triton/pair/cuda"),
@@ -41,13 +41,17 @@ def done(trainer: dict | None = None, device: str | None = None) -> dict:
                             "cpu_path": "processes"}), "torch/center/cpu/processes"),
         (RunConfig(objective="softmax"), done({"kernel": "torch", "device": "cuda"}),
          "torch/softmax/cuda"),
+        # before the worker processes, every torch run on the CPU took the threads path
+        (RunConfig(), done({"kernel": "torch", "device": "cpu", "neg_draw": "center"}),
+         "torch/center/cpu/threads"),
         # recorded before neg_draw and device were: from the kernel and provenance.device
         (RunConfig(neg_draw="pair"), done({"kernel": "triton", "programs": 4},
                                           "cuda: NVIDIA H200"), "triton/pair/cuda"),
         (RunConfig(model="cbow"), done({"kernel": "triton"}, "cuda: NVIDIA H200"),
          "triton/center/cuda"),
         # before the Triton kernels existed every torch run took the torch step
-        (RunConfig(), done({"cpu_threads": 2}, "cpu: x86_64 (2 cores)"), "torch/center/cpu"),
+        (RunConfig(), done({"cpu_threads": 2}, "cpu: x86_64 (2 cores)"),
+         "torch/center/cpu/threads"),
         (RunConfig(), done(), "torch/center/unknown"),
         (RunConfig(), {"status": "failed"}, "unknown/unknown/unknown"),
         (RunConfig(), done({"kernel": 7, "device": "gpu\n"}), "torch/center/unknown"),
@@ -64,7 +68,7 @@ def set_trainer_info(store: ResultStore, run_id: str, info: dict) -> None:
     path.write_text(json.dumps(record))
 
 
-CPU = {"kernel": "torch", "device": "cpu", "neg_draw": "center"}
+CPU = {"kernel": "torch", "device": "cpu", "neg_draw": "center", "cpu_path": "processes"}
 GPU = {"kernel": "triton", "device": "cuda", "neg_draw": "center"}
 
 
@@ -82,18 +86,22 @@ def mixed(tmp_path):
 
 def test_runs_of_two_steps_never_share_a_cell(mixed):
     runs, _ = load_table(mixed, save=False)
-    assert set(runs["step"]) == {"torch/center/cpu", "triton/center/cuda", "gensim/pair/cpu"}
+    assert set(runs["step"]) == {
+        "torch/center/cpu/processes",
+        "triton/center/cuda",
+        "gensim/pair/cpu",
+    }
     assert cell_fields(runs) == ["trainer", "step", "alpha"]
     table = cell_table(runs, ["analogy_acc"])
     torch_cells = table[table["trainer"] == "torch"]
     assert len(torch_cells) == 4 and set(torch_cells["n"]) == {2, 1}
     items = inference.StudyItems(mixed, runs, n_resamples=200)
     best, _, others = inference.best_and_ties(items, runs, "analogy_acc", "torch")
-    assert best["step"] == "torch/center/cpu" and len(others) == 3
+    assert best["step"] == "torch/center/cpu/processes" and len(others) == 3
     # each torch cell is compared with gensim's one cell at its alpha
     pairs = inference.trainer_comparison(items, runs, ["analogy_acc"])
     assert sorted((p.cell["step"], p.difference.n_seeds) for p in pairs) == [
-        ("torch/center/cpu", 2), ("torch/center/cpu", 2),
+        ("torch/center/cpu/processes", 2), ("torch/center/cpu/processes", 2),
         ("triton/center/cuda", 1), ("triton/center/cuda", 1)]  # fmt: skip
     assert {p.outcome for p in pairs if p.cell["step"].startswith("triton")} == {
         "inconclusive — one seed"
@@ -102,7 +110,7 @@ def test_runs_of_two_steps_never_share_a_cell(mixed):
 
 def test_compare_selects_a_step(mixed, capsys):
     root = str(mixed.root)
-    cpu, gpu = "step=torch/center/cpu", "step=triton/center/cuda"
+    cpu, gpu = "step=torch/center/cpu/processes", "step=triton/center/cuda"
     assert main(["compare", root, "--where", "trainer=torch", "--a", "alpha=0.5",
                  "--b", "alpha=1"]) == 2  # fmt: skip
     assert "pin the others with --where" in capsys.readouterr().err  # two steps per side
