@@ -28,13 +28,15 @@ results/bench/stats-calibration.json (`--quick`: stats-calibration-quick.json).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import _common
@@ -415,7 +417,7 @@ class Plan:
 
 QUICK = Plan(intervals=150, ties=60, family=100, planner=100, pilot=100, n_resamples=200,
              models_for_ties=("accuracy",))  # fmt: skip
-FULL = Plan(intervals=800, ties=300, family=400, planner=400, pilot=300, n_resamples=1000,
+FULL = Plan(intervals=800, ties=200, family=300, planner=300, pilot=200, n_resamples=1000,
             models_for_ties=("accuracy", "spearman"))  # fmt: skip
 
 
@@ -424,20 +426,21 @@ def jobs(plan: Plan) -> list[tuple[str, Any]]:
     the order or the process that runs them)."""
     out: list[tuple[str, Any]] = []
     n = plan.n_resamples
+    for i, model in enumerate(MODELS):  # intervals and verdicts first, the planner last
+        out.append((f"intervals {model.name}", partial(intervals_and_compare, model,
+                                                       plan.intervals, n, 100 + i)))  # fmt: skip
     for i, model in enumerate(MODELS):
-        name = model.name
-        out.append((f"intervals {name}", partial(intervals_and_compare, model, plan.intervals,
-                                                 n, 100 + i)))  # fmt: skip
-        out.append((f"planner {name}", partial(planner, model, plan.planner, n, 200 + i,
-                                               plan.pilot)))  # fmt: skip
-        if model.seed_effect == "large":
-            out.append((f"family {name}", partial(trainer_family, model, plan.family, n,
-                                                  300 + i)))  # fmt: skip
-            if model.kind in plan.models_for_ties:
-                for half in (False, True):
-                    ties = partial(ties_with_the_best, model, plan.ties, n, 400 + 2 * i + half,
-                                   half)  # fmt: skip
-                    out.append((f"ties {name}", ties))
+        if model.seed_effect != "large":
+            continue
+        out.append((f"family {model.name}", partial(trainer_family, model, plan.family, n,
+                                                    300 + i)))  # fmt: skip
+        if model.kind in plan.models_for_ties:
+            for half in (False, True):
+                ties = partial(ties_with_the_best, model, plan.ties, n, 400 + 2 * i + half, half)
+                out.append((f"ties {model.name}", ties))
+    for i, model in enumerate(MODELS):
+        out.append((f"planner {model.name}", partial(planner, model, plan.planner, n, 200 + i,
+                                                     plan.pilot)))  # fmt: skip
     return out
 
 
@@ -446,8 +449,12 @@ def _timed(job: Any) -> tuple[list[dict], float]:
     return job(), time.process_time() - started
 
 
-def run(plan: Plan, workers: int) -> tuple[list[dict], float]:
-    """All jobs on `workers` processes; returns the rows in job order and their CPU seconds."""
+def run(
+    plan: Plan, workers: int, done_so_far: Callable[[list[dict], float], None] | None = None
+) -> tuple[list[dict], float]:
+    """All jobs on `workers` processes; returns the rows in job order and their CPU seconds.
+    `done_so_far` gets the rows finished so far after each job (a long run keeps its results
+    if it is stopped)."""
     todo = jobs(plan)
     results: dict[int, list[dict]] = {}
     cpu = 0.0
@@ -459,6 +466,8 @@ def run(plan: Plan, workers: int) -> tuple[list[dict], float]:
             cpu += seconds
             print(f"[{len(results)}/{len(todo)}] {todo[k][0]}: {seconds:.0f} s CPU",
                   file=sys.stderr, flush=True)  # fmt: skip
+            if done_so_far is not None:
+                done_so_far([row for j in sorted(results) for row in results[j]], cpu)
     return [row for k in range(len(todo)) for row in results[k]], cpu
 
 
@@ -474,20 +483,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
               "models": [{"name": m.name, "seed_scale": m.seed_scale} for m in MODELS]}  # fmt: skip
     report = _common.report_header("stats-calibration", "cpu", config)
     started = time.perf_counter()
-    rows, cpu = run(plan, args.workers)
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["cpu_seconds"] = round(cpu, 1)
-    report["workers"] = args.workers
-    report["rows"] = rows
+    name = "stats-calibration-quick.json" if args.quick else "stats-calibration.json"
+    path = args.out or _common.BENCH_DIR / name
+
+    def record(rows: list[dict], cpu: float, complete: bool = False) -> None:
+        report["complete"] = complete  # False: a run stopped part-way (the jobs done so far)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        report["cpu_seconds"] = round(cpu, 1)
+        report["workers"] = args.workers
+        report["rows"] = rows
+        report["all_pass"] = all(r["pass"] for r in rows)
+        if not complete:
+            _common.atomic_write_text(Path(path), json.dumps(_common._clean(report), indent=2))
+
+    rows, cpu = run(plan, args.workers, record)
+    record(rows, cpu, complete=True)
     failed = [r for r in rows if not r["pass"]]
-    report["all_pass"] = not failed
     for row in rows:
         mark = "ok  " if row["pass"] else "FAIL"
         print(f"{mark} {row['procedure']:<52} {row['model']:<40} seeds={row['seeds']}"
               f"{' ' + row['cells'] if 'cells' in row else ''}: {row['rate']:.3f} ± "
               f"{row['mc_se']:.3f} (target {row['target']})")  # fmt: skip
-    name = "stats-calibration-quick.json" if args.quick else "stats-calibration.json"
-    _common.write_report(report, args.out or _common.BENCH_DIR / name)
+    _common.write_report(report, path)
     print(f"{len(rows) - len(failed)} of {len(rows)} within target; {report['seconds']} s "
           f"({cpu:.0f} s CPU on {args.workers} processes)")  # fmt: skip
     return report
