@@ -203,7 +203,8 @@ def _report(text: str, tmp: Path) -> Report:
     report.command = text
     report.warnings = [text]
     report.conclusions = [text]
-    frame = pd.DataFrame({"config": [text], text or "x": [1.5]})
+    # a list of columns, not a dict: the text "config" must not merge the two columns
+    frame = pd.DataFrame([[text, 1.5]], columns=["config", text or "x"])
     report.tables = [Table(text, frame, text)]
     report.figures = [FigureEntry(text, figure, text)]
     report.provenance = pd.DataFrame({"key": ["host"], "value": [text]})
