@@ -86,9 +86,12 @@ def test_grid_gpus_errors_are_one_line(tmp_path: Path, monkeypatch, capsys) -> N
 
 # -- a whole grid over two fake GPUs (slow: three interpreters) -----------------------------------
 def grid_command(results: Path, corpus: Path) -> list[str]:
+    # 600 epochs of the planted corpus: a cell trains for seconds, longer than the launcher's
+    # grace after SIGTERM (GRACE_SECONDS), so the stop always lands inside the grid (with 3
+    # epochs a worker finished the whole grid within the grace on a fast CI machine).
     return [sys.executable, "-m", "study", "grid", "--study", "gpus", "--results", str(results),
             "--gpus", "all", "--grid", "alpha=0.5,1.0", "window=2,3", "--set",
-            f"corpus={corpus}", "dim=16", "epochs=3", "min_count=1", "workers=1",
+            f"corpus={corpus}", "dim=16", "epochs=600", "min_count=1", "workers=1",
             "probe_pairs=256"]  # fmt: skip
 
 
