@@ -84,20 +84,39 @@ class StudyItems:
         """A − B over the seeds both cells finished (None: no seed in common). `metric_b`:
         B's metric when it differs from A's (w+c against w of the same runs: the same items,
         so the same resamples)."""
+        return self.contrast([(a, b)], metric, metric_b)
+
+    def contrast(
+        self,
+        pairs: Sequence[tuple[pd.DataFrame, pd.DataFrame]],
+        metric: str,
+        metric_b: str | None = None,
+    ) -> Estimate | None:
+        """The mean of A − B over matched cell pairs (A, B), paired by seed: each seed's value
+        is the average of its pairs' differences, over the seeds every cell of every pair
+        finished (None: no such seed). It is `stats.combine` with weights ±1/len(pairs), so
+        the interval runs over seeds and items exactly as for one pair (`paired`)."""
         metric_b = metric if metric_b is None else metric_b
-        seeds = matched_seeds(a, b)
+        common = [set(matched_seeds(a, b)) for a, b in pairs]
+        seeds = sorted(set.intersection(*common)) if common else []
         if not seeds:
             return None
-        a_ids = [_run_of(a, s) for s in seeds]
-        b_ids = [_run_of(b, s) for s in seeds]
-        key = ("paired", metric, metric_b, tuple(a_ids), tuple(b_ids))
+        ids = [([_run_of(a, s) for s in seeds], [_run_of(b, s) for s in seeds]) for a, b in pairs]
+        key = ("contrast", metric, metric_b, tuple((tuple(x), tuple(y)) for x, y in ids))
         if key not in self._cache:
-            units = []
-            for ra, rb in zip(a_ids, b_ids, strict=True):
-                da, db = self.draws(ra, metric), self.draws(rb, metric_b)
-                if da is not None and db is not None and da.n_items == db.n_items:
-                    units.append([(1.0, da), (-1.0, db)])
-            values = [_value(a, s, metric) - _value(b, s, metric_b) for s in seeds]
+            weight = 1.0 / len(pairs)
+            units: list[list[tuple[float, Draws]]] = []
+            for i in range(len(seeds)):
+                unit: list[tuple[float, Draws]] = []
+                for a_ids, b_ids in ids:
+                    da, db = self.draws(a_ids[i], metric), self.draws(b_ids[i], metric_b)
+                    if da is None or db is None or da.n_items != db.n_items:
+                        break
+                    unit += [(weight, da), (-weight, db)]
+                else:
+                    units.append(unit)
+            values = [weight * sum(_value(a, s, metric) - _value(b, s, metric_b) for a, b in pairs)
+                      for s in seeds]  # fmt: skip
             self._cache[key] = self._estimate(units, len(seeds), pd.Series(values))
         return self._cache[key]
 

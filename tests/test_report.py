@@ -9,7 +9,7 @@ import pytest
 from report_fixtures import ABSENT_SEED_WORDS, COMMAND, FAILED_ERROR, build_small_study
 
 from study.cli import main
-from study.report import EDGE_TITLE, build_report
+from study.report import EDGE_TITLE, build_report, literature
 from study.report.render import md_text
 
 
@@ -23,6 +23,8 @@ EXPECTED_TABLES = [
     "Best configurations",
     "Per-cell results (mean [95% CI] over seeds)",
     "torch vs gensim per cell",
+    literature.TITLE,  # w+c − w only: the study sweeps alpha 0.5, 1 and one negative value
+    literature.LAYOUT_TITLE,
     "Throughput (training words/s per trainer)",
     "How many seeds?",
     "Failed runs",
@@ -46,7 +48,7 @@ EXPECTED_FIGURES = {
 def test_report_lists_every_table_and_figure(report):
     expected = list(EXPECTED_TABLES)
     if report.edge_warnings:  # with 2-value axes nearly always; ties can avoid it
-        expected.insert(3, EDGE_TITLE)
+        expected.insert(5, EDGE_TITLE)
         assert any("edge of the grid" in w for w in report.warnings)
     assert [t.title for t in report.tables] == expected
     assert {f.path.stem for f in report.figures} == EXPECTED_FIGURES
@@ -69,6 +71,8 @@ def test_markdown_report_contains_every_table_and_figure(report):
     assert "## Conclusions\n" in text
     assert md_text("torch vs gensim, ws353_spearman (margin ±0.01;") in text
     assert all(w in text for w in ABSENT_SEED_WORDS)  # the skipped seed words are reported
+    assert md_text("(a) context distribution smoothing 0.75 beats none (alpha 1): not") in text
+    assert "| torch | 2 | 5 | 0.5 | w+c |" in text  # the paper's layout: trainer, window, ...
 
 
 def test_html_report_is_self_contained(report):

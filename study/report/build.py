@@ -28,7 +28,7 @@ from study.errors import StudyError
 from study.inference import DEFAULT_MARGIN, StudyItems
 from study.overlay import SEED_WORDS, plot_pca_overlays
 from study.redact import redact
-from study.report import publish, tables
+from study.report import literature, publish, tables
 from study.report.findings import MCB, Findings, assess_edges, find
 from study.report.render import NO_COMMAND, FigureEntry, Report, Table, render_html, render_markdown
 from study.results import ResultStore, load_table
@@ -133,7 +133,7 @@ def _build(
             "there the optimum may lie outside the range tried"
         )
     report.conclusions = findings.conclusions
-    add_tables(report, runs, metrics, findings)
+    add_tables(report, runs, metrics, findings, items)
     add_figures(report, store, runs, epochs, metrics, options, findings)
     report.provenance = tables.provenance_table(store.finished_runs())
     atomic_write_text(report.markdown_path, render_markdown(report))
@@ -173,7 +173,9 @@ def summary(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Findings) -> None:
+def add_tables(
+    report: Report, runs: pd.DataFrame, metrics: list[str], found: Findings, items: StudyItems
+) -> None:  # fmt: skip
     if metrics:
         report.tables.append(
             Table(
@@ -208,6 +210,7 @@ def add_tables(report: Report, runs: pd.DataFrame, metrics: list[str], found: Fi
                     "inconclusive — one seed (never a verdict from one matched seed).",
                 )
             )
+    literature.add_section(report, items, runs, found.margin)
     if report.edge_warnings:
         report.tables.append(
             Table(
