@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "study.commands.eval",
     "study.commands.report",
     "study.commands.compare",
+    "study.commands.findings",
 ]
 
 

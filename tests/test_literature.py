@@ -1,9 +1,10 @@
 """The literature check (Levy et al. 2015): verdicts on a synthetic study with planted effects,
-the matched-cell contrast, `grid --preset levy2015` + `report` end to end, and the one-line
-note of a study without the cells."""
+the matched-cell contrast, `grid --preset levy2015` + `report` end to end, the `findings`
+write-up, and the one-line note of a study without the cells."""
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -190,16 +191,17 @@ def test_only_the_claims_the_cells_allow_are_checked(tmp_path: Path):
     assert "(a) context distribution smoothing" in literature.method_note(found)
 
 
-# -- end to end: grid --preset levy2015, report ------------------------------------------
+# -- end to end: grid --preset levy2015, report, findings ------------------------------------------
 BENCHMARKS = "ws353_sim,analogy"  # two of the paper's sets the seed-word corpus covers
 
 
 @pytest.fixture
 def fewer_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The report's statistics on 100 item resamples (1,000 by default): the
+    """The report's and the write-up's statistics on 100 item resamples (1,000 by default): the
     same code, a tenth of the bootstrap time."""
     fast = partial(StudyItems, n_resamples=100)
     monkeypatch.setattr("study.report.build.StudyItems", fast)
+    monkeypatch.setattr("study.report.writeup.StudyItems", fast)
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +236,53 @@ def test_grid_and_report_show_the_literature_check(levy_study: Path, fewer_resam
     assert "| window | negative | alpha | vectors | WS353 similarity | Google analogies |" in layout
     assert layout.count("\n| 2 | ") == 8  # window 2: 2 negative x 2 alpha x (w, w+c)
     assert md_text("Levy et al. (2015) (a) context distribution smoothing") in markdown
+
+
+def test_findings_write_up_is_standalone_and_regenerates_identically(
+    levy_study: Path, tmp_path: Path, fewer_resamples
+):
+    notes = tmp_path / "notes.md"
+    notes.write_text("Hand-written: **as is**, <b>raw</b> | kept.\n\n- a list\n")
+    other = tmp_path / "levy-tiny-copy"  # the second study: negative=1 only, so no claim (b)
+    shutil.copytree(levy_study, other)
+    runs, _ = load_table(other)
+    for run_id in runs.loc[runs["negative"] == 5, "run_id"]:
+        shutil.rmtree(other / "runs" / run_id)
+    written = tmp_path / "docs" / "findings" / "levy.md"  # folders made as needed
+    argv = ["findings", "levy2015", str(levy_study), "--contrast", str(other),
+            "--notes", str(notes), "--out", str(written)]  # fmt: skip
+    assert main(argv) == 0
+    first = written.read_bytes()
+    assert main(argv) == 0
+    assert written.read_bytes() == first  # regenerated: the same bytes
+    text = first.decode()
+    assert "python -m study findings levy2015 " in text  # how to regenerate it
+    info = (levy_study / "study.json").read_text()
+    assert "--preset levy2015" in info and "python -m study grid --preset levy2015" in text
+    for heading in ["## The study", "### Command", "### Config", "### Machine", "### Commit",
+                    "## Claims", "## Results in the paper's layout",
+                    f"## The same claims in {md_text('levy-tiny-copy')}", "## Notes"]:  # fmt: skip
+        assert f"\n{heading}" in text, heading
+    assert text.endswith(notes.read_text())  # verbatim, last
+    assert "| negative | swept: 1, 5 |" in text and "| dim | 8 |" in text
+    assert "| device | cpu" in text and "| host |" not in text
+    assert f"corpus: {md_text(levy_study.parent / 'seed_words.txt')}" in text  # escaped: seed\\_
+    side = text.split("## The same claims in")[1]
+    assert side.count(" | w+c − w | ") == 2  # one row per benchmark, both studies side by side
+    missing = [row for row in side.splitlines() if row.endswith(" | – | – |")]  # not in the copy
+    assert len(missing) == 2 and all("| negative=5 − negative=1 |" in row for row in missing)
+
+
+def test_findings_of_a_study_without_the_cells_is_one_line(tmp_path: Path, capsys):
+    store = build_store(tmp_path, seeds=2, trainers=("torch",))
+    assert main(["findings", "levy2015", str(store.root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no literature check to write up: left out" in err
+    assert len(err.strip().splitlines()) == 1
+    # a notes file that cannot be read is one line too, before any work
+    assert main(["findings", "levy2015", str(store.root), "--notes", str(tmp_path)]) == 2
+    notes_err = capsys.readouterr().err
+    assert notes_err.startswith("error: --notes ") and "(a directory)" in notes_err
 
 
 def test_contrast_cells_match_on_every_other_field():
