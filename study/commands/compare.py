@@ -20,12 +20,12 @@ def register(subparsers: Any) -> None:
         "compare",
         help="compare two cells of a study: paired difference with a 95%% interval",
         description="Compare cell A with cell B of a study on every metric, over the seeds "
-        "both finished and the same benchmark items: each cell's mean with its 95%% interval, "
+        "both finished and the same benchmark items: each cell's mean with its 95% interval, "
         "the paired difference A − B with its interval, and one of four outcomes (Lakens "
         "2018): equivalent (|A − B| < margin, two one-sided tests), equivalent but different "
         "(significant, yet inside the margin), different, inconclusive; 'inconclusive — one "
         "seed' with one matched seed. Per metric, the difference and equivalence tests are one "
-        "family at 5%%. Fields not named in --a, --b or --where must leave one cell per side. "
+        "family at 5%. Fields not named in --a, --b or --where must leave one cell per side. "
         "The pseudo-field vectors=w|w+c (default w) scores the input vectors or their sum with "
         "the output vectors: --a vectors=w+c --b vectors=w compares them within the same runs.",
     )

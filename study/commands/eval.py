@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
         description="Print Spearman ρ and coverage of every word-pair benchmark (WS353 and its "
         "similarity/relatedness splits, MEN, MTurk-287, Rare Words, SimLex-999), accuracy "
         "(3CosAdd, 3CosMul) and coverage of the Google and MSR analogies with a per-section "
-        "table, each with a 95%% interval over its items, and nearest neighbours.",
+        "table, each with a 95% interval over its items, and nearest neighbours.",
     )
     parser.add_argument("vectors", help="word2vec text/binary file or gensim KeyedVectors (.kv)")
     parser.add_argument(
