@@ -101,12 +101,15 @@ def test_one_worker_is_the_single_process_path_bit_for_bit(corpus: EncodedCorpus
     w_in, w_out = reference_vectors(corpus, cfg)
     assert np.array_equal(result.vectors.vectors, w_in)
     assert np.array_equal(result.output_vectors, w_out)
-    digest = hashlib.sha256(w_in.tobytes() + w_out.tobytes()).hexdigest()
-    if torch.__version__.startswith("2.13.0") and torch.backends.cpu.get_cpu_capability() == (
-        "AVX512"
-    ):
+    # Pinned against the values stored when the worker processes came in. Rounding differs
+    # between CPUs of the same ISA level (an AVX512 AMD EPYC VM gave losses 3e-9 away), so the
+    # losses are pinned to 1e-6 everywhere (a changed schedule, sampler or step moves them far
+    # more), and the bytes where the floating point reproduces the recording machine's losses.
+    losses = [row["loss"] for row in result.epochs]
+    assert losses == pytest.approx(STORED_LOSSES, rel=1e-6)
+    if losses == STORED_LOSSES:
+        digest = hashlib.sha256(w_in.tobytes() + w_out.tobytes()).hexdigest()
         assert digest == STORED_SHA256
-        assert [row["loss"] for row in result.epochs] == STORED_LOSSES
 
 
 # -- the process path -------------------------------------------------------------------------
