@@ -465,8 +465,8 @@ def verdicts(
     different" (both), "inconclusive" (neither). Both tests of every comparison form ONE family,
     adjusted by Shaffer's modified Holm procedure (`shaffer`): every claim of the family holds at
     `alpha` family-wise. Comparisons with one matched seed or none are not tested."""
-    if not margin > 0:
-        raise ValueError("the equivalence margin must be positive")
+    if not (margin > 0 and math.isfinite(margin)):  # an infinite margin: all "equivalent"
+        raise ValueError("the equivalence margin must be positive and finite")
     differences = pool_seed_spread(differences)
     tested = [i for i, d in enumerate(differences) if d is not None and d.testable]
     raw = [differences[i].p_value for i in tested]  # type: ignore[union-attr]

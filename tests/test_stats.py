@@ -224,8 +224,9 @@ def test_the_four_outcomes():
     assert stats.verdict(None, margin) == stats.NO_SEEDS
     # TOST p: the larger one-sided p, e.g. exactly at the margin it is 0.5
     assert stats.tost_p(estimate_of(0.01, 0.004), margin) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="positive"):
-        stats.verdicts([estimate_of(0.0, 0.001)], 0.0)
+    for margin in (0.0, -0.01, math.inf, math.nan):  # inf made everything "equivalent"
+        with pytest.raises(ValueError, match="positive"):
+            stats.verdicts([estimate_of(0.0, 0.001)], margin)
 
 
 def test_difference_and_equivalence_tests_are_one_family():
@@ -321,6 +322,19 @@ def test_seed_planning_numbers():
     assert n is not None and stats.detectable_difference(0.02, 0.0, n) <= 0.02
     assert stats.detectable_difference(0.02, 0.0, n - 1) > 0.02
     assert stats.seeds_needed(0.01, seed_sd=0.02, item_se=0.01, n_items=353) is None
+
+
+def test_the_planner_uses_the_tests_own_degrees_of_freedom():
+    """When the benchmark items carry nearly all the variance, the paired test has many
+    degrees of freedom even with two seeds (`combine`'s df), so it is nearly a z test and
+    detects (z_0.975 + z_0.8) · SE with 80% power. A planner with n − 1 df on the whole SE
+    (t_0.975 = 12.7 at 2 seeds) said 5× more; the bound on the seed part must not push it far
+    from z either."""
+    z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
+    for n in (2, 3, 5):
+        se = math.sqrt(0.001**2 / n + 0.01**2)
+        found = stats.detectable_difference(0.001, 0.01, n, n_items=2000)
+        assert found == pytest.approx(z * se, rel=0.03), n
 
 
 def test_format_interval():

@@ -108,6 +108,20 @@ def test_runs_of_two_steps_never_share_a_cell(mixed):
     }
 
 
+def test_the_threads_and_processes_cpu_paths_never_share_a_cell(tmp_path):
+    """Both are the torch step on the CPU, but Hogwild workers and one process's batched steps
+    are two algorithms: a study resumed after the worker processes came keeps them apart."""
+    store = build_store(tmp_path, seeds=2, trainers=("torch",))
+    runs, _ = load_table(store, save=False)
+    threads = {**CPU, "cpu_path": "threads"}
+    for row in runs.itertuples():
+        set_trainer_info(store, row.run_id, threads if row.seed == 0 else CPU)
+    runs, _ = load_table(store, save=False)
+    assert set(runs["step"]) == {"torch/center/cpu/threads", "torch/center/cpu/processes"}
+    table = cell_table(runs, ["analogy_acc"])
+    assert len(table) == 4 and set(table["n"]) == {1}
+
+
 def test_compare_selects_a_step(mixed, capsys):
     root = str(mixed.root)
     cpu, gpu = "step=torch/center/cpu/processes", "step=triton/center/cuda"
