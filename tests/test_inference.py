@@ -245,6 +245,25 @@ def test_compare_of_a_study_without_metrics_is_one_line(tmp_path, capsys):
     assert err == "error: no finished run of the study has a metric: nothing to compare\n"
 
 
+def test_compare_of_a_study_whose_metrics_are_all_missing_is_one_line(tmp_path, capsys):
+    """What a corpus without any benchmark word gives: every metric NaN, coverage 0. One line
+    that says why (the table's column widths raised a TypeError on no rows)."""
+    from study.commands.compare import format_rows
+
+    store = ResultStore(tmp_path / "novocab")
+    metrics = {"ws353_spearman": math.nan, "ws353_coverage": 0.0, "analogy_acc": math.nan,
+               "analogy_coverage": 0.0}  # fmt: skip
+    for window in (2, 5):
+        config = RunConfig(window=window, epochs=1)
+        store.start_run(config)
+        store.finish_run(config, {"status": "done", "metrics": metrics, "seconds": 1.0})
+    code, out, err = compare(capsys, str(store.root), "--a", "window=2", "--b", "window=5")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: no finished run of the study has a metric: nothing to compare")
+    assert "no benchmark word pair or question is in the runs' vocabulary" in err
+    assert format_rows([]) == [format_rows([])[0]] and format_rows([])[0].startswith("metric")
+
+
 def test_compare_uses_the_matched_seeds_in_every_column(tmp_path, capsys):
     """A has seeds 0-2, B 0-1: A's column is its mean over 0 and 1, like A − B, and the
     output names the seed left out."""

@@ -109,7 +109,8 @@ def chosen_metrics(runs: Any, asked: list[str] | None) -> list[str]:
 
     have = available_metrics(runs, metric_columns(runs))
     if not have:
-        raise StudyError("no finished run of the study has a metric: nothing to compare")
+        raise StudyError("no finished run of the study has a metric: nothing to compare"
+                         + _no_coverage_hint(runs))  # fmt: skip
     if asked is None:
         return available_metrics(runs, METRICS) or have
     for metric in asked:
@@ -121,6 +122,19 @@ def chosen_metrics(runs: Any, asked: list[str] | None) -> list[str]:
                 + ", ".join(have)
             )
     return list(asked)
+
+
+def _no_coverage_hint(runs: Any) -> str:
+    """Why every metric is missing, when the runs were scored and found no benchmark item in
+    their vocabulary (a tiny corpus, a high min_count)."""
+    from study.analysis import done_runs
+
+    coverage = [c for c in runs.columns if str(c).endswith("_coverage")]
+    done = done_runs(runs)[coverage]
+    if not coverage or (done.fillna(0.0) > 0).any().any():
+        return ""
+    return (" (no benchmark word pair or question is in the runs' vocabulary: a larger corpus "
+            "or a lower min_count)")  # fmt: skip
 
 
 def metric_columns(runs: Any) -> list[str]:
@@ -174,11 +188,12 @@ def comparison_rows(
 def format_rows(rows: list[dict[str, Any]]) -> list[str]:
     from study.report.tables import fmt_p, signed
 
-    width = max(len("metric"), *(len(r["metric"]) for r in rows))
+    # max over lists: no rows gives the header alone, not a TypeError
+    width = max([len("metric"), *(len(r["metric"]) for r in rows)])
     cells = [(str(r["a"]), str(r["b"]), signed(r["d"])) for r in rows]
-    wa = max(len("A [95% CI]"), *(len(c[0]) for c in cells))
-    wb = max(len("B [95% CI]"), *(len(c[1]) for c in cells))
-    wd = max(len("A − B [95% CI]"), *(len(c[2]) for c in cells))
+    wa = max([len("A [95% CI]"), *(len(c[0]) for c in cells)])
+    wb = max([len("B [95% CI]"), *(len(c[1]) for c in cells)])
+    wd = max([len("A − B [95% CI]"), *(len(c[2]) for c in cells)])
     lines = [f"{'metric':<{width}}  {'A [95% CI]':<{wa}}  {'B [95% CI]':<{wb}}  "
              f"{'A − B [95% CI]':<{wd}}  {'p diff':>7}  {'p equiv':>7}  outcome"]  # fmt: skip
     for row, (ta, tb, td) in zip(rows, cells, strict=True):
