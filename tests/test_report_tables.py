@@ -113,7 +113,9 @@ def test_edge_speed_and_failed_tables(runs):
 
 def test_provenance_table_lists_distinct_values():
     def record(seed: int, date: str, host: str) -> RunRecord:
-        prov = {"date": date, "host": host, "versions": {"torch": "2.13.0"}, "seeds": {}}
+        trainer = {"cpu_path": "processes", "worker_cpu_seconds": seed + 1.5}  # timings differ
+        prov = {"date": date, "host": host, "versions": {"torch": "2.13.0"}, "seeds": {},
+                "trainer": trainer}  # fmt: skip
         return RunRecord(RunConfig(seed=seed), {"status": "done", "provenance": prov})
 
     table = tables.provenance_table(
@@ -122,6 +124,7 @@ def test_provenance_table_lists_distinct_values():
     assert table.to_dict("records") == [
         {"key": "dates", "value": "2025-01-01 … 2025-01-03"},
         {"key": "host", "value": "a; b"},
+        {"key": "trainer", "value": "{'cpu_path': 'processes'}"},  # one path, not one per run
         {"key": "torch version", "value": "2.13.0"},
         {"key": "seeds", "value": "0, 1"},
     ]

@@ -198,6 +198,8 @@ def provenance_table(records: Iterable[RunRecord]) -> pd.DataFrame:
         if prov.get("date"):
             dates.append(str(prov["date"]))
         for key, value in flat.items():
+            if isinstance(value, dict):  # a run's own timings are measurements, not provenance
+                value = {k: v for k, v in value.items() if not str(k).endswith("_seconds")}
             values = seen.setdefault(key, [])
             if str(value) not in values:
                 values.append(str(value))
