@@ -96,6 +96,17 @@ def test_p_values_agree_with_the_interval_and_stay_valid_in_the_tail():
     assert stats.upper_tail(-1.0, found) > 0.5
 
 
+def test_the_direct_distribution_calls_give_scipy_stats_numbers():
+    """`upper_tail` bisects over these thousands of times per family; they must be exactly
+    scipy.stats' chi2.ppf and t.sf, whose argument checks they skip."""
+    for df in (1.0, 2.0, 4.5, 30.0, 1e6, math.inf):
+        for t in (-3.0, 0.0, 0.7, 5.0, 40.0, math.inf, -math.inf):
+            assert stats._t_survival(t, df) == sps.t.sf(t, df), (t, df)
+    for df in (1, 2, 4, 9, 999):
+        for q in (1e-12, 1e-6, 0.001, 0.25):
+            assert stats._chi2_quantile(q, df) == sps.chi2.ppf(q, df), (q, df)
+
+
 def test_identical_runs_give_a_zero_width_interval_at_zero():
     rng = np.random.default_rng(0)
     gold, predicted = rng.normal(size=300), rng.normal(size=300)
