@@ -149,8 +149,34 @@ def _work(
             else:
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
             bar.update()
+    _close_finished_cells(study, storage, store, cells, claim_lock)
     _delete_finished_locks(study, storage)
     return counts
+
+
+def _close_finished_cells(
+    study: optuna.Study,
+    storage: optuna.storages.RDBStorage,
+    store: ResultStore,
+    cells: Sequence[RunConfig],
+    lock: Path | None,
+) -> None:
+    """A worker killed after its run finished but before closing the trial leaves that trial
+    FAIL; once its retries are used up nothing queues the cell again (the store has it done).
+    Record such a cell as a skipped COMPLETE trial, so the study agrees with the store."""
+    with file_lock(lock):
+        complete = {
+            t.user_attrs.get("run_id")
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        }
+        for config in cells:
+            if config.run_id in complete or store.status(config.run_id) != STATUS_DONE:
+                continue
+            trial_id = storage.create_new_trial(study._study_id)
+            storage.set_trial_user_attr(trial_id, "run_id", config.run_id)
+            storage.set_trial_user_attr(trial_id, "config", config.canonical_json())
+            storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
+            storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
 
 
 def _waiting_message(running: int) -> str:

@@ -217,3 +217,31 @@ def test_two_workers_share_one_sqlite_grid(tmp_path, planted_corpus_file):
             row = by_id.loc[trial.user_attrs["run_id"]]
             assert trial.user_attrs["ws353_coverage"] == pytest.approx(row["ws353_coverage"])
             assert trial.user_attrs["train_seconds"] == pytest.approx(row["train_seconds"])
+
+
+def test_a_finished_cell_without_a_complete_trial_is_closed_as_skipped(
+    tmp_path, planted_corpus_file
+):
+    """A worker killed after its run finished, once the trial's retries are used up, leaves
+    no COMPLETE trial and nothing queues the cell again (the store has it done): the next
+    worker records it as a skipped COMPLETE trial, without training it again."""
+    import optuna
+
+    from study.cli import main
+
+    fixed = {k: v for k, v in FAST.items() if k != "window"}
+    sets = [f"{k}={v}" for k, v in {**fixed, "corpus": str(planted_corpus_file)}.items()]
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    argv = ["grid", "--study", "s", "--results", str(tmp_path / "results"), "--grid",
+            "window=2,3", "--trainers", "torch", "--storage", url, "--set", *sets]  # fmt: skip
+    assert main(argv) == 0
+    records = sorted((tmp_path / "results" / "s" / "runs").glob("*/metrics.json"))
+    assert len(records) == 2
+    before = [r.read_bytes() for r in records]
+    (tmp_path / "shared.db").unlink()  # the study no longer knows the cells finished
+    assert main(argv) == 0
+    trials = optuna.load_study(study_name="s", storage=url).get_trials()
+    assert sorted(t.user_attrs["run_id"] for t in trials) == sorted(r.parent.name for r in records)
+    assert {t.state.name for t in trials} == {"COMPLETE"}
+    assert all(t.user_attrs[SKIPPED_ATTR] for t in trials)
+    assert [r.read_bytes() for r in records] == before  # nothing trained again
