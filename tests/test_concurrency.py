@@ -67,6 +67,7 @@ def shared_grid_argv(results: Path, corpus: Path, url: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_four_workers_on_one_sqlite_grid_run_each_cell_once(tmp_path, corpus_file):
     url = f"sqlite:///{tmp_path / 'grid.db'}"
     argv = shared_grid_argv(tmp_path / "results", corpus_file, url)

@@ -218,6 +218,7 @@ def test_shared_grid_killed_worker_trial_is_failed_and_retried(
     assert sorted(runs_completed(tmp_path / "events.log")) == sorted(cells)  # trained once each
 
 
+@pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_shared_grid_worker_killed_while_enqueuing_is_restarted(tmp_path, corpus_file, baseline):
     """The first worker dies after queueing 2 of 4 cells; a restarted worker must not wait for
     it forever nor skip the cells that never got queued."""
@@ -713,6 +714,7 @@ def test_failed_rerun_keeps_no_files_of_the_earlier_training(tmp_path, capsys):
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json"]
 
 
+@pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_every_result_file_is_fsynced_before_its_rename_in_a_real_process(tmp_path):
     """strace of a real `python -m study run`: each file of the run folder is fsynced under its
     temp name before the rename (vectors.bin was not)."""

@@ -34,6 +34,7 @@ def test_parse_space_and_objectives():
         parse_objectives(["accuracy"])
 
 
+@pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
     """Two good trials set the median; a trial with a tiny learning rate is pruned early."""
     from study.corpus import enwiki_sample_documents, enwiki_sample_path
