@@ -124,8 +124,7 @@ def _work(
             if not needs_run(store, config, overwrite, retry_failed):
                 # A duplicate queue entry (a late worker, or one that took a slow enqueuer for
                 # a dead one, queued a finished cell again): close it without training.
-                storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
-                storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+                _close_as_skipped(storage, trial_id)
                 continue
             with Heartbeat(storage, trial_id), _released_on_interrupt(study, trial_id):
                 extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
@@ -154,6 +153,12 @@ def _work(
     return counts
 
 
+def _close_as_skipped(storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+    """A trial whose cell the store already has done: COMPLETE, marked as not trained."""
+    storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
+    storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+
+
 def _close_finished_cells(
     study: optuna.Study,
     storage: optuna.storages.RDBStorage,
@@ -175,8 +180,7 @@ def _close_finished_cells(
             trial_id = storage.create_new_trial(study._study_id)
             storage.set_trial_user_attr(trial_id, "run_id", config.run_id)
             storage.set_trial_user_attr(trial_id, "config", config.canonical_json())
-            storage.set_trial_user_attr(trial_id, SKIPPED_ATTR, True)
-            storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+            _close_as_skipped(storage, trial_id)
 
 
 def _waiting_message(running: int) -> str:
