@@ -376,10 +376,14 @@ def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, tria
     cells = {c.run_id for c in grid_cells_slow(corpus_file)}
     argv = slow_argv("g", tmp_path / "results", corpus_file)
     env = env_for(tmp_path)
+    log = tmp_path / "events.log"
     finished: set[str] = set()
+    completed: list[str] = []  # each time a run finished, over all attempts
     kills = 0
     for attempt in range(60):
-        if attempt % 2 == 0:  # at a random point (p per point reached: ~60 points in a grid)
+        logged_before = len(runs_completed(log))
+        external = attempt % 2 == 1
+        if not external:  # at a random point (p per point reached: ~60 points in a grid)
             fault = Fault.random(0.15, rng.randrange(9**9))
             code = Worker(argv, tmp_path / "out.txt", env, fault).wait(300)
         else:  # from outside, after a random delay (the whole grid takes ~1-5 s)
@@ -389,6 +393,12 @@ def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, tria
             code = worker.wait()
         now = assert_store_consistent(tmp_path / "results" / "g", cells)
         assert finished <= now
+        logged = runs_completed(log)[logged_before:]
+        completed += logged
+        if external and code == KILLED:
+            # A kill from outside can land after metrics.json is in place and before the log
+            # line: the run finished all the same, once.
+            completed += sorted((now - finished) - set(logged))
         finished = now
         if code == 0:
             break
@@ -397,7 +407,7 @@ def test_random_kills_of_a_local_grid(tmp_path, corpus_file, slow_baseline, tria
     else:
         pytest.fail("the grid never finished")
     assert kills >= 1 and finished == cells
-    assert sorted(runs_completed(tmp_path / "events.log")) == sorted(cells)
+    assert sorted(completed) == sorted(cells)  # every cell finished exactly once
     assert_same_results(tmp_path / "results" / "g", slow_baseline)
 
 
@@ -445,7 +455,7 @@ def test_random_kills_of_shared_grid_workers(tmp_path, corpus_file, slow_baselin
         return Worker(argv, tmp_path / f"w{i}.txt", env, fault)
 
     workers = [start(i) for i in range(3)]
-    restarts = 0
+    restarts = external_kills = 0
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
         time.sleep(rng.uniform(0.5, 2.0))
@@ -453,6 +463,7 @@ def test_random_kills_of_shared_grid_workers(tmp_path, corpus_file, slow_baselin
             live = [w for w in workers if w.alive()]
             if live:
                 rng.choice(live).kill()
+                external_kills += 1
         for i, worker in enumerate(workers):
             if not worker.alive() and worker.process.exitcode == KILLED and restarts < 8:
                 workers[i] = start(i)
@@ -471,7 +482,10 @@ def test_random_kills_of_shared_grid_workers(tmp_path, corpus_file, slow_baselin
     complete = [t.user_attrs["run_id"] for t in trials if t.state.name == "COMPLETE"]
     assert sorted(set(complete)) == sorted(cells)
     ended = runs_completed(tmp_path / "events.log")
-    assert sorted(ended) == sorted(cells)  # nothing trained twice to completion
+    assert len(ended) == len(set(ended)) and set(ended) <= cells  # nothing finished twice
+    # A kill from outside can land between metrics.json and the log line: that run finished
+    # unlogged (and its restarted trial finds it done), at most one per such kill.
+    assert len(cells - set(ended)) <= external_kills
 
 
 @pytest.mark.slow
