@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from study.atomic import atomic_write_text  # noqa: E402
-from study.vocab import EncodedCorpus  # noqa: E402
+from study.core.atomic import atomic_write_text  # noqa: E402
+from study.data.vocab import EncodedCorpus  # noqa: E402
 
 WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
 BENCH_DIR = ROOT / "results" / "bench"

@@ -1,4 +1,4 @@
-"""Time the full Google analogy evaluation: study.evaluate vs gensim, same vectors, same run.
+"""Time the full Google analogy evaluation: study.evaluate.score vs gensim, same vectors, same run.
 
 Vectors: random Gaussian (seed 0), dim 100, for the 30,000 most frequent words of wiki8
 (`../shared/data/wiki8.xz`; without it, the Google question words padded with filler words to
@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from _common import machine  # noqa: E402
 
-from study.atomic import atomic_write_text  # noqa: E402
-from study.evaluate import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
-from study.trainers.base import keyed_vectors  # noqa: E402
+from study.core.atomic import atomic_write_text  # noqa: E402
+from study.evaluate.score import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
+from study.train.trainers.base import keyed_vectors  # noqa: E402
 
 PLANTED = ("family", "gram3-comparative", "gram8-plural")
 WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
@@ -45,7 +45,7 @@ WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
 
 def vocabulary(n: int) -> tuple[list[str], str]:
     if WIKI8.exists():
-        from study.vocab import load_corpus
+        from study.data.vocab import load_corpus
 
         words = load_corpus(str(WIKI8), min_count=5, max_vocab=n).vocab.words[:n]
         return list(words), f"the {len(words):,} most frequent words of wiki8"
@@ -121,7 +121,10 @@ def main() -> int:
     for dev, threads in runs:
         name = dev if dev == "cuda" else f"cpu_{threads}thread"
         ours[name], results[dev] = time_ours(kv, restrict, dev, args.repeats, threads)
-        print(f"study.evaluate ({name}): {ours[name]['seconds_min']:.3f} s (min of {args.repeats})")
+        print(
+            f"study.evaluate.score ({name}): {ours[name]['seconds_min']:.3f} s"
+            f" (min of {args.repeats})"
+        )
 
     start, cpu_start = time.perf_counter(), time.process_time()
     _, sections = kv.evaluate_word_analogies(str(GOOGLE_ANALOGIES_PATH), restrict_vocab=restrict)

@@ -47,16 +47,16 @@ from typing import Any
 import _common
 import torch
 
-from study.analysis import METRICS
-from study.config import RunConfig
-from study.grid import ALPHAS, PRESETS
-from study.redact import redact, redact_command
-from study.trainers.base import Trainer, TrainResult
-from study.trainers.gensim_sgns import GensimTrainer
-from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import EncodedCorpus, load_corpus
+from study.analyze.analysis import METRICS
+from study.core.config import RunConfig
+from study.core.redact import redact, redact_command
+from study.data.vocab import EncodedCorpus, load_corpus
+from study.run.grid import ALPHAS, PRESETS
+from study.train.trainers.base import Trainer, TrainResult
+from study.train.trainers.gensim_sgns import GensimTrainer
+from study.train.trainers.torch_sgns import TorchTrainer
 
-QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.benchmarks)
+QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.evaluate.benchmarks)
 # Every run: wiki8's reference settings (shared/data/README.md) unless a part overrides them.
 BASE = dict(
     model="sg", window=5, alpha=0.75, sample=1e-3, min_count=5, lr_start=0.025, probe_pairs=0
@@ -303,7 +303,7 @@ def time_shape(
 ) -> dict[str, Any]:  # fmt: skip
     """One epoch of skip-gram at `warps` warps per program under the registers it compiles to
     (the TUNED_SHAPES entry replaced for the run, then restored)."""
-    from study.trainers import triton_kernels as tk
+    from study.train.trainers import triton_kernels as tk
 
     variant = tk.Variant("sg", dim, negative, 5, per_pair)
     (compiled,) = aot([spec_of(variant)], warps, part)
@@ -340,7 +340,7 @@ def aot(specs: list[str], warps: int, part: Part) -> list[dict[str, Any]]:
     `warps` under the hardware register cap: in fresh processes (a dry run's interpreter cannot
     compile), one per core at most, in the order given."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    command = [sys.executable, "-m", "study.trainers.triton_aot", "--arch", str(gpu_arch()),
+    command = [sys.executable, "-m", "study.train.trainers.triton_aot", "--arch", str(gpu_arch()),
                *(["--warps", str(warps)] if warps else [])]  # fmt: skip
     workers = max(1, min(len(specs), (os.cpu_count() or 1) // 2))
     chunks = [specs[i::workers] for i in range(workers)]
@@ -363,7 +363,7 @@ def aot(specs: list[str], warps: int, part: Part) -> list[dict[str, Any]]:
     finally:
         for process in running:
             process.kill()
-    from study.trainers.triton_aot import parse_variant
+    from study.train.trainers.triton_aot import parse_variant
 
     return [found[parse_variant(spec).label()] for spec in specs]
 
@@ -524,8 +524,8 @@ def tiny_corpus_file(corpus: EncodedCorpus, args: argparse.Namespace) -> str:
 
 def _compile_variant(spec: str) -> str:
     """Launch one variant once on tiny tensors: fills Triton's disk cache for the parts."""
-    from study.trainers import triton_aot
-    from study.trainers.triton_sgns import Slices, launch
+    from study.train.trainers import triton_aot
+    from study.train.trainers.triton_sgns import Slices, launch
 
     variant = triton_aot.parse_variant(spec)
     start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Grid wall-clock, end to end: `study.runner.run_grid` (train, probe, evaluate, store) on a preset.
+"""Grid wall-clock, end to end: `study.run.runner.run_grid` (train, probe, evaluate, store) on a
+preset.
 
 Default: the 135-run `alpha-window-negative` preset (5 α × 3 windows × 3 negatives × 3 seeds,
 torch, 5 epochs, on its default corpus) — the GPU target is ≤ 10 minutes with evaluation.
@@ -28,15 +29,15 @@ from typing import Any
 
 import _common
 
-from study.analysis import METRICS
-from study.config import parse_assignments
-from study.grid import PRESETS, GridSpec
-from study.results import ResultStore
-from study.runner import run_grid
+from study.analyze.analysis import METRICS
+from study.core.config import parse_assignments
+from study.run.grid import PRESETS, GridSpec
+from study.run.runner import run_grid
+from study.store.results import ResultStore
 
 QUICK_AXES: dict[str, list[Any]] = {"alpha": [0.5, 1.0], "window": [5], "negative": [10]}
 QUICK_SEEDS = [0]
-QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.benchmarks)
+QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.evaluate.benchmarks)
 
 
 def quick_spec(spec: GridSpec) -> GridSpec:

@@ -41,12 +41,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from study.atomic import atomic_write_text  # noqa: E402
-from study.config import RunConfig  # noqa: E402
-from study.probes import GradientProbe  # noqa: E402
-from study.trainers import get_trainer  # noqa: E402
-from study.trainers.gensim_sgns import GensimTrainer  # noqa: E402
-from study.vocab import load_corpus  # noqa: E402
+from study.core.atomic import atomic_write_text  # noqa: E402
+from study.core.config import RunConfig  # noqa: E402
+from study.data.vocab import load_corpus  # noqa: E402
+from study.train.probes import GradientProbe  # noqa: E402
+from study.train.trainers import get_trainer  # noqa: E402
+from study.train.trainers.gensim_sgns import GensimTrainer  # noqa: E402
 
 WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
 SHOWN = ["epoch", "loss", "probe_loss", "probe_loss_ref", "grad_v_norm", "grad_c_norm",
@@ -115,7 +115,7 @@ def part_alpha(corpus: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def part_probe(corpus: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from study.probes import draw_probe_sample, probe_metrics
+    from study.train.probes import draw_probe_sample, probe_metrics
 
     start = time.perf_counter()
     sample = draw_probe_sample(corpus, 4096, 5, 5, alpha=0.5, sample=1e-3, seed=0)

@@ -1,5 +1,5 @@
 """What a grid run costs besides training, piece by piece, on one corpus (wiki8 by default):
-the pieces `study.runner.execute_run` adds around `fit` (evaluation of w and w+c on every
+the pieces `study.run.runner.execute_run` adds around `fit` (evaluation of w and w+c on every
 registered benchmark), each timed on its own (median of
 `--repeats`, the first probe setup apart: later runs reuse its pairs).
 
@@ -24,15 +24,15 @@ import _common
 import numpy as np
 import torch
 
-from study.config import RunConfig
-from study.evaluate import run_evaluation
-from study.items import write_items
-from study.probes import GradientProbe
-from study.runner import attach_counts
-from study.sampling import AliasSampler
-from study.trainers.base import TrainState, keyed_vectors
-from study.vectors import save_run_vectors
-from study.vocab import load_corpus
+from study.core.config import RunConfig
+from study.data.sampling import AliasSampler
+from study.data.vocab import load_corpus
+from study.evaluate.items import write_items
+from study.evaluate.score import run_evaluation
+from study.run.runner import attach_counts
+from study.train.probes import GradientProbe
+from study.train.trainers.base import TrainState, keyed_vectors
+from study.train.vectors import save_run_vectors
 
 
 def seconds(fn: Callable[[], Any], device: str) -> float:

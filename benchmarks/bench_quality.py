@@ -14,11 +14,11 @@ from typing import Any
 
 import _common
 
-from study.analysis import METRICS  # the headline metric of every shown benchmark
-from study.config import RunConfig
-from study.evaluate import evaluate
-from study.trainers import get_trainer
-from study.vocab import load_corpus
+from study.analyze.analysis import METRICS  # the headline metric of every shown benchmark
+from study.core.config import RunConfig
+from study.data.vocab import load_corpus
+from study.evaluate.score import evaluate
+from study.train.trainers import get_trainer
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

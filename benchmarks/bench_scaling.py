@@ -25,10 +25,10 @@ from typing import Any
 import _common
 import torch
 
-from study.config import RunConfig
-from study.trainers import get_trainer
-from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import EncodedCorpus, load_corpus
+from study.core.config import RunConfig
+from study.data.vocab import EncodedCorpus, load_corpus
+from study.train.trainers import get_trainer
+from study.train.trainers.torch_sgns import TorchTrainer
 
 
 def fit_speed(corpus: EncodedCorpus, config: RunConfig, device: str, trials: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Hogwild staleness, emulated in one process: W workers that step at once, each from the same
 stale tables, their updates added together (the worst overlap real worker processes can have),
 for a per-worker batch and row cap. Shows why the CPU worker processes split the batch and the
-row cap by W (`study.trainers.cpu_processes.worker_step`): with full steps the most frequent
+row cap by W (`study.train.trainers.cpu_processes.worker_step`): with full steps the most frequent
 rows move W times as far as one process's step, and training diverges from W = 4.
 
     python benchmarks/bench_staleness.py [--corpus enwiki-sample] [--epochs 5]
@@ -23,13 +23,13 @@ import _common
 import numpy as np
 import torch
 
-from study.config import RunConfig
-from study.evaluate import evaluate
-from study.sampling import AliasSampler
-from study.trainers.base import keyed_vectors, lr_at
-from study.trainers.torch_step import MAX_ROW_STEP, make_window, train_step
-from study.trainers.torch_walk import keep_tensor, subsample
-from study.vocab import EncodedCorpus, load_corpus
+from study.core.config import RunConfig
+from study.data.sampling import AliasSampler
+from study.data.vocab import EncodedCorpus, load_corpus
+from study.evaluate.score import evaluate
+from study.train.trainers.base import keyed_vectors, lr_at
+from study.train.trainers.torch_step import MAX_ROW_STEP, make_window, train_step
+from study.train.trainers.torch_walk import keep_tensor, subsample
 
 DEFAULT_CASES = "1:1024:1,2:1024:1,4:1024:1,2:1024:W,4:1024:W,2:512:W,4:256:W,8:128:W,16:128:W"
 QUALITY = ("ws353_spearman", "simlex_spearman", "analogy_acc")

@@ -44,8 +44,8 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
-from study import stats
-from study.items import ItemScores
+from study.evaluate import stats
+from study.evaluate.items import ItemScores
 
 MARGIN = 0.01  # the default equivalence margin
 SEEDS = (1, 2, 3, 5)

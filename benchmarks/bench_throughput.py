@@ -8,7 +8,7 @@ trainer on the GPU, beside gensim at each core count). `--busy N` runs N busy pr
 core each) beside the whole measurement: a shared machine in one command. Corpus words/s and
 pairs/s of every variant, their ratios to gensim measured in this same process (same cores,
 and per core), peak GPU memory (CUDA), and the quality of the vectors (WS353, SimLex, Google
-analogies via `study.evaluate`) next to the speed.
+analogies via `study.evaluate.score`) next to the speed.
 
     python benchmarks/bench_throughput.py [--corpus enwiki-sample | ../shared/data/wiki8.xz]
         [--max-words N] [--dims 100,300] [--negatives 5,10] [--epochs 1] [--window 5]
@@ -21,7 +21,7 @@ Defaults: dims 100,300 × negatives 5,10 on CUDA; dim 100 × negative 5 on the C
 then each fit is timed between `torch.cuda.synchronize()` calls; words/s = corpus words /
 training seconds (the trainers' own per-epoch times: setup, starting the worker processes and
 evaluation excluded). gensim reports no pair count: its pairs are its retained words × the
-expected contexts per retained word (see `study.trainers.gensim_sgns`). Repeats are
+expected contexts per retained word (see `study.train.trainers.gensim_sgns`). Repeats are
 interleaved (every variant once, then again), so a burst of load from other jobs hits all
 variants alike; the fastest repeat is kept and the median reported beside it, with the load
 average at each fit. Process CPU seconds are recorded too (torch's worker processes report
@@ -48,15 +48,15 @@ from typing import Any
 import _common
 import torch
 
-from study.analysis import METRICS
-from study.config import RunConfig
-from study.evaluate import evaluate
-from study.trainers.base import Trainer
-from study.trainers.gensim_sgns import GensimTrainer
-from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import EncodedCorpus, load_corpus
+from study.analyze.analysis import METRICS
+from study.core.config import RunConfig
+from study.data.vocab import EncodedCorpus, load_corpus
+from study.evaluate.score import evaluate
+from study.train.trainers.base import Trainer
+from study.train.trainers.gensim_sgns import GensimTrainer
+from study.train.trainers.torch_sgns import TorchTrainer
 
-QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.benchmarks)
+QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.evaluate.benchmarks)
 OPENMP_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 

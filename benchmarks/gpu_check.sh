@@ -109,7 +109,7 @@ part() {  # part NAME: bench_gpu.py's part, stopped after its time box
 "$PY" benchmarks/bench_gpu.py precompile "${DRY[@]}" > "$BENCH/precompile.log" 2>&1 &
 PRECOMPILE=$!
 # The corpus cache first, so that no part pays for reading and encoding it.
-"$PY" -c "from study.vocab import load_corpus; c = load_corpus('$CORPUS'); print(c.name, c.n_words)"
+"$PY" -c "from study.data.vocab import load_corpus; c = load_corpus('$CORPUS'); print(c.name, c.n_words)"
 wait $PRECOMPILE; echo "precompile rc=$? at ${SECONDS}s"; tail -5 "$BENCH/precompile.log"
 
 profile() {  # Nsight Compute on the skip-gram kernel (4 M words of the corpus, 1 epoch)
@@ -123,8 +123,8 @@ profile() {  # Nsight Compute on the skip-gram kernel (4 M words of the corpus, 
             --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
             --csv --page details "$PY" -c "
 import sys; sys.path.insert(0, 'benchmarks'); import _common
-from study.config import RunConfig; from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import load_corpus
+from study.core.config import RunConfig; from study.train.trainers.torch_sgns import TorchTrainer
+from study.data.vocab import load_corpus
 corpus = _common.truncated(load_corpus('$CORPUS'), 4_000_000)
 TorchTrainer(progress=False).fit(corpus, RunConfig(kernel='triton', device='cuda', epochs=1,
     neg_draw='$draw', probe_pairs=0))" > "$BENCH/gpu-ncu-$draw.csv"

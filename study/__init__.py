@@ -26,54 +26,54 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     # configs and grids
-    "RunConfig": "study.config",
-    "GridSpec": "study.grid",
-    "PRESETS": "study.grid",
+    "RunConfig": "study.core.config",
+    "GridSpec": "study.run.grid",
+    "PRESETS": "study.run.grid",
     # corpora
-    "load_corpus": "study.vocab",
-    "corpus_from_sentences": "study.corpus",
-    "EncodedCorpus": "study.vocab",
-    "Vocab": "study.vocab",
+    "load_corpus": "study.data.vocab",
+    "corpus_from_sentences": "study.data.corpus",
+    "EncodedCorpus": "study.data.vocab",
+    "Vocab": "study.data.vocab",
     # training
-    "get_trainer": "study.trainers",
-    "Callback": "study.trainers",
-    "TrainState": "study.trainers",
-    "TrainResult": "study.trainers",
-    "GradientProbe": "study.probes",
-    "TensorBoardCallback": "study.tensorboard_callback",
-    "NeighboursCallback": "study.neighbours",
+    "get_trainer": "study.train.trainers",
+    "Callback": "study.train.trainers",
+    "TrainState": "study.train.trainers",
+    "TrainResult": "study.train.trainers",
+    "GradientProbe": "study.train.probes",
+    "TensorBoardCallback": "study.evaluate.tensorboard",
+    "NeighboursCallback": "study.train.neighbours",
     # running and storing
-    "execute_run": "study.runner",
-    "run_grid": "study.runner",
-    "CorpusCache": "study.runner",
-    "run_grid_shared": "study.shared_grid",
-    "ResultStore": "study.results",
-    "load_table": "study.results",
+    "execute_run": "study.run.runner",
+    "run_grid": "study.run.runner",
+    "CorpusCache": "study.run.runner",
+    "run_grid_shared": "study.run.shared_grid",
+    "ResultStore": "study.store.results",
+    "load_table": "study.store.results",
     # vectors on disk
-    "load_vectors": "study.vectors",
-    "w_plus_c": "study.vectors",
+    "load_vectors": "study.train.vectors",
+    "w_plus_c": "study.train.vectors",
     # evaluation, figures, report
-    "evaluate": "study.evaluate",
-    "run_evaluation": "study.evaluate",
-    "nearest_neighbours": "study.evaluate",
-    "plot_curves": "study.figures",
-    "plot_losses": "study.figures",
-    "plot_grad_norms": "study.figures",
-    "plot_metric_vs_params": "study.figures",
-    "plot_heatmaps": "study.figures",
-    "plot_trainer_scatter": "study.figures",
-    "plot_throughput": "study.figures",
-    "save_figure": "study.figures",
-    "build_report": "study.report",
+    "evaluate": "study.evaluate.score",
+    "run_evaluation": "study.evaluate.score",
+    "nearest_neighbours": "study.evaluate.score",
+    "plot_curves": "study.analyze.figures",
+    "plot_losses": "study.analyze.figures",
+    "plot_grad_norms": "study.analyze.figures",
+    "plot_metric_vs_params": "study.analyze.figures",
+    "plot_heatmaps": "study.analyze.figures",
+    "plot_trainer_scatter": "study.analyze.figures",
+    "plot_throughput": "study.analyze.figures",
+    "save_figure": "study.analyze.figures",
+    "build_report": "study.analyze.report",
     # uncertainty
-    "StudyItems": "study.inference",
-    "estimate": "study.stats",
-    "run_interval": "study.stats",
-    "holm": "study.stats",
+    "StudyItems": "study.analyze.inference",
+    "estimate": "study.evaluate.stats",
+    "run_interval": "study.evaluate.stats",
+    "holm": "study.evaluate.stats",
     # errors
-    "StudyError": "study.errors",
-    "ConfigError": "study.errors",
-    "CorpusError": "study.errors",
+    "StudyError": "study.core.errors",
+    "ConfigError": "study.core.errors",
+    "CorpusError": "study.core.errors",
 }
 
 __all__ = [
@@ -136,11 +136,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
-    from study.config import RunConfig
-    from study.corpus import corpus_from_sentences
-    from study.errors import ConfigError, CorpusError, StudyError
-    from study.evaluate import evaluate, nearest_neighbours, run_evaluation
-    from study.figures import (
+    from study.analyze.figures import (
         plot_curves,
         plot_grad_norms,
         plot_heatmaps,
@@ -150,16 +146,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         plot_trainer_scatter,
         save_figure,
     )
-    from study.grid import PRESETS, GridSpec
-    from study.inference import StudyItems
-    from study.neighbours import NeighboursCallback
-    from study.probes import GradientProbe
-    from study.report import build_report
-    from study.results import ResultStore, load_table
-    from study.runner import CorpusCache, execute_run, run_grid
-    from study.shared_grid import run_grid_shared
-    from study.stats import estimate, holm, run_interval
-    from study.tensorboard_callback import TensorBoardCallback
-    from study.trainers import Callback, TrainResult, TrainState, get_trainer
-    from study.vectors import load_vectors, w_plus_c
-    from study.vocab import EncodedCorpus, Vocab, load_corpus
+    from study.analyze.inference import StudyItems
+    from study.analyze.report import build_report
+    from study.core.config import RunConfig
+    from study.core.errors import ConfigError, CorpusError, StudyError
+    from study.data.corpus import corpus_from_sentences
+    from study.data.vocab import EncodedCorpus, Vocab, load_corpus
+    from study.evaluate.score import evaluate, nearest_neighbours, run_evaluation
+    from study.evaluate.stats import estimate, holm, run_interval
+    from study.evaluate.tensorboard import TensorBoardCallback
+    from study.run.grid import PRESETS, GridSpec
+    from study.run.runner import CorpusCache, execute_run, run_grid
+    from study.run.shared_grid import run_grid_shared
+    from study.store.results import ResultStore, load_table
+    from study.train.neighbours import NeighboursCallback
+    from study.train.probes import GradientProbe
+    from study.train.trainers import Callback, TrainResult, TrainState, get_trainer
+    from study.train.vectors import load_vectors, w_plus_c

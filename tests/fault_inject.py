@@ -1,6 +1,6 @@
 """Test-only fault injection: real worker processes killed with SIGKILL at chosen points.
 
-Workers run the real CLI entry point, `study.cli.main(argv)`, in processes forked from a
+Workers run the real CLI entry point, `study.cli.app.main(argv)`, in processes forked from a
 forkserver that has already imported the study package, torch, gensim and Optuna, so a
 (re)start costs milliseconds instead of the seconds an interpreter needs to import them.
 Nothing in `study/` knows about this module: the hooks are installed in the child only.
@@ -38,14 +38,14 @@ from typing import Any
 import optuna  # noqa: F401 - preloaded in the forkserver
 import torch  # noqa: F401 - preloaded in the forkserver
 
-import study.atomic
-import study.cli
-import study.evaluate
-import study.results
-import study.runner
-import study.search
-import study.shared_grid
-import study.vocab
+import study.cli.app
+import study.core.atomic
+import study.data.vocab
+import study.evaluate.score
+import study.run.runner
+import study.run.search
+import study.run.shared_grid
+import study.store.results
 
 RESULT_FILES = (
     "epochs.csv",
@@ -141,26 +141,26 @@ def _install(trigger: _Trigger) -> None:
         if done and name == "metrics.json":
             trigger.reach("metrics.json+")
 
-    study.atomic.os = _OsProxy(on_replace)  # type: ignore[assignment]
+    study.core.atomic.os = _OsProxy(on_replace)  # type: ignore[assignment]
 
-    recorder_end = study.runner.EpochRecorder.on_epoch_end
+    recorder_end = study.run.runner.EpochRecorder.on_epoch_end
 
     def on_epoch_end(self: Any, state: Any) -> None:
         recorder_end(self, state)
         trigger.reach("epoch")
 
-    study.runner.EpochRecorder.on_epoch_end = on_epoch_end  # type: ignore[method-assign]
+    study.run.runner.EpochRecorder.on_epoch_end = on_epoch_end  # type: ignore[method-assign]
 
-    real_evaluation = study.evaluate.run_evaluation
+    real_evaluation = study.evaluate.score.run_evaluation
 
     def run_evaluation(*args: Any, **kwargs: Any) -> Any:
         result = real_evaluation(*args, **kwargs)
         trigger.reach("eval")
         return result
 
-    study.evaluate.run_evaluation = run_evaluation  # type: ignore[assignment]
+    study.evaluate.score.run_evaluation = run_evaluation  # type: ignore[assignment]
 
-    real_claim = study.shared_grid._claim
+    real_claim = study.run.shared_grid._claim
 
     def claim(*args: Any, **kwargs: Any) -> Any:
         trial_id = real_claim(*args, **kwargs)
@@ -168,7 +168,7 @@ def _install(trigger: _Trigger) -> None:
             trigger.reach("claim")
         return trial_id
 
-    study.shared_grid._claim = claim  # type: ignore[assignment]
+    study.run.shared_grid._claim = claim  # type: ignore[assignment]
 
     real_enqueue = optuna.Study.enqueue_trial
 
@@ -179,7 +179,7 @@ def _install(trigger: _Trigger) -> None:
 
     optuna.Study.enqueue_trial = enqueue_trial  # type: ignore[method-assign]
 
-    real_execute = study.runner.execute_run
+    real_execute = study.run.runner.execute_run
 
     def execute_run(config: Any, *args: Any, **kwargs: Any) -> Any:
         _log(f"start {config.run_id}")
@@ -189,7 +189,7 @@ def _install(trigger: _Trigger) -> None:
         _log(f"end {config.run_id} {payload['status']}")
         return payload
 
-    for module in (study.runner, study.shared_grid, study.search):
+    for module in (study.run.runner, study.run.shared_grid, study.run.search):
         module.execute_run = execute_run  # type: ignore[attr-defined]
 
 
@@ -210,7 +210,7 @@ def _worker_main(
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
     _install(_Trigger(fault))
-    sys.exit(study.cli.main(list(argv)))
+    sys.exit(study.cli.app.main(list(argv)))
 
 
 # -- in the test process --------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _ensure_forkserver() -> None:
 
 
 class Worker:
-    """One study worker process: `study.cli.main(argv)` with an optional fault."""
+    """One study worker process: `study.cli.app.main(argv)` with an optional fault."""
 
     def __init__(
         self,
@@ -319,7 +319,7 @@ def ws353_planted_text(n_groups: int = 6, group_size: int = 5, seed: int = 0) ->
     import numpy as np
 
     words: list[str] = []
-    for line in Path(study.evaluate.WS353_PATH).read_text().splitlines():
+    for line in Path(study.evaluate.score.WS353_PATH).read_text().splitlines():
         if line.startswith("#"):
             continue
         for word in line.split("\t")[:2]:
@@ -350,7 +350,7 @@ def snapshot(study_dir: Path) -> dict[str, Any]:
     """What must not depend on crashes: run rows, epoch rows (no timings), vector bytes."""
     import hashlib
 
-    from study.results import load_table
+    from study.store.results import load_table
 
     runs, epochs = load_table(study_dir, save=False)
     runs = _timeless(runs.drop(columns=["error"])).reset_index(drop=True)
@@ -382,8 +382,8 @@ def assert_store_consistent(study_dir: Path, allowed_run_ids: set[str]) -> set[s
 
     from gensim.models import KeyedVectors
 
-    from study.config import RunConfig
-    from study.results import load_table
+    from study.core.config import RunConfig
+    from study.store.results import load_table
 
     finished = set()
     runs_dir = study_dir / "runs"
@@ -416,7 +416,7 @@ def assert_store_consistent(study_dir: Path, allowed_run_ids: set[str]) -> set[s
 def hammer(path: str, tag: int, n: int) -> None:
     """Write `{"tag": tag, "i": i, "pad": ...}` to one path n times with the store's atomic write
     (a worker target for the concurrent-writers test)."""
-    from study.atomic import atomic_write_json
+    from study.core.atomic import atomic_write_json
 
     pad = "x" * (20_000 + 1_000 * tag)  # larger than one write() so a torn write would show
     for i in range(n):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from study.config import RunConfig
-from study.grid import GridSpec
-from study.results import STATUS_FAILED, ResultStore
-from study.runner import run_grid
+from study.core.config import RunConfig
+from study.run.grid import GridSpec
+from study.run.runner import run_grid
+from study.store.results import STATUS_FAILED, ResultStore
 
 # Seed words of the PCA overlays in co-occurring groups; "river" and "mountain" are left out on
 # purpose (the overlay must skip them with a warning).

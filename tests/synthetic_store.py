@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from study.config import RunConfig
-from study.items import AnalogyItems, PairItems, RunItems
-from study.results import STATUS_DONE, ResultStore
-from study.stats import item_statistic
+from study.core.config import RunConfig
+from study.evaluate.items import AnalogyItems, PairItems, RunItems
+from study.evaluate.stats import item_statistic
+from study.store.results import STATUS_DONE, ResultStore
 
 N_PAIRS, N_QUESTIONS = 300, 2000
 NOISE = {0.5: 0.6, 1.0: 1.6}  # pair-score noise per alpha: lower is better
@@ -42,7 +42,7 @@ def run_items(alpha: float, seed: int) -> RunItems:
 
 
 def metrics_of(items: RunItems) -> dict[str, float]:
-    from study.items import metric_scores
+    from study.evaluate.items import metric_scores
 
     out = {}
     for metric in ["ws353_spearman", "analogy_acc", "analogy_3cosmul_acc"]:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from synthetic_study import SEED_OFFSET, planted_analogy, planted_ws353, runs_table, with_cores
 
-from study import analysis
+from study.analyze import analysis
 
 WS = "ws353_spearman"
 AN = "analogy_acc"

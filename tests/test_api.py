@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import study
-from study.errors import CorpusError
+from study.core.errors import CorpusError
 
 
 def test_import_study_loads_nothing_heavy_and_changes_nothing():

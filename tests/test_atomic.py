@@ -10,9 +10,9 @@ import stat
 import numpy as np
 import pytest
 
-import study.atomic as atomic
-from study.atomic import FILE_MODE, atomic_path, atomic_write_bytes, atomic_write_json
-from study.errors import StudyError
+import study.core.atomic as atomic
+from study.core.atomic import FILE_MODE, atomic_path, atomic_write_bytes, atomic_write_json
+from study.core.errors import StudyError
 
 
 def test_writes_whole_file_with_normal_mode_and_no_temp_left(tmp_path):
@@ -66,8 +66,8 @@ def test_disk_full_during_the_write_is_one_study_error(tmp_path, monkeypatch):
 
 
 def test_vectors_are_fsynced_too(tmp_path, monkeypatch):
-    from study.results import ResultStore
-    from study.trainers.base import keyed_vectors
+    from study.store.results import ResultStore
+    from study.train.trainers.base import keyed_vectors
 
     synced: list[int] = []
     real_fsync = os.fsync

@@ -2,7 +2,7 @@
 `--debug` raises it with its traceback. Plus failures of the results folder (read-only, full
 disk), diverging runs, and plot words missing from the vocabulary.
 
-Most cases call `study.cli.main` in this process (the same code `python -m study` runs; a
+Most cases call `study.cli.app.main` in this process (the same code `python -m study` runs; a
 non-user error would escape as an exception and fail the test); `test_real_process_*` check
 the exit code and stderr of real `python -m study` processes.
 """
@@ -27,12 +27,12 @@ import pytest
 from conftest import planted_groups_text
 from fault_inject import run_worker, ws353_planted_text
 
-from study.cli import main
-from study.config import RunConfig
-from study.errors import StudyError
-from study.results import ResultStore, load_table
-from study.runner import CorpusCache
-from study.search import make_objective, parse_objectives, parse_space
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.errors import StudyError
+from study.run.runner import CorpusCache
+from study.run.search import make_objective, parse_objectives, parse_space
+from study.store.results import ResultStore, load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
@@ -638,7 +638,7 @@ def test_damaged_study_folder_still_reports_with_one_line_per_damaged_file(
     victim = sorted(p for p in (study / "runs").iterdir() if len(p.name) == 16)[0]
     _damage(victim, "config-not-json")
     capsys.readouterr()
-    with caplog.at_level(logging.WARNING, logger="study.results"):
+    with caplog.at_level(logging.WARNING, logger="study.store.results"):
         assert main(["report", str(study)]) == 0
     assert "Traceback" not in capsys.readouterr().err
     damaged = [r.getMessage() for r in caplog.records if "damaged study file" in r.getMessage()]
@@ -725,7 +725,7 @@ def test_diverging_optuna_trial_fails_and_the_study_goes_on(tmp_path):
 def test_disk_full_or_denied_is_one_line_and_leaves_no_temp_file(
     tmp_path, capsys, monkeypatch, planted_corpus_file, where, code
 ):
-    import study.atomic as atomic
+    import study.core.atomic as atomic
 
     def fail(*_args, **_kwargs):
         raise OSError(code, os.strerror(code))
@@ -747,7 +747,7 @@ def test_disk_full_mid_run_in_a_real_process(tmp_path, planted_corpus_file):
     """Writes beyond 1500 bytes fail (RLIMIT_FSIZE → EFBIG, like a full disk) in a worker:
     the small files are written, vectors.bin is not; the run is not marked done, no temp
     file remains, the error is one line."""
-    from study.vocab import load_corpus
+    from study.data.vocab import load_corpus
 
     data = tmp_path / "data"
     load_corpus(str(planted_corpus_file), 2, data_root=data)  # cache written before the limit
@@ -806,14 +806,14 @@ def test_real_process_debug_shows_the_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert "study.errors.ConfigError: unknown config key 'windw'" in result.stderr
+    assert "study.core.errors.ConfigError: unknown config key 'windw'" in result.stderr
 
 
 # -- PCA overlay: words missing from the vocabulary ------------------------------------------------
 def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplog):
     from gensim.models import KeyedVectors
 
-    from study.overlay import select_words
+    from study.analyze.figures.overlay import select_words
 
     rng = np.random.default_rng(0)
     words = ["king", "queen", "man", "woman", "the", "of", "and", "a", "in", "to"]
@@ -821,7 +821,7 @@ def test_plot_words_missing_from_the_vocabulary_are_skipped_with_a_warning(caplo
     kv.add_vectors(words, rng.normal(size=(len(words), 8)))
     other = KeyedVectors(vector_size=8, count=0)
     other.add_vectors(words[1:], rng.normal(size=(len(words) - 1, 8)))
-    with caplog.at_level(logging.WARNING, logger="study.overlay"):
+    with caplog.at_level(logging.WARNING, logger="study.analyze.figures.overlay"):
         chosen, missing = select_words([kv, other], seed_words=["king", "queen", "paris"], target=5)
     assert missing == ["king", "paris"]  # king is not in the second model, paris in neither
     assert "queen" in chosen and "king" not in chosen and "paris" not in chosen
@@ -887,7 +887,7 @@ def test_pairs_lost_to_subsampling_fail_the_run_naming_sample(tmp_path, capsys):
 
 
 def test_no_pairs_message_names_only_fixes_that_apply():
-    from study.trainers.base import no_pairs_error
+    from study.train.trainers.base import no_pairs_error
 
     with_sample = str(no_pairs_error(RunConfig(sample=0.001), 1))
     assert "lower sample (now 0.001)" in with_sample
@@ -942,8 +942,8 @@ TOKENS = ["a\x00", "a", "\x00", "x\x00\x00", "é", "e\u0301", "𝔘𝔫𝔦", "�
 def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, capsys):
     """Tokens with trailing NULs came back from the cache changed ('a\\x00' -> 'a': two words
     became one), so the second run (from the cache) failed or stored unreadable vectors."""
-    from study.vectors import load_vectors
-    from study.vocab import load_corpus
+    from study.data.vocab import load_corpus
+    from study.train.vectors import load_vectors
 
     rng = random.Random(0)  # not NumPy: a NumPy str array would drop the NULs itself
     lines = [" ".join(rng.choices(TOKENS, k=12)) for _ in range(200)]

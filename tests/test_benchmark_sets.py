@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from study import benchmarks
-from study.cli import main
-from study.evaluate import read_analogies, read_word_pairs
-from study.items import RunItems, metric_scores
+from study.cli.app import main
+from study.evaluate import benchmarks
+from study.evaluate.items import RunItems, metric_scores
+from study.evaluate.score import read_analogies, read_word_pairs
 
 # Published sizes: WS353 (Finkelstein et al. 2002) and its similarity / relatedness split
 # (Agirre et al. 2009), MEN (Bruni et al. 2014), MTurk (Radinsky et al. 2011), Rare Words
@@ -50,8 +50,8 @@ def test_shipped_set_has_its_published_size_and_checksum(name: str) -> None:
 
 def test_the_registry_is_the_one_list() -> None:
     """Adding an entry adds its metrics to every list that derives from the registry."""
-    from study.analysis import METRICS
-    from study.search import METRIC_NAMES
+    from study.analyze.analysis import METRICS
+    from study.run.search import METRIC_NAMES
 
     assert list(benchmarks.registry()) == list(PUBLISHED)
     assert METRICS == [b.metric for b in benchmarks.registry().values() if b.shown]
@@ -165,8 +165,8 @@ def _printed(out: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", ["ws353_sim", "ws353_rel", "men", "mturk", "rw"])
 def test_new_sets_score_as_computed_by_hand(name: str, tmp_path: Path) -> None:
-    from study.evaluate import run_evaluation
-    from study.vectors import load_vectors
+    from study.evaluate.score import run_evaluation
+    from study.train.vectors import load_vectors
 
     bench = benchmarks.registry()[name]
     pairs = _distinct_pairs(bench.path, len(COSINES))

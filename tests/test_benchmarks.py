@@ -20,7 +20,7 @@ import bench_scaling  # noqa: E402
 import bench_staleness  # noqa: E402
 import bench_throughput  # noqa: E402
 
-from study.vocab import load_corpus  # noqa: E402
+from study.data.vocab import load_corpus  # noqa: E402
 
 HEADER = {"benchmark", "device", "date", "machine", "versions", "load_average_before_after"}
 

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from study.cli import main
+from study.cli.app import main
 
 
 def test_help_lists_subcommands():
@@ -75,8 +75,8 @@ def test_run_default_study_is_not_runs_runs(tmp_path, monkeypatch, planted_corpu
     """`study run` used to store runs in results/runs/runs/<id>."""
     from tiny_run import FAST
 
-    from study.config import RunConfig
-    from study.results import RESULTS_ROOT_ENV
+    from study.core.config import RunConfig
+    from study.store.results import RESULTS_ROOT_ENV
 
     monkeypatch.setenv(RESULTS_ROOT_ENV, str(tmp_path / "results"))
     overrides = {**FAST, "epochs": 1, "probe_pairs": 0, "corpus": str(planted_corpus_file)}
@@ -91,7 +91,7 @@ def test_run_default_study_is_not_runs_runs(tmp_path, monkeypatch, planted_corpu
 @pytest.mark.parametrize("flag", ["--study", "--study-name"])
 def test_every_command_takes_both_study_spellings(command, flag):
     """grid said --study where optuna said --study-name; now both commands take both."""
-    from study.cli import build_parser
+    from study.cli.app import build_parser
 
     args = build_parser().parse_args([command, flag, "my-study"])
     assert args.study == "my-study"

@@ -23,12 +23,12 @@ from fault_inject import (
     ws353_planted_text,
 )
 
-from study.atomic import FILE_MODE
-from study.config import RunConfig
-from study.grid import GridSpec
-from study.results import ResultStore, load_table
-from study.runner import CorpusCache, execute_run
-from study.shared_grid import SKIPPED_ATTR
+from study.core.atomic import FILE_MODE
+from study.core.config import RunConfig
+from study.run.grid import GridSpec
+from study.run.runner import CorpusCache, execute_run
+from study.run.shared_grid import SKIPPED_ATTR
+from study.store.results import ResultStore, load_table
 
 FAST = {
     "dim": 16,

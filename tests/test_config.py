@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from study.config import ADDED_FIELDS, RunConfig, parse_assignments
-from study.errors import ConfigError
+from study.core.config import ADDED_FIELDS, RunConfig, parse_assignments
+from study.core.errors import ConfigError
 
 
 def test_defaults_are_valid_and_id_is_stable():
@@ -31,7 +31,7 @@ def test_run_ids_of_existing_configs_are_pinned():
     -0.0/int normalisation (issue 14): existing study folders keep matching their configs."""
     import hashlib
 
-    from study.grid import PRESETS
+    from study.run.grid import PRESETS
 
     cli = {"alpha": "0", "corpus": "/tmp/c.txt", "sample": "0", "lr_end": "0"}
     assert RunConfig().with_overrides(cli).run_id == "016eaed150f192a3"
@@ -68,7 +68,7 @@ def test_run_id_is_stable_across_processes():
     import subprocess
     import sys
 
-    code = "from study.config import RunConfig; print(RunConfig(alpha=0.5, window=2).run_id)"
+    code = "from study.core.config import RunConfig; print(RunConfig(alpha=0.5, window=2).run_id)"
     ids = {
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -192,7 +192,7 @@ def test_the_per_pair_refusal_of_the_torch_step_names_a_setting_that_works():
 
 
 def test_a_gensim_grid_over_torch_fields_is_one_cell(capsys):
-    from study.cli import main
+    from study.cli.app import main
 
     argv = ["grid", "--trainers", "gensim", "--grid", "programs=0,4", "batch_size=256,1024",
             "kernel=torch,triton", "--dry-run", "--study", "dry"]  # fmt: skip

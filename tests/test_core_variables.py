@@ -21,12 +21,12 @@ from scipy.stats import chisquare
 from sgns_reference import Draws, Order, reference_epoch
 from test_torch_trainer import config, make_corpus
 
-from study.sampling import AliasSampler, noise_distribution
-from study.trainers import torch_walk
-from study.trainers.base import Callback, TrainState
-from study.trainers.torch_sgns import TorchTrainer
-from study.trainers.triton_sgns import interpreting, kernel_key
-from study.vocab import EncodedCorpus, Vocab
+from study.data.sampling import AliasSampler, noise_distribution
+from study.data.vocab import EncodedCorpus, Vocab
+from study.train.trainers import torch_walk
+from study.train.trainers.base import Callback, TrainState
+from study.train.trainers.torch_sgns import TorchTrainer
+from study.train.trainers.triton_sgns import interpreting, kernel_key
 
 ALPHAS = (0.0, 0.75, 1.0)
 # Corpus counts far apart, so that count**alpha differs clearly between the alphas above.
@@ -100,7 +100,7 @@ def interpreter() -> None:
 
 def triton_draws(corpus: EncodedCorpus, **fields: Any) -> np.ndarray:
     """The draws the Triton kernel consumed in one epoch: (positions, 1 + K·slots)."""
-    from study.trainers.triton_sgns import recording_draws
+    from study.train.trainers.triton_sgns import recording_draws
 
     with recording_draws() as trace:
         TorchTrainer(progress=False).fit(corpus, config(kernel="triton", epochs=1, **fields))
@@ -184,7 +184,7 @@ def test_triton_learning_rate_is_one_linear_schedule_across_epochs(interpreter: 
     """Three epochs of the Triton path on 2 programs equal the sequential reference whose lr at
     local position j of epoch e is lr_start - (lr_start - lr_end)·(e + j/slice)/epochs, one
     schedule for the whole run (the vectors differ if it restarts every epoch)."""
-    from study.trainers.triton_sgns import Slices
+    from study.train.trainers.triton_sgns import Slices
 
     rng = np.random.default_rng(5)
     corpus = make_corpus([[f"w{i}" for i in rng.integers(6, size=8)] for _ in range(2)], "lr")

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from study import text8
-from study.corpus import clean_text8, read_text, resolve
-from study.errors import CorpusError
-from study.vocab import MAX_SENTENCE_WORDS, keep_probabilities, load_corpus
+from study.core.errors import CorpusError
+from study.data import text8
+from study.data.corpus import clean_text8, read_text, resolve
+from study.data.vocab import MAX_SENTENCE_WORDS, keep_probabilities, load_corpus
 
 TEXT = "the cat sat on the mat\nthe dog sat on the log\n"
 
@@ -117,7 +117,7 @@ def test_cache_reuse_and_invalidation(tmp_path, monkeypatch):
     assert first.cache_path is not None and first.cache_path.exists()
 
     # second load reads the cache: the documents are not read again
-    import study.vocab as vocab_module
+    import study.data.vocab as vocab_module
 
     def fail(*_args, **_kwargs):
         raise AssertionError("encode_documents called although the cache is valid")
@@ -287,7 +287,7 @@ def test_damaged_cache_entry_is_rebuilt_with_a_warning(tmp_path, caplog, damage)
         else:
             arrays["fingerprint"] = np.asarray("text:sha256:0")
         np.savez(cache, **arrays)
-    with caplog.at_level("WARNING", logger="study.vocab"):
+    with caplog.at_level("WARNING", logger="study.data.vocab"):
         again = load_corpus(str(path), min_count=1, data_root=tmp_path / "data")
     assert "is unreadable" in caplog.text and "rebuilding it" in caplog.text
     assert again.vocab.words == first.vocab.words and np.array_equal(again.ids, first.ids)

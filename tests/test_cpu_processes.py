@@ -20,24 +20,24 @@ import pytest
 import torch
 from test_torch_trainer import Recorder, config, group_precision, planted_corpus
 
-from study.config import RunConfig
-from study.errors import DivergenceError, StudyError
-from study.probes import PROBE_COLUMNS, GradientProbe
-from study.results import STATUS_FAILED, ResultStore, load_table
-from study.runner import CorpusCache, execute_run
-from study.sampling import AliasSampler
-from study.trainers import torch_walk
-from study.trainers.base import Callback, TrainState, lr_at
-from study.trainers.cpu_processes import (
+from study.core.config import RunConfig
+from study.core.errors import DivergenceError, StudyError
+from study.data.sampling import AliasSampler
+from study.data.vocab import EncodedCorpus, keep_probabilities
+from study.run.runner import CorpusCache, execute_run
+from study.store.results import STATUS_FAILED, ResultStore, load_table
+from study.train.probes import PROBE_COLUMNS, GradientProbe
+from study.train.trainers import torch_walk
+from study.train.trainers.base import Callback, TrainState, lr_at
+from study.train.trainers.cpu_processes import (
     MIN_WORKER_BATCH,
     WorkerError,
     _worker_exception,
     worker_step,
 )
-from study.trainers.torch_sgns import TorchTrainer
-from study.trainers.torch_step import MAX_ROW_STEP, make_window, train_step
-from study.trainers.torch_walk import MIN_CHUNKS, plan_chunks, subsample
-from study.vocab import EncodedCorpus, keep_probabilities
+from study.train.trainers.torch_sgns import TorchTrainer
+from study.train.trainers.torch_step import MAX_ROW_STEP, make_window, train_step
+from study.train.trainers.torch_walk import MIN_CHUNKS, plan_chunks, subsample
 
 WORKER_NAME = "w2v-cpu-worker-"
 # SHA-256 of W_in and W_out bytes for `one_worker_config()` (sg, ns), computed with the code
@@ -412,10 +412,10 @@ def long_corpus(tmp_path: Path) -> Path:
 
 IDLE_SCRIPT = """
 import sys, time
-from study.config import RunConfig
-from study.trainers.base import Callback
-from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import load_corpus
+from study.core.config import RunConfig
+from study.train.trainers.base import Callback
+from study.train.trainers.torch_sgns import TorchTrainer
+from study.data.vocab import load_corpus
 
 class Idle(Callback):  # the workers wait for the next epoch while this sleeps
     def on_epoch_end(self, state):

@@ -1,4 +1,5 @@
-"""study.evaluate agrees with gensim's evaluators; 3CosMul by hand; OOV, coverage, errors, CLI."""
+"""study.evaluate.score agrees with gensim's evaluators; 3CosMul by hand; OOV, coverage, errors,
+CLI."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from study.cli import main
-from study.evaluate import (
+from study.cli.app import main
+from study.evaluate.score import (
     GOOGLE_ANALOGIES_PATH,
     SIMLEX_PATH,
     WS353_PATH,
@@ -23,7 +24,7 @@ from study.evaluate import (
     read_analogies,
     read_word_pairs,
 )
-from study.trainers.base import keyed_vectors
+from study.train.trainers.base import keyed_vectors
 
 DIM = 32
 NOISE = 1.2  # partial success: ~80% of the planted questions solved by 3CosAdd

@@ -31,14 +31,14 @@ from fault_inject import (
 )
 from tiny_run import FAST
 
-from study.config import RunConfig
-from study.grid import GridSpec
-from study.results import ResultStore, load_table
-from study.runner import CorpusCache, execute_run, run_grid
+from study.core.config import RunConfig
+from study.run.grid import GridSpec
+from study.run.runner import CorpusCache, execute_run, run_grid
+from study.store.results import ResultStore, load_table
 
 KILLED = -signal.SIGKILL
 HEARTBEAT = "1,3"  # interval, grace (s): a dead worker's trial is stale after 3 s
-MAX_RETRY = 3  # study.storage: a trial killed again after 3 retries is given up (stays FAIL)
+MAX_RETRY = 3  # study.store.storage: a trial killed again after 3 retries is given up (stays FAIL)
 AXES = {"alpha": [0.5, 1.0]}
 TRAINERS = ["torch", "gensim"]
 
@@ -99,9 +99,9 @@ def trial_states(storage_url: str, name: str) -> list[optuna.trial.FrozenTrial]:
 # -- determinism: the premise of every comparison below -----------------------------------------
 DETERMINISM_SCRIPT = """
 import hashlib, json, sys
-from study.config import RunConfig
-from study.results import ResultStore
-from study.runner import CorpusCache, execute_run
+from study.core.config import RunConfig
+from study.store.results import ResultStore
+from study.run.runner import CorpusCache, execute_run
 out = {}
 for config in [RunConfig.from_dict(d) for d in json.loads(sys.argv[1])]:
     store = ResultStore(sys.argv[2])
@@ -529,7 +529,7 @@ def _fingerprints(results: Path) -> dict[str, str]:
 def test_changed_corpus_is_refused_never_mixed(tmp_path, capsys):
     """The issue's repro: a grid, the corpus file replaced, a larger grid. It used to skip the
     finished cells and train the new one on the new text (vocab 499 and 318 in one runs.csv)."""
-    from study.cli import main
+    from study.cli.app import main
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(ws353_planted_text(seed=0))
@@ -566,7 +566,7 @@ def test_changed_corpus_is_refused_never_mixed(tmp_path, capsys):
 def test_runs_recorded_before_fingerprints_are_checked_by_their_vocabulary(tmp_path, capsys):
     """Old study folders have no corpus fingerprint: their runs are compared by vocabulary size
     and word count, so an unchanged corpus resumes and a changed one is refused."""
-    from study.cli import main
+    from study.cli.app import main
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(ws353_planted_text(seed=0))
@@ -660,8 +660,8 @@ def test_second_local_grid_on_a_study_is_refused_and_each_cell_runs_once(tmp_pat
     assert len(done) == 2 and len(set(done)) == 2  # each cell trained once, by the first
     # shared workers and a local grid exclude each other too
     url = f"sqlite:///{tmp_path / 'grid.db'}"
-    from study.results import ResultStore
-    from study.runner import grid_lock
+    from study.run.runner import grid_lock
+    from study.store.results import ResultStore
 
     store = ResultStore(tmp_path / "r" / "si")
     with grid_lock(store, shared=True):
@@ -688,8 +688,8 @@ def test_overwrite_killed_part_way_never_pairs_files_of_two_trainings(tmp_path, 
     metrics.json beside it: the rerun skipped the run as done, its metrics belonging to other
     vectors. Now the old metrics.json goes first, so the killed run is unfinished and a plain
     rerun trains it."""
-    from study.cli import main
-    from study.results import RUN_OUTPUTS
+    from study.cli.app import main
+    from study.store.results import RUN_OUTPUTS
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(ws353_planted_text(seed=0))
@@ -714,7 +714,7 @@ def test_overwrite_killed_part_way_never_pairs_files_of_two_trainings(tmp_path, 
 def test_failed_rerun_keeps_no_files_of_the_earlier_training(tmp_path, capsys):
     """A run trained again that then fails (its corpus became too small) used to keep the old
     vectors.bin and epochs.csv beside its new 'failed' metrics.json."""
-    from study.cli import main
+    from study.cli.app import main
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(ws353_planted_text(seed=0))

@@ -12,12 +12,13 @@ from gensim.models import KeyedVectors
 from report_fixtures import ABSENT_SEED_WORDS, build_small_study
 from synthetic_study import epochs_table, planted_ws353, runs_table, with_cores
 
-from study import analysis, figures, overlay
-from study.figures.curves import curve_data
-from study.figures.heatmaps import heatmap_data
-from study.figures.params import metric_params_data
-from study.figures.trainers import scatter_data, throughput_data
-from study.results import ResultStore, load_table
+from study.analyze import analysis, figures
+from study.analyze.figures import overlay
+from study.analyze.figures.curves import curve_data
+from study.analyze.figures.heatmaps import heatmap_data
+from study.analyze.figures.params import metric_params_data
+from study.analyze.figures.trainers import scatter_data, throughput_data
+from study.store.results import ResultStore, load_table
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_every_figure_writes_a_png(study, tmp_path, name):
 
 def test_pca_overlays_write_pngs_and_skip_missing_seed_words(study, tmp_path, caplog):
     store, runs, _ = study
-    with caplog.at_level(logging.WARNING, logger="study.overlay"):
+    with caplog.at_level(logging.WARNING, logger="study.analyze.figures.overlay"):
         drawn = overlay.plot_pca_overlays(store.root, runs, by="alpha", trainer="torch")
     assert drawn is not None
     assert drawn.missing == ABSENT_SEED_WORDS

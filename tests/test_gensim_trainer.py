@@ -5,12 +5,12 @@ import pytest
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
-from study.config import RunConfig
-from study.probes import PROBE_COLUMNS, GradientProbe, pair_gradients
-from study.trainers import get_trainer
-from study.trainers.base import EPOCH_COLUMNS, Callback
-from study.trainers.gensim_sgns import GensimTrainer, expected_contexts_per_word
-from study.vocab import load_corpus
+from study.core.config import RunConfig
+from study.data.vocab import load_corpus
+from study.train.probes import PROBE_COLUMNS, GradientProbe, pair_gradients
+from study.train.trainers import get_trainer
+from study.train.trainers.base import EPOCH_COLUMNS, Callback
+from study.train.trainers.gensim_sgns import GensimTrainer, expected_contexts_per_word
 
 FAST = dict(dim=20, workers=1, probe_pairs=1024)
 
@@ -196,7 +196,7 @@ def test_gensim_skips_terms_with_large_dot_products(planted):
 
 def test_progress_bar_inside_each_epoch(planted, capsys, monkeypatch):
     """gensim runs showed no progress inside an epoch; the bar advances as its jobs finish."""
-    import study.trainers.gensim_sgns as gensim_sgns
+    import study.train.trainers.gensim_sgns as gensim_sgns
 
     finished: list[tuple[str, float, float]] = []
 

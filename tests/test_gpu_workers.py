@@ -17,10 +17,10 @@ import optuna
 import pytest
 from test_cpu_processes import descendants
 
-from study.cli import main
-from study.errors import ConfigError
-from study.gpu_workers import assign_gpus, run_per_gpu, visible_gpus, worker_argv
-from study.shared_grid import SKIPPED_ATTR
+from study.cli.app import main
+from study.core.errors import ConfigError
+from study.run.gpu_workers import assign_gpus, run_per_gpu, visible_gpus, worker_argv
+from study.run.shared_grid import SKIPPED_ATTR
 
 
 def test_visible_gpus_follow_cuda_visible_devices() -> None:

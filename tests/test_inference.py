@@ -12,14 +12,15 @@ import pytest
 from scipy import stats as sps
 from synthetic_store import build_store, run_items
 
-from study import inference, stats
-from study.cli import main
-from study.config import RunConfig
-from study.errors import StudyError
-from study.items import RunItems, metric_scores
-from study.report import ReportOptions, build_report
-from study.results import ResultStore, load_table
-from study.stats import EQUIVALENT, Estimate, item_statistic
+from study.analyze import inference
+from study.analyze.report import ReportOptions, build_report
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.errors import StudyError
+from study.evaluate import stats
+from study.evaluate.items import RunItems, metric_scores
+from study.evaluate.stats import EQUIVALENT, Estimate, item_statistic
+from study.store.results import ResultStore, load_table
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +249,7 @@ def test_compare_of_a_study_without_metrics_is_one_line(tmp_path, capsys):
 def test_compare_of_a_study_whose_metrics_are_all_missing_is_one_line(tmp_path, capsys):
     """What a corpus without any benchmark word gives: every metric NaN, coverage 0. One line
     that says why (the table's column widths raised a TypeError on no rows)."""
-    from study.commands.compare import format_rows
+    from study.cli.compare import format_rows
 
     store = ResultStore(tmp_path / "novocab")
     metrics = {"ws353_spearman": math.nan, "ws353_coverage": 0.0, "analogy_acc": math.nan,
@@ -298,7 +299,7 @@ def test_compare_with_one_matched_seed_gives_no_verdict(tmp_path, capsys):
 
 
 def test_compare_notes_never_describe_a_row_without_a_value():
-    from study.commands.compare import notes
+    from study.cli.compare import notes
 
     nan = Estimate(math.nan, *(math.nan,) * 4, 1, 300, stats.ONE_SEED_METHOD)
     row = {"metric": "x", "a": nan, "b": nan, "d": nan, "verdict": stats.verdicts([nan], 0.01)[0]}

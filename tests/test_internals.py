@@ -1,12 +1,12 @@
 """gensim's and Optuna's private APIs that the project uses are still where it expects them.
 
 A new release that moves one fails here with one line per moved piece, naming the package
-version (`study.internals`), instead of a confusing failure deep in a trainer or a grid.
+version (`study.train.internals`), instead of a confusing failure deep in a trainer or a grid.
 """
 
 import pytest
 
-from study import internals
+from study.train import internals
 
 
 @pytest.mark.parametrize("package", ["gensim", "optuna"])
@@ -24,7 +24,7 @@ def test_a_moved_internal_is_reported_in_one_line_with_the_version(monkeypatch):
     import gensim
 
     assert line.startswith(f"gensim {gensim.__version__}: Word2Vec._do_train_job(")
-    assert "used in study/trainers/gensim_sgns.py" in line and "\n" not in line
+    assert "used in study/train/trainers/gensim_sgns.py" in line and "\n" not in line
     with pytest.raises(RuntimeError, match=r"^gensim .*_do_train_job"):
         internals.require("gensim")
 

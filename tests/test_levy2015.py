@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from study.cli import main
-from study.config import RunConfig
-from study.items import PairItems, RunItems
-from study.results import STATUS_DONE, ResultStore
-from study.stats import spearman_rows
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.evaluate.items import PairItems, RunItems
+from study.evaluate.stats import spearman_rows
+from study.store.results import STATUS_DONE, ResultStore
 
 
 def test_preset_is_the_papers_sgns_grid(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,12 +13,18 @@ from conftest import planted_groups_text
 from hypothesis import given
 from hypothesis import strategies as st
 
-from study.cli import main
-from study.config import RunConfig, base_type, field_names
-from study.errors import ConfigError
-from study.search import grid_space, parse_space
-from study.trainers import triton_kernels as tk
-from study.trainers.triton_sgns import LAUNCH_POSITIONS, Slices, kernel_key, launch, variant_for
+from study.cli.app import main
+from study.core.config import RunConfig, base_type, field_names
+from study.core.errors import ConfigError
+from study.run.search import grid_space, parse_space
+from study.train.trainers import triton_kernels as tk
+from study.train.trainers.triton_sgns import (
+    LAUNCH_POSITIONS,
+    Slices,
+    kernel_key,
+    launch,
+    variant_for,
+)
 
 NUMERIC = [f for f in field_names() if base_type(f) in (int, float)]
 

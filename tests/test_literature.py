@@ -14,15 +14,15 @@ import pytest
 from report_fixtures import seed_word_text
 from synthetic_store import build_store
 
-from study import stats
-from study.cli import main
-from study.config import RunConfig
-from study.inference import StudyItems, cell_runs
-from study.items import PairItems, RunItems, metric_scores
-from study.report import literature
-from study.report.render import Report, md_text, render_html, render_markdown
-from study.results import STATUS_DONE, ResultStore, load_table
-from study.stats import Estimate, Verdict, spearman_rows
+from study.analyze.inference import StudyItems, cell_runs
+from study.analyze.report import literature
+from study.analyze.report.render import Report, md_text, render_html, render_markdown
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.evaluate import stats
+from study.evaluate.items import PairItems, RunItems, metric_scores
+from study.evaluate.stats import Estimate, Verdict, spearman_rows
+from study.store.results import STATUS_DONE, ResultStore, load_table
 
 N_PAIRS = 300
 
@@ -200,8 +200,8 @@ def fewer_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
     """The report's and the write-up's statistics on 100 item resamples (1,000 by default): the
     same code, a tenth of the bootstrap time."""
     fast = partial(StudyItems, n_resamples=100)
-    monkeypatch.setattr("study.report.build.StudyItems", fast)
-    monkeypatch.setattr("study.report.writeup.StudyItems", fast)
+    monkeypatch.setattr("study.analyze.report.build.StudyItems", fast)
+    monkeypatch.setattr("study.analyze.report.writeup.StudyItems", fast)
 
 
 @pytest.fixture(scope="module")

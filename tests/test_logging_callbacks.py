@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from tiny_run import FAST
 
-from study.cli import main
-from study.config import RunConfig
-from study.neighbours import NEIGHBOURS_FILE, nearest
-from study.results import ResultStore
-from study.runner import CorpusCache, execute_run
-from study.tensorboard_callback import TENSORBOARD_DIR, TensorBoardCallback
-from study.trainers.base import keyed_vectors
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.evaluate.tensorboard import TENSORBOARD_DIR, TensorBoardCallback
+from study.run.runner import CorpusCache, execute_run
+from study.store.results import ResultStore
+from study.train.neighbours import NEIGHBOURS_FILE, nearest
+from study.train.trainers.base import keyed_vectors
 
 
 def test_tensorboard_event_files_hold_epochs_metrics_hparams_and_embeddings(

@@ -6,13 +6,13 @@ import sys
 import optuna
 import pytest
 
-from study.cli import main
-from study.config import RunConfig
-from study.errors import ConfigError
-from study.results import ResultStore, load_table
-from study.runner import CorpusCache
-from study.search import make_objective, make_sampler, parse_objectives, parse_space
-from study.storage import open_storage
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.errors import ConfigError
+from study.run.runner import CorpusCache
+from study.run.search import make_objective, make_sampler, parse_objectives, parse_space
+from study.store.results import ResultStore, load_table
+from study.store.storage import open_storage
 
 
 def test_parse_space_and_objectives():
@@ -37,7 +37,7 @@ def test_parse_space_and_objectives():
 @pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
     """Two good trials set the median; a trial with a tiny learning rate is pruned early."""
-    from study.corpus import enwiki_sample_documents, enwiki_sample_path
+    from study.data.corpus import enwiki_sample_documents, enwiki_sample_path
 
     # the first ~40 articles of the embedded corpus: real words, so WS353 is meaningful
     corpus = tmp_path / "wiki-part.txt"
@@ -230,7 +230,7 @@ def test_a_trial_killed_before_its_first_heartbeat_is_still_failed(tmp_path, mon
     trial started; such a trial would stay RUNNING for good. The objective beats first."""
     import time
 
-    import study.search as search
+    import study.run.search as search
 
     monkeypatch.setenv("W2V_STUDY_HEARTBEAT", "1,2")
     storage = open_storage(f"sqlite:///{tmp_path / 'hb.db'}")

@@ -8,8 +8,8 @@ import optuna
 import pytest
 from pg_server import postgres_bin, postgres_server
 
-from study.results import load_table
-from study.shared_grid import SKIPPED_ATTR
+from study.run.shared_grid import SKIPPED_ATTR
+from study.store.results import load_table
 
 pytestmark = pytest.mark.postgres
 

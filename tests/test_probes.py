@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from study.config import RunConfig
-from study.probes import (
+from study.core.config import RunConfig
+from study.data.vocab import load_corpus
+from study.train.probes import (
     PROBE_COLUMNS,
     GradientProbe,
     _draw_pairs,
@@ -13,8 +14,7 @@ from study.probes import (
     pair_gradients,
     probe_metrics,
 )
-from study.trainers.base import TrainState
-from study.vocab import load_corpus
+from study.train.trainers.base import TrainState
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_pair_gradients_equal_autograd():
 
 
 def draw_like(centers, contexts, negatives):
-    from study.probes import ProbeSample
+    from study.train.probes import ProbeSample
 
     return ProbeSample(centers, contexts, negatives, negatives)
 
@@ -168,9 +168,9 @@ def test_negatives_follow_the_noise_distributions(planted):
 
 
 def test_gensim_and_torch_probe_losses_have_the_same_magnitude(planted_corpus_file):
-    pytest.importorskip("study.trainers.torch_sgns")
-    from study.trainers.gensim_sgns import GensimTrainer
-    from study.trainers.torch_sgns import TorchTrainer
+    pytest.importorskip("study.train.trainers.torch_sgns")
+    from study.train.trainers.gensim_sgns import GensimTrainer
+    from study.train.trainers.torch_sgns import TorchTrainer
 
     corpus = load_corpus(str(planted_corpus_file), min_count=1)
     # batch 64: the tiny corpus has ~2.5k words per epoch after subsampling, so the torch

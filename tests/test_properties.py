@@ -20,10 +20,10 @@ import optuna
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study.cli import main
-from study.config import RunConfig, base_type, field_names, parse_assignments, parse_value
-from study.errors import StudyError
-from study.search import check_space, parse_objectives, parse_space
+from study.cli.app import main
+from study.core.config import RunConfig, base_type, field_names, parse_assignments, parse_value
+from study.core.errors import StudyError
+from study.run.search import check_space, parse_objectives, parse_space
 
 NUMBER_TEXT = st.one_of(
     st.integers(-(10**6), 10**6).map(str),
@@ -199,7 +199,7 @@ def test_corpus_text_loads_or_is_refused_and_the_cache_round_trips_it(text, suff
     import gzip
     import lzma
 
-    from study.vocab import load_corpus
+    from study.data.vocab import load_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"c{suffix}"
@@ -224,7 +224,7 @@ def test_corpus_text_loads_or_is_refused_and_the_cache_round_trips_it(text, suff
 
 @given(data=st.binary(max_size=64))
 def test_corpus_bytes_load_or_are_refused_in_one_line(data):
-    from study.vocab import load_corpus
+    from study.data.vocab import load_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("c.txt", "c.gz", "c.bz2", "c.xz", "c.zip"):
@@ -243,9 +243,9 @@ def test_corpus_bytes_load_or_are_refused_in_one_line(data):
 def test_corpus_of_any_tokens_trains_and_its_vectors_read_back(lines):
     """End to end on arbitrary tokens: both trainers finish, and the stored vectors (with
     vocab.txt) read back with exactly the corpus's words."""
-    from study.results import ResultStore
-    from study.runner import CorpusCache, execute_run
-    from study.vectors import load_vectors
+    from study.run.runner import CorpusCache, execute_run
+    from study.store.results import ResultStore
+    from study.train.vectors import load_vectors
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "c.txt"
@@ -283,7 +283,7 @@ HEADERS = st.one_of(
 
 
 def _load_or_refuse(path: Path) -> None:
-    from study.vectors import load_vectors
+    from study.train.vectors import load_vectors
 
     try:
         vectors = load_vectors(path)

@@ -8,9 +8,9 @@ import re
 import pytest
 from report_fixtures import ABSENT_SEED_WORDS, COMMAND, FAILED_ERROR, build_small_study
 
-from study.cli import main
-from study.report import EDGE_TITLE, build_report, literature
-from study.report.render import md_text
+from study.analyze.report import EDGE_TITLE, build_report, literature
+from study.analyze.report.render import md_text
+from study.cli.app import main
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,12 @@ from markdown_it import MarkdownIt
 from synthetic_store import build_store
 from synthetic_study import epochs_table, runs_table
 
-from study import figures, overlay
-from study.cli import main
-from study.errors import StudyError
-from study.report import FigureEntry, Report, Table, build_report, publish
-from study.report.render import render_markdown
+from study.analyze import figures
+from study.analyze.figures import overlay
+from study.analyze.report import FigureEntry, Report, Table, build_report, publish
+from study.analyze.report.render import render_markdown
+from study.cli.app import main
+from study.core.errors import StudyError
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def reported(synthetic: Path, tmp_path_factory: pytest.TempPathFactory) -> Repor
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(figures, "plot_throughput", cannot)
-        patch.setattr("study.report.build.plot_pca_overlays", cannot)
+        patch.setattr("study.analyze.report.build.plot_pca_overlays", cannot)
         return build_report(synthetic, out)
 
 

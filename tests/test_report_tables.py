@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from synthetic_study import runs_table, with_cores
 
-from study.analysis import edge_warnings, throughput_table
-from study.config import RunConfig
-from study.inference import StudyItems
-from study.report import tables
-from study.report.findings import Findings, assess_edges, find
-from study.results import ResultStore, RunRecord
+from study.analyze.analysis import edge_warnings, throughput_table
+from study.analyze.inference import StudyItems
+from study.analyze.report import tables
+from study.analyze.report.findings import Findings, assess_edges, find
+from study.core.config import RunConfig
+from study.store.results import ResultStore, RunRecord
 
 WS, AN = "ws353_spearman", "analogy_acc"
 

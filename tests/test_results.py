@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from study.config import RunConfig
-from study.results import (
+from study.core.config import RunConfig
+from study.store.results import (
     SCHEMA_VERSION,
     STATUS_DONE,
     STATUS_FAILED,
@@ -48,7 +48,7 @@ def test_a_damaged_metrics_file_is_one_warning_and_the_run_unfinished(tmp_path, 
     config = RunConfig()
     store.start_run(config)
     (store.run_dir(config.run_id) / "metrics.json").write_text(content)
-    with caplog.at_level("WARNING", logger="study.results"):
+    with caplog.at_level("WARNING", logger="study.store.results"):
         assert store.read_metrics(config.run_id) is None
         assert store.status(config.run_id) is None
     [message] = [r.getMessage() for r in caplog.records]  # once, however often it is read
@@ -73,7 +73,7 @@ def test_a_run_folder_from_before_float_normalisation_keeps_its_run(tmp_path):
     store = ResultStore(tmp_path)
     config = RunConfig(alpha=0.0)
     raw = {**config.to_dict(), "alpha": -0.0}
-    from study.run_files import legacy_run_id
+    from study.store.run_files import legacy_run_id
 
     old_id = legacy_run_id(raw)
     assert old_id != config.run_id

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from tiny_run import FAST
 
-import study.runner as runner
-from study.grid import GridSpec, build_spec
-from study.results import ResultStore, load_table
-from study.runner import run_grid
-from study.shared_grid import SKIPPED_ATTR
+import study.run.runner as runner
+from study.run.grid import GridSpec, build_spec
+from study.run.runner import run_grid
+from study.run.shared_grid import SKIPPED_ATTR
+from study.store.results import ResultStore, load_table
 
 
 def spec_for(corpus: Path, **fixed) -> GridSpec:
@@ -227,7 +227,7 @@ def test_a_finished_cell_without_a_complete_trial_is_closed_as_skipped(
     worker records it as a skipped COMPLETE trial, without training it again."""
     import optuna
 
-    from study.cli import main
+    from study.cli.app import main
 
     fixed = {k: v for k, v in FAST.items() if k != "window"}
     sets = [f"{k}={v}" for k, v in {**fixed, "corpus": str(planted_corpus_file)}.items()]

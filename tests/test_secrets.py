@@ -1,7 +1,7 @@
 """No secret reaches a file, a report or a message (issue 24, class 4): `grid --storage
 'postgresql://u:secret@host/db'` wrote the password into study.json (the recorded command kept
 the raw argv, written before the storage opens), and the report showed it. Every place a command
-line or URL is recorded goes through `study.redact`; these tests look for the password in every
+line or URL is recorded goes through `study.core.redact`; these tests look for the password in every
 file a command leaves behind.
 """
 
@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pg_server import postgres_bin, postgres_server
 
-from study.cli import main
-from study.redact import redact, redact_command
+from study.cli.app import main
+from study.core.redact import redact, redact_command
 
 SECRET = "Hunter2-s3cret"
 FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]

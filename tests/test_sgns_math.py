@@ -1,15 +1,16 @@
-"""Closed-form SGNS / softmax gradients (study.sgns_math) == autograd == NumPy oracle (float64)."""
+"""Closed-form SGNS / softmax gradients (study.train.sgns_math) == autograd == NumPy oracle
+(float64)."""
 
 from __future__ import annotations
 
 import numpy as np
+import numpy_reference as reference
 import pytest
 import torch
 import torch.nn.functional as F
 
-from study import reference
-from study.sampling import AliasSampler, build_alias, noise_distribution
-from study.sgns_math import (
+from study.data.sampling import AliasSampler, build_alias, noise_distribution
+from study.train.sgns_math import (
     grad_center,
     grad_context,
     grad_negatives,

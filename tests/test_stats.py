@@ -1,5 +1,5 @@
-"""study.stats against known truth: simulated scores with a known difference, identical runs,
-one seed, the four outcomes and their family, multiple comparisons with the best, the seed
+"""study.evaluate.stats against known truth: simulated scores with a known difference, identical
+runs, one seed, the four outcomes and their family, multiple comparisons with the best, the seed
 planner and the scipy / statsmodels fallbacks. The full calibration (every procedure, both item
 models, 1-5 seeds) is benchmarks/bench_stats.py; these are the fast checks a bug breaks."""
 
@@ -13,8 +13,8 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
-from study import stats
-from study.items import ItemScores
+from study.evaluate import stats
+from study.evaluate.items import ItemScores
 
 TRUE_DELTA = 0.1
 

@@ -9,13 +9,13 @@ import json
 import pytest
 from synthetic_store import build_store
 
-from study import inference
-from study.analysis import cell_fields, cell_table
-from study.cli import main
-from study.config import RunConfig
-from study.results import STATUS_DONE, ResultStore, load_table
-from study.run_files import legacy_run_id
-from study.steps import step_label
+from study.analyze import inference
+from study.analyze.analysis import cell_fields, cell_table
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.steps import step_label
+from study.store.results import STATUS_DONE, ResultStore, load_table
+from study.store.run_files import legacy_run_id
 
 
 def done(trainer: dict | None = None, device: str | None = None) -> dict:

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from synthetic_store import build_store, run_items
 
 import study
-from study.cli import main
-from study.errors import CorpusError, StudyError
-from study.items import ITEMS_FILE, check_against_metrics
-from study.results import ResultStore, load_table
+from study.cli.app import main
+from study.core.errors import CorpusError, StudyError
+from study.evaluate.items import ITEMS_FILE, check_against_metrics
+from study.store.results import ResultStore, load_table
 
 SECRET = "s3cr3t-content-of-another-file"
 
@@ -199,7 +199,7 @@ def test_every_damaged_items_file_is_one_warning_and_its_run_is_left_out(
     study_dir = copy_study(synthetic, tmp_path)
     victim = sorted((study_dir / "runs").iterdir())[0]
     damage_items(victim / ITEMS_FILE, kind)
-    with caplog.at_level(logging.WARNING, logger="study.results"), no_hang():
+    with caplog.at_level(logging.WARNING, logger="study.store.results"), no_hang():
         runs, _ = load_table(study_dir)
     assert victim.name not in set(runs["run_id"]) and len(runs) == 5
     warned = damaged_warnings(caplog)
@@ -267,7 +267,7 @@ def test_items_damaged_any_way_load_consistently_or_are_refused(edits):
     with_path = io.BytesIO()
     np.savez(with_path, **arrays)  # type: ignore[arg-type]
     try:
-        items = study.items.RunItems.from_bytes(with_path.getvalue())
+        items = study.evaluate.items.RunItems.from_bytes(with_path.getvalue())
         check_against_metrics(items, metrics)
     except ValueError as exc:
         assert "\n" not in str(exc)
@@ -290,7 +290,7 @@ def test_a_pipe_or_link_in_place_of_a_run_file_is_damage_never_a_hang(
     else:
         (tmp_path / "elsewhere").write_text(f"{SECRET},{SECRET}\n1,2\n")
         path.symlink_to(tmp_path / "elsewhere")
-    with caplog.at_level(logging.WARNING, logger="study.results"), no_hang():
+    with caplog.at_level(logging.WARNING, logger="study.store.results"), no_hang():
         runs, _ = load_table(study_dir)
     assert victim.name not in set(runs["run_id"]) and len(runs) == 5
     warned = damaged_warnings(caplog)
@@ -316,7 +316,7 @@ def test_a_pipe_in_place_of_study_json_or_the_grid_lock_never_hangs(synthetic, t
 
 # -- vocab.txt and vector files -------------------------------------------------------------------
 def _vectors_with_vocab(folder: Path, vocab: str) -> Path:
-    from study.trainers.base import keyed_vectors
+    from study.train.trainers.base import keyed_vectors
 
     words = ["king", "queen", "man"]
     kv = keyed_vectors(words, np.arange(9, dtype=np.float32).reshape(3, 3) + 1)
@@ -391,7 +391,7 @@ def test_vocab_files_with_any_values_load_or_are_refused_in_one_line(counts, ext
 )
 def test_w_plus_c_of_vectors_that_do_not_fit_together_is_one_line(tmp_path, capsys, other, message):
     """Output vectors of another dimension crashed numpy; counts of another run went unnoticed."""
-    from study.trainers.base import keyed_vectors
+    from study.train.trainers.base import keyed_vectors
 
     run = tmp_path / "run"
     run.mkdir()
@@ -430,7 +430,7 @@ def test_a_changed_sentences_file_is_written_again_or_refused(tmp_path, caplog):
     # another process naming the corpus reads the file: it must hold what its name says
     with pytest.raises(CorpusError, match="was changed since it was made"):
         study.load_corpus(spec, min_count=1, data_root=tmp_path, use_cache=False)
-    with caplog.at_level(logging.WARNING, logger="study.corpus"):
+    with caplog.at_level(logging.WARNING, logger="study.data.corpus"):
         assert study.corpus_from_sentences(sentences, name="pets", data_root=tmp_path) == spec
     assert path.read_bytes() == original
     assert any("does not hold these sentences" in r.getMessage() for r in caplog.records)

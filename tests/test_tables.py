@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from tiny_run import FAST
 
-from study.cli import main
-from study.config import RunConfig
-from study.results import STATUS_FAILED, ResultStore, load_table, save_tables
-from study.runner import CorpusCache, execute_run
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.run.runner import CorpusCache, execute_run
+from study.store.results import STATUS_FAILED, ResultStore, load_table, save_tables
 
 
 @pytest.fixture(scope="module")

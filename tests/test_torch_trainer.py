@@ -8,18 +8,19 @@ import os
 from collections import Counter
 
 import numpy as np
+import numpy_reference as reference
 import pytest
 import torch
 from gensim.models import KeyedVectors
 
-from study import reference
-from study.config import RunConfig
-from study.errors import ConfigError, DivergenceError
-from study.sgns_math import sgns_terms
-from study.trainers import get_trainer
-from study.trainers.base import EPOCH_COLUMNS, Callback, TrainResult, TrainState
-from study.trainers.torch_sgns import MAX_SOFTMAX_VOCAB, TorchTrainer
-from study.trainers.torch_step import (
+from study.core.config import RunConfig
+from study.core.errors import ConfigError, DivergenceError
+from study.data.vocab import EncodedCorpus, Vocab
+from study.train.sgns_math import sgns_terms
+from study.train.trainers import get_trainer
+from study.train.trainers.base import EPOCH_COLUMNS, Callback, TrainResult, TrainState
+from study.train.trainers.torch_sgns import MAX_SOFTMAX_VOCAB, TorchTrainer
+from study.train.trainers.torch_step import (
     Window,
     add_rows,
     make_window,
@@ -27,7 +28,6 @@ from study.trainers.torch_step import (
     train_step,
     window_adjoint,
 )
-from study.vocab import EncodedCorpus, Vocab
 
 GROUPS, GROUP_SIZE = 6, 5
 

@@ -19,9 +19,9 @@ import torch
 from sgns_reference import Draws, Order, reference_epoch
 from test_triton_kernel import random_problem, run_kernel
 
-from study.config import RunConfig
-from study.trainers.torch_sgns import TorchTrainer
-from study.vocab import EncodedCorpus, load_corpus
+from study.core.config import RunConfig
+from study.data.vocab import EncodedCorpus, load_corpus
+from study.train.trainers.torch_sgns import TorchTrainer
 
 pytestmark = [
     pytest.mark.gpu,
@@ -73,8 +73,8 @@ def test_compiled_kernel_equals_sequential_reference(
 ) -> None:
     """One program, several launches, the draws traced: vectors and draws as the reference's
     (dim 18 as two blocks of 16 + 4 columns, as dim 300 runs)."""
-    from study.trainers import triton_kernels as tk
-    from study.trainers.triton_sgns import Slices, kernel_key
+    from study.train.trainers import triton_kernels as tk
+    from study.train.trainers.triton_sgns import Slices, kernel_key
 
     if dim == 18:
         monkeypatch.setattr(tk, "row_layout", lambda dim: (16, 4))

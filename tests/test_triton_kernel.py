@@ -24,16 +24,16 @@ import torch
 from sgns_reference import Draws, Order, philox, reference_epoch
 from test_torch_trainer import config, make_corpus
 
-from study.errors import ConfigError
-from study.probes import GradientProbe
-from study.sampling import AliasSampler
-from study.trainers.base import Callback, TrainState
-from study.trainers.torch_sgns import TorchTrainer
+from study.core.errors import ConfigError
+from study.data.sampling import AliasSampler
+from study.train.probes import GradientProbe
+from study.train.trainers.base import Callback, TrainState
+from study.train.trainers.torch_sgns import TorchTrainer
 
 triton = pytest.importorskip("triton")
 
-from study.trainers import triton_kernels as tk  # noqa: E402
-from study.trainers.triton_sgns import Slices, interpreting, kernel_key, launch  # noqa: E402
+from study.train.trainers import triton_kernels as tk  # noqa: E402
+from study.train.trainers.triton_sgns import Slices, interpreting, kernel_key, launch  # noqa: E402
 
 
 @pytest.fixture
@@ -318,8 +318,8 @@ GRID = [
 
 COMPILE = """
 import json, sys
-from study.trainers.triton_aot import report
-from study.trainers.triton_kernels import Variant
+from study.train.trainers.triton_aot import report
+from study.train.trainers.triton_kernels import Variant
 for fields in json.loads(sys.argv[1]):
     print(json.dumps(report(Variant(*fields))), flush=True)
 """

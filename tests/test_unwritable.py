@@ -14,10 +14,10 @@ import pytest
 from conftest import planted_groups_text
 from fault_inject import run_worker
 
-from study.cli import main
-from study.config import RunConfig
-from study.errors import StudyError
-from study.results import ResultStore, save_tables, save_tables_or_warn
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.errors import StudyError
+from study.store.results import ResultStore, save_tables, save_tables_or_warn
 
 FAST = ["epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
 

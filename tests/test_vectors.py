@@ -8,13 +8,13 @@ import pytest
 from gensim.models import KeyedVectors
 from tiny_run import FAST
 
-from study.cli import main
-from study.config import RunConfig
-from study.errors import StudyError
-from study.results import ResultStore
-from study.runner import CorpusCache, attach_counts, execute_run
-from study.trainers.base import keyed_vectors
-from study.vectors import OUTPUT_VECTORS_FILE, VOCAB_FILE, load_vectors, w_plus_c
+from study.cli.app import main
+from study.core.config import RunConfig
+from study.core.errors import StudyError
+from study.run.runner import CorpusCache, attach_counts, execute_run
+from study.store.results import ResultStore
+from study.train.trainers.base import keyed_vectors
+from study.train.vectors import OUTPUT_VECTORS_FILE, VOCAB_FILE, load_vectors, w_plus_c
 
 
 def test_a_runs_vectors_load_in_gensim_with_their_true_counts(tmp_path, planted_corpus_file):
@@ -47,7 +47,7 @@ def test_a_runs_vectors_load_in_gensim_with_their_true_counts(tmp_path, planted_
 
 
 def test_write_vectors_round_trips_both_matrices_exactly(tmp_path):
-    from study.vocab import EncodedCorpus, Vocab
+    from study.data.vocab import EncodedCorpus, Vocab
 
     rng = np.random.default_rng(0)
     words = ["b", "a", "c", "d"]  # a tie (a, c) keeps its order

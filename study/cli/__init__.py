@@ -1,0 +1,1 @@
+"""The command line: `python -m study <command>` (app.py parses, one module per command)."""
