@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = {k: v for k, v in vars(args).items() if k != "out"}
     report = _common.report_header("throughput", device, config)
     report["corpus"] = {"name": corpus.name, "words": corpus.n_words, "vocab": len(corpus.vocab)}
-    # OpenMP's wait policy decides how torch's threads fare beside other jobs (README, CPU settings)
+    # OpenMP's wait policy decides how torch's threads fare beside other jobs (docs/guide/cpu.md)
     report["environment"] = {k: os.environ.get(k) for k in OPENMP_ENV}
     table = variants(args, device)
     with busy_processes(args.busy) as busy:

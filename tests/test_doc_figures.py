@@ -201,6 +201,16 @@ def cpu_processes_loss() -> list[str]:
     ]
 
 
+def determinism() -> list[str]:
+    runs = load("cpu-processes-idle.json")["cases"][0]["runs"]
+    same = runs["torch-cpu-1t"]["vectors_sha256"] == runs["torch-cpu-2t"]["vectors_sha256"]
+    repeat = runs["torch-cpu-2p"]["identical_across_repeats"]
+    return [
+        f"trained {'identical' if same else 'different'} vectors at 1 and 2 threads",
+        f"(`identical_across_repeats` {str(repeat).lower()})",
+    ]
+
+
 def demo_busy() -> list[str]:
     runs = load("demo-busy1.json")["cases"][0]["runs"]
     t1, t2, g1, g2 = (runs[k] for k in ("torch-cpu-1t", "torch-cpu-2p", "gensim-1w", "gensim-2w"))
@@ -321,6 +331,7 @@ SNIPPETS: dict[str, Callable[[], list[str]]] = {
     "gpu-cpu-scaling.json, gpu-cpu-scaling-2.json": gpu_cpu_scaling,
     "cpu-processes-idle.json, cpu-processes-busy1.json": cpu_processes,
     "cpu-processes-* (loss beside a busy process)": cpu_processes_loss,
+    "cpu-processes-idle.json (determinism)": determinism,
     "demo-busy1.json": demo_busy,
     "cpu-same-cores*.json": threads_path,
     "stats-calibration-quick.json": calibration,

@@ -225,7 +225,7 @@ def test_thread_count_does_not_change_results(
     """Same seed, 1 or 2 threads (the threads path): identical vectors. Measured with this
     torch, not promised by it: the step's parallel ops split work across rows and batch items,
     not within one sum (scatter_add_ sums each row in index order). wiki8 at 1 and 2 threads:
-    README, CPU settings."""
+    docs/measurements.md, "Worker processes, threads and gensim"."""
     cfg = config(model=model, objective=objective, sample=1e-2, epochs=1, batch_size=512, dim=64)
     one = fit(corpus, cfg.with_overrides({"workers": 1}))
     threads = TorchTrainer(progress=False, cpu_path="threads")
