@@ -42,6 +42,17 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """The documentation site from docs/ (mkdocs.yml), built with --strict into site/.
+
+    The API reference reads the docstrings from the source (no import), so only the `docs`
+    extra is installed. `nox -s docs -- --clean` passes arguments on to `mkdocs build`.
+    """
+    session.install(*PYPROJECT["project"]["optional-dependencies"]["docs"])
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(default=False)
 def study(session: nox.Session) -> None:
     """A small grid on the embedded default corpus (the `demo` preset), ready for `report`.
 
