@@ -89,7 +89,7 @@ ALPHAS = [0.5, 0.6, 0.75, 0.9, 1.0]
 PRESETS: dict[str, GridSpec] = {
     # The README's main job: the embedded corpus, both trainers, a small α × window sweep.
     # workers=2: beside a busy process two workers were no slower than one for either trainer
-    # (results/bench/demo-busy1.json; README, CPU settings).
+    # (results/bench/demo-busy1.json; docs/measurements.md).
     "demo": GridSpec(
         axes={"alpha": [0.0, 0.75, 1.0], "window": [2, 5]},
         trainers=["torch", "gensim"],

@@ -66,7 +66,7 @@ class TorchTrainer:
     cpu_threads: CPU parallelism instead of `config.workers` (an API override).
     cpu_path: None (the rule above), "processes", or "threads": the previous multi-core path,
     `cpu_threads` intra-op threads in this process (kept for benchmarks; torch's per-op
-    barriers make it collapse beside other jobs, README "CPU settings").
+    barriers make it collapse beside other jobs, docs/guide/cpu.md).
     """
 
     name = "torch"
