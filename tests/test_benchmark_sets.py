@@ -60,6 +60,11 @@ def test_the_registry_is_the_one_list() -> None:
     assert benchmarks.metric_label("rw_wc_spearman") == "Rare Words Spearman ρ (w+c)"
     assert benchmarks.with_vectors("analogy_sem_acc", "w+c") == "analogy_wc_sem_acc"
     assert benchmarks.parse_metric("men_wc_coverage") is None  # coverage is the vocabulary's
+    assert benchmarks.stat_of("analogy_wc_3cosmul_sem_acc") == "3cosmul_sem_acc"
+    assert benchmarks.stat_of("mine_spearman") == "spearman"  # a user pair file's
+    assert benchmarks.stat_of("men_coverage") is None  # no per-item form
+    assert benchmarks.metric_direction("msr_wc_acc") == "maximize"
+    assert benchmarks.metric_direction("train_seconds") is None
     with pytest.raises(benchmarks.ConfigError, match="unknown benchmark 'mne'; choose from all"):
         benchmarks.select("men,mne")
     assert [b.name for b in benchmarks.select("msr,men")] == ["men", "msr"]  # registry order
@@ -182,7 +187,7 @@ def test_new_sets_score_as_computed_by_hand(name: str, tmp_path: Path) -> None:
     assert got["msr_acc"] == pytest.approx(4 / 6)
     assert got["msr_wc_acc"] == 1.0
     assert got["msr_coverage"] == pytest.approx(6 / 8000)
-    assert not any(m.startswith(("ws353_spearman", "analogy_")) for m in got)  # not chosen
+    assert list(got) == benchmarks.metric_names([name, "msr"])  # not ws353_..., analogy_...
 
 
 def test_eval_cli_prints_the_hand_computed_scores(

@@ -29,12 +29,36 @@ Kind = Literal["spearman", "analogy"]
 KINDS: tuple[Kind, ...] = ("spearman", "analogy")
 # Which vectors are scored: the input vectors w, and w+c (input + output vectors: Levy et al.).
 VECTORS: dict[str, str] = {"w": "", "w+c": "_wc"}  # vectors -> infix of the metric name
-PAIR_STATS = ("spearman", "coverage")
-ANALOGY_STATS = ("acc", "3cosmul_acc", "coverage", "questions")
-ANALOGY_KIND_STATS = ("sem_acc", "syn_acc", "3cosmul_sem_acc", "3cosmul_syn_acc")
+# The stats of each kind, in the order evaluation reports them. Accuracy stats of analogy
+# sets: stat -> (method, questions): 3CosAdd or 3CosMul, over every question or one kind of
+# question ("semantic" / "syntactic": only for files that mix both, `Benchmark.mixed`).
+ANALOGY_ACCURACIES: dict[str, tuple[str, str | None]] = {
+    "acc": ("3cosadd", None),
+    "3cosmul_acc": ("3cosmul", None),
+    "sem_acc": ("3cosadd", "semantic"),
+    "syn_acc": ("3cosadd", "syntactic"),
+    "3cosmul_sem_acc": ("3cosmul", "semantic"),
+    "3cosmul_syn_acc": ("3cosmul", "syntactic"),
+}
+COVERAGE, QUESTIONS = "coverage", "questions"
+PAIR_STATS = ("spearman", COVERAGE)
+ANALOGY_STATS = (*(s for s, (_, q) in ANALOGY_ACCURACIES.items() if q is None), COVERAGE, QUESTIONS)
+ANALOGY_KIND_STATS = tuple(s for s, (_, q) in ANALOGY_ACCURACIES.items() if q is not None)
 PRIMARY_STAT: dict[str, str] = {"spearman": "spearman", "analogy": "acc"}
+# Stats computed from per-item results (items.npz), so with intervals and paired tests: a
+# pair set's Spearman ρ and every analogy accuracy. Coverage and question counts are not.
+ITEM_STATS = ("spearman", *ANALOGY_ACCURACIES)
 # Stats that do not depend on the vectors scored (same vocabulary): only reported for w.
-_VOCABULARY_STATS = {"coverage", "questions"}
+_VOCABULARY_STATS = {COVERAGE, QUESTIONS}
+# Which way is better, per kind (Optuna's default direction): every item stat is a
+# correlation or an accuracy, higher is better.
+DIRECTION: dict[Kind, str] = {"spearman": "maximize", "analogy": "maximize"}
+
+
+def section_kind(section: str) -> str:
+    """ "semantic" or "syntactic" for an analogy section: Google's syntactic sections are
+    gram1..gram9, its other five semantic; any other name counts as semantic."""
+    return "syntactic" if section.startswith("gram") else "semantic"
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,27 @@ class Benchmark:
     def metric(self) -> str:
         """The headline metric for w: `<name>_spearman` or `<name>_acc`."""
         return metric_name(self.name, PRIMARY_STAT[self.kind])
+
+    @property
+    def mixed(self) -> bool:
+        """An analogy file whose `: section` headers mix semantic and syntactic sections
+        (Google's), so it also reports `ANALOGY_KIND_STATS`; a file without headers is the one
+        section `section` names."""
+        return self.kind == "analogy" and self.section is None
+
+    @property
+    def direction(self) -> str:
+        """ "maximize": a higher Spearman ρ or accuracy is better."""
+        return DIRECTION[self.kind]
+
+    def stats(self) -> tuple[str, ...]:
+        """The stats evaluation reports for w, in order (w+c: the same less coverage and
+        questions)."""
+        if self.kind == "spearman":
+            return PAIR_STATS
+        if self.mixed:
+            return (*ANALOGY_STATS[:-2], *ANALOGY_KIND_STATS, *ANALOGY_STATS[-2:])
+        return ANALOGY_STATS
 
 
 def metric_name(benchmark: str, stat: str, vectors: str = "w") -> str:
@@ -117,18 +162,47 @@ def shown_metrics(vectors: Sequence[str] = ("w",)) -> list[str]:
     ]
 
 
-def objective_metrics() -> list[str]:
-    """Metrics that make sense as Optuna objectives: every accuracy/Spearman of w and w+c."""
-    names = []
-    for vectors in VECTORS:
-        for b in registry().values():
-            stats: tuple[str, ...] = (
-                ("spearman",) if b.kind == "spearman" else ("acc", "3cosmul_acc")
-            )
-            if b.kind == "analogy" and b.section is None:
-                stats += ANALOGY_KIND_STATS
-            names += [metric_name(b.name, s, vectors) for s in stats]
-    return names
+def metric_names(
+    names: str | Iterable[str] | None = None, vectors: Sequence[str] = tuple(VECTORS)
+) -> list[str]:
+    """Every metric evaluation reports for the benchmarks named (`select`; None: all), in its
+    order: for each of `vectors`, each benchmark's `stats()` (under w+c without coverage and
+    questions, which are the vocabulary's)."""
+    return [
+        metric_name(b.name, s, v)
+        for v in vectors
+        for b in select(names)
+        for s in b.stats()
+        if v == "w" or s not in _VOCABULARY_STATS
+    ]
+
+
+def objective_metrics(vectors: Sequence[str] = tuple(VECTORS)) -> list[str]:
+    """Metrics that make sense as Optuna objectives: every accuracy/Spearman (`ITEM_STATS`) of
+    every benchmark, for each of `vectors` (default w and w+c)."""
+    return [
+        metric_name(b.name, s, v)
+        for v in vectors
+        for b in registry().values()
+        for s in b.stats()
+        if s in ITEM_STATS
+    ]
+
+
+def stat_of(metric: str, stats: Iterable[str] = ITEM_STATS) -> str | None:
+    """The stat (of `stats`) a metric name ends with, after a non-empty prefix: `acc` for
+    `analogy_acc`, `3cosmul_sem_acc` for `analogy_wc_3cosmul_sem_acc`, `spearman` for a user
+    pair file's `mine_spearman`; None for anything else. The longest match wins."""
+    found = [s for s in stats if metric.endswith("_" + s) and len(metric) > len(s) + 1]
+    return max(found, key=len, default=None)
+
+
+def metric_direction(metric: str) -> str | None:
+    """ "maximize" or "minimize" for a registry metric's item stat; None for anything else."""
+    parsed = parse_metric(metric)
+    if parsed is None or parsed.stat not in ITEM_STATS:
+        return None
+    return registry()[parsed.benchmark].direction
 
 
 @dataclass(frozen=True)
@@ -177,6 +251,10 @@ _STAT_LABELS = {
     "3cosmul_sem_acc": "semantic accuracy (3CosMul)",
     "3cosmul_syn_acc": "syntactic accuracy (3CosMul)",
 }
+
+
+# The `metric` column of `study.evaluate.score.benchmark_table` (what `study run` prints).
+TABLE_STAT_LABELS = {"spearman": "spearman", "acc": "acc (3CosAdd)"}
 
 
 def metric_label(metric: str) -> str:

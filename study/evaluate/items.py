@@ -20,6 +20,7 @@ import numpy as np
 from study.core.atomic import atomic_write_bytes
 from study.core.errors import StudyError
 from study.core.files import FileProblem, read_regular
+from study.evaluate import benchmarks
 
 ITEMS_FILE = "items.npz"
 ITEMS_VERSION = 2
@@ -46,8 +47,7 @@ class AnalogyItems:
 
     def kinds(self) -> np.ndarray:
         """ "semantic" or "syntactic" per question (Google's gram1..gram9 are syntactic)."""
-        kind = ["syntactic" if s.startswith("gram") else "semantic" for s in self.sections]
-        return np.array(kind)[self.section_ids]
+        return np.array([benchmarks.section_kind(s) for s in self.sections])[self.section_ids]
 
 
 @dataclass(frozen=True)
@@ -232,22 +232,19 @@ class ItemScores:
         return len(self.arrays[0])
 
 
+_ANSWERS = {"3cosadd": "correct_add", "3cosmul": "correct_mul"}  # method -> AnalogyItems field
 _ANALOGY_STATS = {  # stat -> (which answers, which questions)
-    "acc": ("correct_add", None),
-    "sem_acc": ("correct_add", "semantic"),
-    "syn_acc": ("correct_add", "syntactic"),
-    "3cosmul_acc": ("correct_mul", None),
-    "3cosmul_sem_acc": ("correct_mul", "semantic"),
-    "3cosmul_syn_acc": ("correct_mul", "syntactic"),
+    stat: (_ANSWERS[method], questions)
+    for stat, (method, questions) in benchmarks.ANALOGY_ACCURACIES.items()
 }
+_PAIR_STAT = benchmarks.PRIMARY_STAT["spearman"]
 
 
 def has_item_form(metric: str) -> bool:
     """Whether a run's `metric` (a name in its metrics.json) is computed from per-item results
     that its items.npz holds: every pair benchmark's Spearman ρ and every analogy accuracy
-    (`<key>_spearman`, `<key>_acc`, `<key>_3cosmul_sem_acc`, ...)."""
-    prefix, _, stat = metric.rpartition("_")
-    return bool(prefix) and stat in {"spearman", "acc"}
+    (`<key>_spearman`, `<key>_acc`, `<key>_3cosmul_sem_acc`, ...: `benchmarks.ITEM_STATS`)."""
+    return benchmarks.stat_of(metric) is not None
 
 
 def check_against_metrics(items: RunItems, metrics: Mapping[str, Any]) -> None:
@@ -285,7 +282,7 @@ def metric_scores(items: RunItems, metric: str) -> ItemScores | None:
         if not metric.startswith(key + "_"):
             continue
         stat = metric[len(key) + 1 :]
-        if key in items.pairs and stat == "spearman":
+        if key in items.pairs and stat == _PAIR_STAT:
             pair = items.pairs[key]
             return ItemScores("spearman", (pair.gold, pair.predicted))
         if key in items.analogies and stat in _ANALOGY_STATS:

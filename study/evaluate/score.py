@@ -242,7 +242,7 @@ class AnalogyResult:
         ids = self.analogies.section_ids
         for s, name in enumerate(self.analogies.sections):
             mask = ids == s
-            rows.append(_summary(name, _kind(name), mask, self))
+            rows.append(_summary(name, registry.section_kind(name), mask, self))
         return pd.DataFrame(rows)
 
     def items(self) -> AnalogyItems:
@@ -252,32 +252,27 @@ class AnalogyResult:
         )
 
     def metrics(self, prefix: str = "analogy", vocabulary_stats: bool = True) -> dict[str, float]:
-        """Flat metrics: `{prefix}_acc`, `_3cosmul_acc`, `_coverage`, `_questions`, and
-        `_sem_acc`, `_syn_acc`, `_3cosmul_sem_acc`, `_3cosmul_syn_acc` when the set mixes
-        semantic and syntactic sections (Google's). `vocabulary_stats=False` leaves out
-        coverage and questions (the same for w+c as for w)."""
-        kinds = np.array([_kind(n) for n in self.analogies.sections])[self.analogies.section_ids]
-        everything = _summary("total", "", np.ones(len(kinds), dtype=bool), self)
-        out = {
-            f"{prefix}_acc": everything["acc_3cosadd"],
-            f"{prefix}_3cosmul_acc": everything["acc_3cosmul"],
+        """Flat metrics `{prefix}_<stat>`, in `Benchmark.stats` order: the accuracies of
+        `benchmarks.ANALOGY_ACCURACIES` (those of one kind of question only when the set mixes
+        semantic and syntactic sections, Google's), then coverage and questions.
+        `vocabulary_stats=False` leaves out coverage and questions (the same for w+c as for w)."""
+        kinds = self.items().kinds()
+        summaries: dict[str | None, dict] = {
+            None: _summary("total", "", np.ones(len(kinds), dtype=bool), self)
         }
         if {"semantic", "syntactic"} <= set(kinds.tolist()):
-            semantic = _summary("semantic", "", kinds == "semantic", self)
-            syntactic = _summary("syntactic", "", kinds == "syntactic", self)
-            out[f"{prefix}_sem_acc"] = semantic["acc_3cosadd"]
-            out[f"{prefix}_syn_acc"] = syntactic["acc_3cosadd"]
-            out[f"{prefix}_3cosmul_sem_acc"] = semantic["acc_3cosmul"]
-            out[f"{prefix}_3cosmul_syn_acc"] = syntactic["acc_3cosmul"]
+            for kind in ("semantic", "syntactic"):
+                summaries[kind] = _summary(kind, "", kinds == kind, self)
+        out = {
+            registry.metric_name(prefix, stat): summaries[questions][f"acc_{method}"]
+            for stat, (method, questions) in registry.ANALOGY_ACCURACIES.items()
+            if questions in summaries
+        }
         if vocabulary_stats:
-            out[f"{prefix}_coverage"] = everything["coverage"]
-            out[f"{prefix}_questions"] = float(everything["counted"])
+            everything = summaries[None]
+            out[registry.metric_name(prefix, registry.COVERAGE)] = everything["coverage"]
+            out[registry.metric_name(prefix, registry.QUESTIONS)] = float(everything["counted"])
         return out
-
-
-def _kind(section: str) -> str:
-    # Google's syntactic sections are gram1..gram9; the other five are semantic.
-    return "syntactic" if section.startswith("gram") else "semantic"
 
 
 def _summary(name: str, kind: str, mask: np.ndarray, result: AnalogyResult) -> dict:
@@ -497,9 +492,9 @@ def run_evaluation(
             key = f"{name}{infix}"
             if kind == "spearman":
                 result = evaluate_word_pairs(scored, path, case_index=pair_index)
-                metrics[f"{key}_spearman"] = result.spearman
+                metrics[registry.metric_name(key, registry.PRIMARY_STAT[kind])] = result.spearman
                 if not infix:
-                    metrics[f"{key}_coverage"] = result.coverage
+                    metrics[registry.metric_name(key, registry.COVERAGE)] = result.coverage
                 items.pairs[key] = result.items
             else:
                 analogy = evaluate_analogies(
@@ -545,20 +540,21 @@ def benchmark_table(metrics: Mapping[str, float]) -> pd.DataFrame:
     for w and w+c, and its coverage (the share of pairs or questions in the vocabulary)."""
     rows = []
     names = [b.name for b in registry.registry().values()]
-    names += sorted(
-        k[: -len("_coverage")] for k in metrics if k.endswith("_coverage") and k[:-9] not in names
-    )
+    coverage = registry.COVERAGE
+    extra = (k[: -len(coverage) - 1] for k in metrics if registry.stat_of(k, [coverage]))
+    names += sorted(name for name in extra if name not in names)
     for name in names:
-        if f"{name}_coverage" not in metrics:
+        if registry.metric_name(name, coverage) not in metrics:
             continue
-        stat = "spearman" if f"{name}_spearman" in metrics else "acc"
+        pair, analogy = registry.PRIMARY_STAT["spearman"], registry.PRIMARY_STAT["analogy"]
+        stat = pair if registry.metric_name(name, pair) in metrics else analogy
         rows.append(
             {
                 "benchmark": name,
-                "metric": stat if stat == "spearman" else "acc (3CosAdd)",
-                "w": metrics.get(f"{name}_{stat}", math.nan),
-                "w+c": metrics.get(f"{name}_wc_{stat}", math.nan),
-                "coverage": metrics[f"{name}_coverage"],
+                "metric": registry.TABLE_STAT_LABELS[stat],
+                "w": metrics.get(registry.metric_name(name, stat), math.nan),
+                "w+c": metrics.get(registry.metric_name(name, stat, "w+c"), math.nan),
+                "coverage": metrics[registry.metric_name(name, coverage)],
             }
         )
     return pd.DataFrame(rows, columns=["benchmark", "metric", "w", "w+c", "coverage"])
