@@ -21,9 +21,8 @@ from study.core.config import field_names, trainer_ignores
 from study.evaluate.benchmarks import shown_metrics
 from study.store.results import STATUS_DONE, STATUS_FAILED, STEP
 
-METRICS = (
-    shown_metrics()
-)  # the headline metric of every shown benchmark (study.evaluate.benchmarks), w
+# the headline metric of every shown benchmark of the registry (study.evaluate.benchmarks), for w
+METRICS = shown_metrics()
 NOT_HYPERPARAMETERS = {"trainer", "seed", "device", "workers", "probe_pairs", "probe_seed"}
 TRAINER_ORDER = {"torch": 0, "gensim": 1}  # torch first, then gensim, then others by name
 

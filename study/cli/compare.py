@@ -128,8 +128,9 @@ def _no_coverage_hint(runs: Any) -> str:
     """Why every metric is missing, when the runs were scored and found no benchmark item in
     their vocabulary (a tiny corpus, a high min_count)."""
     from study.analyze.analysis import done_runs
+    from study.evaluate.benchmarks import COVERAGE, stat_of
 
-    coverage = [c for c in runs.columns if str(c).endswith("_coverage")]
+    coverage = [c for c in runs.columns if stat_of(str(c), [COVERAGE])]
     done = done_runs(runs)[coverage]
     if not coverage or (done.fillna(0.0) > 0).any().any():
         return ""
@@ -143,12 +144,13 @@ def metric_columns(runs: Any) -> list[str]:
     or a user pair file's `<name>_spearman`."""
     from study.core.config import field_names
     from study.evaluate.benchmarks import parse_metric
+    from study.evaluate.items import has_item_form
     from study.store.results import RUN_KEYS, STEP
 
     other = {"run_id", "status", "error", STEP, *field_names(), *RUN_KEYS}
     out = []
     for column in runs.columns:
-        if column in other or not str(column).endswith(("_spearman", "_acc")):
+        if column in other or not has_item_form(str(column)):
             continue
         parsed = parse_metric(column)
         if parsed is None or parsed.vectors == "w":

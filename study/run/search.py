@@ -17,7 +17,7 @@ from optuna.storages import RDBStorage
 
 from study.core.config import RunConfig, base_type, check_field, field_type, parse_value, show
 from study.core.errors import ConfigError, StudyError
-from study.evaluate.benchmarks import objective_metrics, parse_metric
+from study.evaluate.benchmarks import metric_direction, objective_metrics, parse_metric
 from study.run.runner import CorpusCache, execute_run
 from study.store.results import (
     RUN_FACTS,
@@ -127,12 +127,13 @@ def parse_objectives(items: Sequence[str]) -> list[Objective]:
     for item in items or ["analogy_acc"]:
         name, _, direction = item.partition(":")
         if name not in METRIC_NAMES and name not in _RUN_KEYS:
-            shown = ", ".join(m for m in METRIC_NAMES if "_wc_" not in m)
+            shown = ", ".join(objective_metrics(["w"]))
             raise ConfigError(
                 f"unknown objective {show(name)}; choose a metric ({shown}; each also as "
                 f"<benchmark>_wc_<stat> for w+c) or {', '.join(sorted(_RUN_KEYS))}"
             )
-        direction = direction or ("minimize" if name in _MINIMIZED else "maximize")
+        default = metric_direction(name) or ("minimize" if name in _MINIMIZED else "maximize")
+        direction = direction or default
         if direction not in {"maximize", "minimize"}:
             raise ConfigError(f"direction must be maximize or minimize, got {show(direction)}")
         if name in {o.name for o in objectives}:
