@@ -47,16 +47,16 @@ from typing import Any
 import _common
 import torch
 
-from study.analyze.analysis import METRICS
 from study.core.config import RunConfig
 from study.core.redact import redact, redact_command
 from study.data.vocab import EncodedCorpus, load_corpus
+from study.evaluate.benchmarks import shown_metrics
 from study.run.grid import ALPHAS, PRESETS
 from study.train.trainers.base import Trainer, TrainResult
 from study.train.trainers.gensim_sgns import GensimTrainer
 from study.train.trainers.torch_sgns import TorchTrainer
 
-QUALITY = tuple(METRICS)  # the headline metric of every shown benchmark (study.evaluate.benchmarks)
+QUALITY = tuple(shown_metrics())  # the headline metric of every shown benchmark
 # Every run: wiki8's reference settings (shared/data/README.md) unless a part overrides them.
 BASE = dict(
     model="sg", window=5, alpha=0.75, sample=1e-3, min_count=5, lr_start=0.025, probe_pairs=0
