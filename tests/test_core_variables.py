@@ -21,12 +21,13 @@ from scipy.stats import chisquare
 from sgns_reference import Draws, Order, reference_epoch
 from test_torch_trainer import config, make_corpus
 
+from study.core.steps import interpreting
 from study.data.sampling import AliasSampler, noise_distribution
 from study.data.vocab import EncodedCorpus, Vocab
 from study.train.trainers import torch_walk
 from study.train.trainers.base import Callback, TrainState
 from study.train.trainers.torch_sgns import TorchTrainer
-from study.train.trainers.triton_sgns import interpreting, kernel_key
+from study.train.trainers.triton_sgns import kernel_key
 
 ALPHAS = (0.0, 0.75, 1.0)
 # Corpus counts far apart, so that count**alpha differs clearly between the alphas above.

@@ -32,8 +32,9 @@ from study.train.trainers.torch_sgns import TorchTrainer
 
 triton = pytest.importorskip("triton")
 
+from study.core.steps import interpreting  # noqa: E402
 from study.train.trainers import triton_kernels as tk  # noqa: E402
-from study.train.trainers.triton_sgns import Slices, interpreting, kernel_key, launch  # noqa: E402
+from study.train.trainers.triton_sgns import Slices, kernel_key, launch  # noqa: E402
 
 
 @pytest.fixture

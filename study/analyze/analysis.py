@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from study.core.config import field_names, trainer_ignores
+from study.core.config import field_names
+from study.core.trainers import trainer_ignores
 from study.evaluate.benchmarks import shown_metrics
 from study.store.results import STATUS_DONE, STATUS_FAILED, STEP
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from study.analyze.analysis import STEP, cell_fields, cell_table, done_runs, fmt_value, select
-from study.core.config import parse_assignments, trainer_ignores
+from study.core.config import parse_assignments
 from study.core.errors import StudyError
+from study.core.trainers import trainer_ignores
 from study.evaluate import stats
 from study.evaluate.items import metric_scores
 from study.evaluate.stats import Draws, Estimate, Verdict

@@ -17,6 +17,7 @@ from study.cli.run import (
 from study.core.config import RunConfig, parse_assignments
 from study.core.errors import ConfigError
 from study.core.redact import redact_command
+from study.core.trainers import DEFAULT, NAMES
 from study.run.grid import PRESETS, build_spec
 from study.store.results import STATUS_FAILED, ResultStore, load_table, save_tables_or_warn
 
@@ -39,7 +40,9 @@ def register(subparsers: Any) -> None:
         metavar="KEY=V1,V2",
         help="value lists, e.g. --grid alpha=0.5,0.75,1.0 window=2,5,10",
     )
-    parser.add_argument("--trainers", default=None, help="e.g. torch,gensim (default: torch)")
+    parser.add_argument(
+        "--trainers", default=None, help=f"e.g. {','.join(NAMES)} (default: {DEFAULT})"
+    )
     parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
     parser.add_argument(
         "--set",

@@ -11,6 +11,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from study.cli.args import add_benchmarks_argument, int_at_least
+from study.core import trainers
 from study.core.config import RunConfig, parse_assignments
 from study.core.errors import ConfigError
 from study.run.runner import CallbackFactory, CorpusCache, execute_run
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
         "results/<study>/runs/<run id>/.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--trainer", choices=["torch", "gensim"], default=None)
+    parser.add_argument("--trainer", choices=trainers.NAMES, default=None)
     parser.add_argument(
         "--study",
         "--study-name",

@@ -14,11 +14,16 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from study.core import trainers
 from study.core.errors import ConfigError
+from study.core.steps import word2vec_negatives
 
-Trainer = Literal["torch", "gensim"]
+if TYPE_CHECKING:
+    Trainer = str
+else:  # the registry's names (`study.core.trainers`), checked like every Literal field
+    Trainer = Literal[trainers.NAMES]
 Model = Literal["sg", "cbow"]
 Objective = Literal["ns", "softmax"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -32,7 +37,7 @@ DEFAULT_CORPUS = "enwiki-sample"
 class RunConfig:
     """One training run. Field names are the keys accepted by `--set key=value` and `--grid`."""
 
-    trainer: Trainer = "torch"
+    trainer: Trainer = trainers.DEFAULT
     model: Model = "sg"
     objective: Objective = "ns"  # "softmax": exact full softmax (torch only, small vocabularies)
     dim: int = 100
@@ -87,7 +92,7 @@ class RunConfig:
         """Sorted-key compact JSON: the text the run id is hashed from. Fields added after the
         first release enter it only when set away from their default, so the ids of existing
         runs stay valid."""
-        implied = _IMPLIED.get(self.trainer, ())
+        implied = trainers.trainer_spec(self.trainer).implied
         values = {
             key: value
             for key, value in self.to_dict().items()
@@ -103,16 +108,7 @@ class RunConfig:
 
 # Fields added after run ids were first published, with their defaults (see canonical_json).
 ADDED_FIELDS: dict[str, Any] = {"kernel": "auto", "neg_draw": "center", "programs": 0}
-# Fields a trainer ignores: RunConfig sets them to one value, so identical training has one id.
-_IGNORED: dict[str, tuple[str, ...]] = {"gensim": ("kernel", "neg_draw", "programs", "batch_size")}
-# ... of which these are fixed by other fields and left out of the id (gensim draws negatives
-# as word2vec.c: per pair for skip-gram, per centre for CBOW; its old ids have no neg_draw).
-_IMPLIED: dict[str, tuple[str, ...]] = {"gensim": ("neg_draw",)}
-
-
-def trainer_ignores(trainer: str) -> tuple[str, ...]:
-    """The config fields `trainer` does not read (RunConfig normalises them)."""
-    return _IGNORED.get(trainer, ())
+# The fields a trainer ignores, and those of them left out of the id: `study.core.trainers`.
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -304,20 +300,21 @@ def _check_ranges(c: RunConfig) -> None:
         check_value(name, getattr(c, name))
     if c.lr_end > c.lr_start:
         raise ConfigError(f"lr_end={c.lr_end} must not exceed lr_start={c.lr_start}")
-    if c.trainer == "gensim" and c.objective == "softmax":
+    spec = trainers.trainer_spec(c.trainer)
+    if c.objective == "softmax" and spec.no_softmax is not None:
+        having = " or ".join(t.name for t in trainers.TRAINERS if t.no_softmax is None)
         raise ConfigError(
-            "objective=softmax is only available with trainer=torch "
-            "(gensim has hierarchical softmax, not the exact full softmax)"
+            f"objective=softmax is only available with trainer={having} ({spec.no_softmax})"
         )
     if c.model == "cbow" and c.neg_draw == "pair":
         raise ConfigError(
             "neg_draw=pair is for skip-gram (model=sg): CBOW trains one example per centre and "
             "draws its K negatives per centre; use neg_draw=center"
         )
-    if c.kernel == "triton" and c.trainer == "torch" and c.objective != "ns":
+    if c.kernel == "triton" and spec.own_step is None and c.objective != "ns":
         raise ConfigError("kernel=triton trains negative sampling only: use objective=ns")
     _normalize_ignored(c)
-    if c.neg_draw == "pair" and c.trainer == "torch" and c.kernel == "torch":
+    if c.neg_draw == "pair" and spec.own_step is None and c.kernel == "torch":
         raise ConfigError(
             "neg_draw=pair needs kernel=triton (the batched torch step shares negatives per "
             "center): use kernel=triton on a CUDA machine, or neg_draw=center"
@@ -340,15 +337,17 @@ def _normalize_ignored(c: RunConfig) -> None:
     step has no programs, the Triton kernel no batch_size. kernel=auto is left alone: which
     step it takes depends on the machine (the run records the one that ran)."""
     defaults = {f.name: f.default for f in fields(RunConfig)}
+    spec = trainers.trainer_spec(c.trainer)
     values: dict[str, Any] = {}
-    if c.trainer == "gensim":
-        values = {name: defaults[name] for name in _IGNORED["gensim"]}
-        values["neg_draw"] = "pair" if c.model == "sg" else "center"
-    elif c.objective == "softmax":
-        values = {"kernel": "auto", "programs": 0, "neg_draw": "center"}
-    elif c.kernel == "torch":
-        values = {"programs": 0}
-    elif c.kernel == "triton":
-        values = {"batch_size": defaults["batch_size"]}
+    if spec.own_step is None:  # `kernel` picks the step
+        if c.objective == "softmax":
+            values = {"kernel": "auto", "programs": 0, "neg_draw": "center"}
+        elif c.kernel == "torch":
+            values = {"programs": 0}
+        elif c.kernel == "triton":
+            values = {"batch_size": defaults["batch_size"]}
+    values.update({name: defaults[name] for name in spec.ignores})
+    if spec.own_step is not None:
+        values["neg_draw"] = word2vec_negatives(c.model)
     for name, value in values.items():
         object.__setattr__(c, name, value)

@@ -11,12 +11,13 @@ from typing import Any
 
 from study.core.config import RunConfig, field_names, parse_value, show
 from study.core.errors import ConfigError
+from study.core.trainers import DEFAULT
 
 
 @dataclass(frozen=True)
 class GridSpec:
     axes: dict[str, list[Any]]  # field -> values, in the order given
-    trainers: list[str] = field(default_factory=lambda: ["torch"])
+    trainers: list[str] = field(default_factory=lambda: [DEFAULT])
     seeds: list[int] = field(default_factory=lambda: [0])
     fixed: dict[str, Any] = field(default_factory=dict)
 

@@ -25,7 +25,7 @@ import pandas as pd
 from study.core.atomic import atomic_paths, atomic_write_bytes, atomic_write_json, remove_durably
 from study.core.config import RunConfig, field_names, show
 from study.core.errors import StudyError
-from study.core.steps import step_label
+from study.core.steps import own_step, step_label
 from study.evaluate.items import ITEMS_FILE, RunItems, read_items, write_items
 from study.store import run_files
 
@@ -136,7 +136,8 @@ def _package_version() -> str:
 def _device_name(config: RunConfig) -> str:
     import torch
 
-    if config.trainer == "torch" and config.device != "cpu" and torch.cuda.is_available():
+    on_gpu = own_step(config) is None and config.device != "cpu"  # gensim: the CPU
+    if on_gpu and torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
     return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 

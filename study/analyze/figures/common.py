@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from study.core.atomic import atomic_write_bytes
+from study.core.trainers import is_registered, trainer_spec
 
 COLUMN_LABELS = {
     "loss": "training loss per pair (trainer's tally)",
@@ -23,12 +24,13 @@ COLUMN_LABELS = {
     "grad_c_norm": "‖∂L/∂u_c‖ (context)",
     "grad_n_norm": "‖∂L/∂u_n‖ (negatives)",
 }
-TRAINER_COLORS = {"torch": "tab:red", "gensim": "tab:blue"}
 DPI = 110
 
 
 def trainer_color(trainer: str, index: int) -> str:
-    return TRAINER_COLORS.get(trainer, f"C{index + 2}")
+    """The registry's colour for a trainer (`TrainerSpec.color`), else one of matplotlib's."""
+    color = trainer_spec(trainer).color if is_registered(trainer) else None
+    return color or f"C{index + 2}"
 
 
 def value_colors(values: Sequence[Any]) -> dict[Any, Any]:

@@ -20,7 +20,7 @@ from gensim.models.word2vec_inner import train_batch_cbow, train_batch_sg
 from tqdm.auto import tqdm
 
 from study.core.config import RunConfig
-from study.core.errors import ConfigError
+from study.core.steps import own_step
 from study.data.vocab import EncodedCorpus
 from study.train.probes import retained_stream
 from study.train.trainers.base import (
@@ -203,8 +203,8 @@ class GensimTrainer:
     def fit(
         self, corpus: EncodedCorpus, config: RunConfig, callbacks: Sequence[Callback] = ()
     ) -> TrainResult:
-        if config.objective != "ns":
-            raise ConfigError("trainer=gensim supports objective=ns only")
+        step = own_step(config, self.name)  # kernel, negatives, device (`study.core.steps`)
+        assert step is not None, "gensim is registered with its own step"
         model = self.build_model(corpus, config)
         self.model = model
         state = TrainState(
@@ -234,12 +234,7 @@ class GensimTrainer:
             seconds=seconds,
             train_seconds=adapter.train_seconds,
             words=adapter.words,
-            info={  # `study.core.steps`: gensim draws negatives as word2vec.c
-                "kernel": "gensim",
-                "neg_draw": "pair" if config.model == "sg" else "center",
-                "device": "cpu",
-                "workers": model.workers,
-            },
+            info={**step, "workers": model.workers},
         )
 
     def build_model(self, corpus: EncodedCorpus, config: RunConfig) -> _CountingWord2Vec:

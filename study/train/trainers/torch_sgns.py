@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from study.core.config import RunConfig
 from study.core.errors import ConfigError, CorpusError
+from study.core.steps import choose_kernel, draws_per_pair
 from study.data.sampling import AliasSampler
 from study.data.vocab import EncodedCorpus
 from study.train.trainers import triton_sgns
@@ -87,7 +88,7 @@ class TorchTrainer:
         device = resolve_device(config.device)
         if device.type != "cpu":
             return self._fit(corpus, config, callbacks, device, None)
-        path = self.path(config, resolve_kernel(config, device))
+        path = self.path(config, choose_kernel(config, device.type))
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads(config))
         try:
@@ -116,7 +117,7 @@ class TorchTrainer:
         cpu_path: CpuPath | None,
     ) -> TrainResult:
         check_config(corpus, config)
-        kernel = resolve_kernel(config, device)
+        kernel = choose_kernel(config, device.type)  # which step: decided in study.core.steps
         gen = torch.Generator(device=device)
         gen.manual_seed(config.seed)
         vocab_size, dim = len(corpus.vocab), config.dim
@@ -125,7 +126,7 @@ class TorchTrainer:
         n_words = corpus.n_words
         info: dict[str, Any] = {"kernel": kernel, "device": device.type}  # `study.core.steps`
         if config.objective == "ns":
-            per_pair = kernel == "triton" and triton_sgns.draws_per_pair(config)
+            per_pair = kernel == "triton" and draws_per_pair(config)
             info["neg_draw"] = "pair" if per_pair else "center"
         if cpu_path is not None:
             info["cpu_path"] = cpu_path
@@ -255,26 +256,6 @@ class TorchTrainer:
 
         loss_sum, pairs = hogwild.epoch(epoch, stream, sent, lr_first, lr_last, progress)
         return loss_sum, pairs, lr_last
-
-
-def resolve_kernel(config: RunConfig, device: torch.device) -> str:
-    """The step this run uses: `kernel=auto` takes the Triton kernel on CUDA when triton
-    imports and the run is one it trains (negative sampling), else the batched torch step."""
-    kernel = config.kernel
-    if kernel == "auto":
-        fits = config.objective == "ns"  # (RunConfig refuses CBOW with neg_draw=pair)
-        use_triton = device.type == "cuda" and fits and triton_sgns.triton_available()
-        kernel = "triton" if use_triton else "torch"
-    if kernel == "triton":
-        triton_sgns.check_triton(config, device)
-    elif config.neg_draw == "pair":
-        where = "without triton" if device.type == "cuda" else "without CUDA"
-        raise ConfigError(
-            f"neg_draw=pair needs the Triton kernel, and kernel=auto takes the batched torch "
-            f"step here ({where}), which shares K negatives per center: use neg_draw=center "
-            "here, or run on a CUDA machine with triton"
-        )
-    return kernel
 
 
 def check_config(corpus: EncodedCorpus, config: RunConfig) -> None:

@@ -13,7 +13,6 @@ columns. Loss: float32 per program and launch, summed in float64. Kernels and la
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ import numpy as np
 import torch
 
 from study.core.config import RunConfig
-from study.core.errors import ConfigError, DivergenceError
+from study.core.errors import DivergenceError
+from study.core.steps import draws_per_pair
 from study.data.sampling import AliasSampler
 
 INTERPRETER_PROGRAMS = 4  # the interpreter runs programs one after another: keep it small
@@ -39,40 +39,11 @@ KEY_STREAM = 0x5732_5632  # tags the kernels' Philox key apart from any other us
 MAX_TRACE_BYTES = 1 << 30
 
 
-def triton_available() -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def interpreting() -> bool:
-    """True when Triton runs kernels on the CPU through its interpreter (TRITON_INTERPRET=1)."""
-    return os.environ.get("TRITON_INTERPRET", "0").lower() in {"1", "true", "on", "yes"}
-
-
-def check_triton(config: RunConfig, device: torch.device) -> None:
-    """One-line errors for runs the Triton kernels cannot do."""
-    if not triton_available():
-        raise ConfigError("kernel=triton needs the triton package (pip install 'w2v-study[gpu]')")
-    if device.type != "cuda" and not interpreting():
-        raise ConfigError(
-            "kernel=triton needs a CUDA device (or TRITON_INTERPRET=1 to run the kernel on the "
-            "CPU, slowly, for tests): use kernel=torch"
-        )
-
-
 def kernel_key(seed: int) -> int:
     """The run's Philox key (63 bits) for the kernels' draws, derived from its seed apart from
     the torch generator's streams (torch's CUDA generator is a Philox keyed by the seed too)."""
     low, high = np.random.SeedSequence([seed, KEY_STREAM]).generate_state(2, np.uint32)
     return int(low) | (int(high) & 0x7FFF_FFFF) << 32
-
-
-def draws_per_pair(config: RunConfig) -> bool:
-    """Fresh negatives for every pair (skip-gram with neg_draw=pair), else K per centre."""
-    return config.model == "sg" and config.neg_draw == "pair"
 
 
 @dataclass(frozen=True)
