@@ -110,6 +110,21 @@ def test_trainer_pairs_join_cells_of_both_trainers(runs):
     assert len(single) == 1 and single[f"{WS}_delta"].iloc[0] == pytest.approx(-0.02)
 
 
+def test_every_other_trainer_is_paired_with_the_baseline(runs):
+    third = runs[runs["trainer"] == "torch"].assign(trainer="w2v-c")  # a trainer the tables
+    both = pd.concat([runs, third], ignore_index=True)  # have never heard of
+    assert analysis.challengers(both) == ["torch", "w2v-c"]
+    pairs = analysis.trainer_pairs(both, [WS], "w2v-c")
+    assert list(pairs.columns) == ["window", "alpha", f"{WS}_w2v-c", f"{WS}_gensim", f"{WS}_delta"]
+    np.testing.assert_allclose(pairs[f"{WS}_delta"], -0.02)
+    flipped = analysis.trainer_pairs(runs, [WS], trainer="gensim", baseline="torch")
+    np.testing.assert_allclose(flipped[f"{WS}_delta"], 0.02)
+    assert analysis.challengers(runs, baseline="torch") == ["gensim"]
+    assert analysis.challengers(runs[runs["trainer"] == "torch"]) == []  # no baseline runs
+    ratios = analysis.throughput_table(with_cores(runs), baseline="torch")
+    assert {"vs_torch", "vs_torch_per_core"} <= set(ratios.columns)
+
+
 def test_throughput_table_per_trainer_and_device(runs):
     table = analysis.throughput_table(runs).set_index("trainer")
     assert list(table.index) == ["gensim", "torch"]  # groupby order

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from study.core import trainers as registry
 from study.core.config import field_names
-from study.core.trainers import trainer_ignores
+from study.core.trainers import BASELINE, trainer_ignores
 from study.evaluate.benchmarks import shown_metrics
 from study.store.results import STATUS_DONE, STATUS_FAILED, STEP
 
 # the headline metric of every shown benchmark of the registry (study.evaluate.benchmarks), for w
 METRICS = shown_metrics()
 NOT_HYPERPARAMETERS = {"trainer", "seed", "device", "workers", "probe_pairs", "probe_seed"}
-TRAINER_ORDER = {"torch": 0, "gensim": 1}  # torch first, then gensim, then others by name
 
 
 # -- values and selections ------------------------------------------------------------------
@@ -51,10 +51,16 @@ def sorted_values(column: pd.Series) -> list[Any]:
 
 
 def trainers(runs: pd.DataFrame) -> list[str]:
-    """The trainers of a table in report order (a table without the column: torch)."""
+    """The trainers of a table in report order (`study.core.trainers`: registry order, then
+    others by name; a table without the column: the default trainer)."""
     if "trainer" not in runs:
-        return ["torch"]
-    return sorted(runs["trainer"].dropna().unique(), key=lambda t: (TRAINER_ORDER.get(t, 9), t))
+        return [registry.DEFAULT]
+    return sorted(runs["trainer"].dropna().unique(), key=registry.report_order)
+
+
+def challengers(runs: pd.DataFrame, baseline: str = BASELINE) -> list[str]:
+    """The trainers with done runs compared with `baseline` (none when it has no done runs)."""
+    return registry.challengers(trainers(done_runs(runs)), baseline)
 
 
 def select(table: pd.DataFrame, where: Mapping[str, Any]) -> pd.DataFrame:
@@ -105,10 +111,12 @@ def mixed_steps(runs: pd.DataFrame) -> bool:
     return bool((done.groupby("trainer")[STEP].nunique() > 1).any())
 
 
-def comparison_keys(runs: pd.DataFrame) -> list[str]:
-    """The cell fields a torch cell and its gensim cell share: no trainer, no step, and none
-    of the fields gensim ignores (it has one cell over their values)."""
-    skip = {"trainer", STEP, *trainer_ignores("gensim")}
+def comparison_keys(
+    runs: pd.DataFrame, trainer: str = registry.DEFAULT, baseline: str = BASELINE
+) -> list[str]:
+    """The cell fields a cell of `trainer` and its `baseline` cell share: no trainer, no step,
+    and none of the fields either ignores (it has one cell over their values)."""
+    skip = {"trainer", STEP, *trainer_ignores(baseline), *trainer_ignores(trainer)}
     return [k for k in cell_fields(runs) if k not in skip]
 
 
@@ -241,38 +249,50 @@ def edge_warnings(runs: pd.DataFrame, metrics: Sequence[str] | None = None) -> l
     return warnings
 
 
-# -- torch vs gensim, throughput ----------------------------------------------------------------
-def trainer_pairs(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Cells present for both trainers: columns `<metric>_torch`, `<metric>_gensim`, delta."""
+# -- a trainer vs the baseline, throughput ---------------------------------------------------
+def trainer_pairs(
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    trainer: str = registry.DEFAULT,
+    baseline: str = BASELINE,
+) -> pd.DataFrame:
+    """Cells present for `trainer` and `baseline`: columns `<metric>_<trainer>`,
+    `<metric>_<baseline>` and `<metric>_delta` (trainer − baseline)."""
     cells = cell_table(runs, metrics)
-    if "trainer" not in cells or not {"torch", "gensim"} <= set(cells["trainer"]):
+    if (
+        trainer == baseline
+        or "trainer" not in cells
+        or not {trainer, baseline} <= set(cells["trainer"])
+    ):
         return pd.DataFrame()
-    keys = comparison_keys(runs)
-    torch_cells = cells[cells["trainer"] == "torch"]
-    gensim_cells = cells[cells["trainer"] == "gensim"]
+    keys = comparison_keys(runs, trainer, baseline)
+    mine, theirs = f"_{trainer}", f"_{baseline}"
+    own_cells = cells[cells["trainer"] == trainer]
+    base_cells = cells[cells["trainer"] == baseline]
     if keys:
-        joined = torch_cells.merge(gensim_cells, on=keys, suffixes=("_torch", "_gensim"))
+        joined = own_cells.merge(base_cells, on=keys, suffixes=(mine, theirs))
     else:
-        joined = torch_cells.add_suffix("_torch").join(
-            gensim_cells.reset_index(drop=True).add_suffix("_gensim"), how="inner"
+        joined = own_cells.add_suffix(mine).join(
+            base_cells.reset_index(drop=True).add_suffix(theirs), how="inner"
         )
     out = joined[keys].copy() if keys else pd.DataFrame(index=joined.index)
-    for key in cell_fields(runs):  # torch's own: its step, fields gensim ignores
+    for key in cell_fields(runs):  # the trainer's own: its step, fields the baseline ignores
         if key != "trainer" and key not in keys:
-            out[key] = joined[f"{key}_torch"]
+            out[key] = joined[f"{key}{mine}"]
     for metric in metrics:
-        out[f"{metric}_torch"] = joined[f"{metric}_torch"]
-        out[f"{metric}_gensim"] = joined[f"{metric}_gensim"]
-        out[f"{metric}_delta"] = joined[f"{metric}_torch"] - joined[f"{metric}_gensim"]
+        out[f"{metric}{mine}"] = joined[f"{metric}{mine}"]
+        out[f"{metric}{theirs}"] = joined[f"{metric}{theirs}"]
+        out[f"{metric}_delta"] = joined[f"{metric}{mine}"] - joined[f"{metric}{theirs}"]
     return out.reset_index(drop=True)
 
 
-def throughput_table(runs: pd.DataFrame) -> pd.DataFrame:
+def throughput_table(runs: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     """Words/s per trainer (device) and CPU cores: mean, std, min, max over done runs.
 
-    With cores recorded (`results.run_cores`), also words/s per core, and each non-gensim row's
-    ratio to gensim: `vs_gensim` against gensim with the same cores, `vs_gensim_per_core`
-    per core against all of gensim's runs (so runs on different cores still compare)."""
+    With cores recorded (`results.run_cores`), also words/s per core, and each other trainer's
+    row's ratio to the baseline (gensim): `vs_gensim` against gensim with the same cores,
+    `vs_gensim_per_core` per core against all of gensim's runs (so runs on different cores
+    still compare)."""
     done = done_runs(runs)
     if "words_per_sec" not in done or done["words_per_sec"].dropna().empty:
         return pd.DataFrame()
@@ -287,12 +307,12 @@ def throughput_table(runs: pd.DataFrame) -> pd.DataFrame:
     if not with_cores:
         return table
     table["per_core"] = grouped["per_core"].mean().to_numpy()
-    gensim = done[done["trainer"] == "gensim"]
-    same_cores = gensim.groupby("cores")["words_per_sec"].mean()
-    mine = table["trainer"] != "gensim"
-    table["vs_gensim"] = (table["mean"] / table["cores"].map(same_cores)).where(mine)
-    per_core = gensim["per_core"].mean() if not gensim.empty else math.nan
-    table["vs_gensim_per_core"] = (table["per_core"] / per_core).where(mine)
+    base = done[done["trainer"] == baseline]
+    same_cores = base.groupby("cores")["words_per_sec"].mean()
+    mine = table["trainer"] != baseline
+    table[f"vs_{baseline}"] = (table["mean"] / table["cores"].map(same_cores)).where(mine)
+    per_core = base["per_core"].mean() if not base.empty else math.nan
+    table[f"vs_{baseline}_per_core"] = (table["per_core"] / per_core).where(mine)
     return table
 
 
@@ -300,7 +320,7 @@ def throughput_table(runs: pd.DataFrame) -> pd.DataFrame:
 def sweep_models(
     runs: pd.DataFrame,
     by: str = "alpha",
-    trainer: str = "torch",
+    trainer: str = registry.DEFAULT,
     seed: int | None = None,
     where: Mapping[str, Any] | None = None,
     select_metric: str = "ws353_spearman",

@@ -1,8 +1,9 @@
 """Statistical tables of a study: every cell's metric with its interval, the cells not worse than
-the best (multiple comparisons with the best), torch vs gensim per cell (paired Δ and one of the
-four outcomes, difference and equivalence tests in one family), any two cells compared, and how
-many seeds a given difference needs. Numbers come from `study.evaluate.stats` on the runs' per-item
-results (`items.npz`); runs stored without them fall back to seeds alone.
+the best (multiple comparisons with the best), each trainer vs the baseline (gensim) per cell
+(paired Δ and one of the four outcomes, difference and equivalence tests in one family), any two
+cells compared, and how many seeds a given difference needs. Numbers come from
+`study.evaluate.stats` on the runs' per-item results (`items.npz`); runs stored without them fall
+back to seeds alone.
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from study.analyze.analysis import STEP, cell_fields, cell_table, done_runs, fmt_value, select
+from study.analyze.analysis import (
+    STEP,
+    cell_fields,
+    cell_table,
+    challengers,
+    done_runs,
+    fmt_value,
+    select,
+)
 from study.core.config import parse_assignments
 from study.core.errors import StudyError
-from study.core.trainers import trainer_ignores
+from study.core.trainers import BASELINE, trainer_ignores
 from study.evaluate import stats
 from study.evaluate.items import metric_scores
 from study.evaluate.stats import Draws, Estimate, Verdict
 from study.store.results import ResultStore, load_table
 
-DEFAULT_MARGIN = 0.01  # equivalence margin for torch vs gensim, in metric units
+DEFAULT_MARGIN = 0.01  # equivalence margin for a trainer vs the baseline, in metric units
 ALPHA = stats.ALPHA
 
 
@@ -274,11 +283,15 @@ def is_tied(versus: Versus) -> bool:
 
 @dataclass
 class TrainerPair:
+    """One cell of `trainer` against the `baseline` cell it is compared with."""
+
     cell: dict[str, Any]  # swept fields, no trainer
     metric: str
-    torch: Estimate  # over the matched seeds, like the difference
-    gensim: Estimate
-    difference: Estimate | None  # torch − gensim, matched seeds and items
+    trainer: str
+    baseline: str
+    mine: Estimate  # the trainer's, over the matched seeds, like the difference
+    theirs: Estimate  # the baseline's
+    difference: Estimate | None  # trainer − baseline, matched seeds and items
     verdict: Verdict
 
     @property
@@ -286,39 +299,48 @@ class TrainerPair:
         return self.verdict.outcome
 
 
-def gensim_partner(cell: Mapping[str, Any]) -> dict[str, Any]:
-    """The gensim cell a torch cell is compared with: the same swept fields, except those
-    gensim ignores (RunConfig normalises them, so gensim has one cell over their values)."""
-    ignored = trainer_ignores("gensim")
+def baseline_partner(
+    cell: Mapping[str, Any], baseline: str = BASELINE, trainer: str | None = None
+) -> dict[str, Any]:
+    """The baseline cell a cell is compared with: the same swept fields, except those the
+    baseline (or the cell's trainer) ignores (RunConfig normalises them, so it has one cell
+    over their values)."""
+    ignored = {*trainer_ignores(baseline), *trainer_ignores(trainer or str(cell.get("trainer")))}
     return {k: v for k, v in cell.items() if k not in ignored and k not in ("trainer", STEP)}
 
 
 def trainer_comparison(
-    items: StudyItems, runs: pd.DataFrame, metrics: Sequence[str], margin: float = DEFAULT_MARGIN
+    items: StudyItems,
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    margin: float = DEFAULT_MARGIN,
+    baseline: str = BASELINE,
 ) -> list[TrainerPair]:
-    """torch vs gensim in every cell both ran, over their matched seeds; per metric, the
-    difference and equivalence tests of all cells form one family (`stats.verdicts`)."""
-    if "trainer" not in runs or not {"torch", "gensim"} <= set(done_runs(runs)["trainer"]):
+    """Every other trainer vs `baseline` in every cell both ran, over their matched seeds; per
+    trainer and metric, the difference and equivalence tests of all cells form one family
+    (`stats.verdicts`)."""
+    if "trainer" not in runs:
         return []
     out: list[TrainerPair] = []
-    for metric in metrics:
-        family = []
-        for cell in cells(runs):
-            if cell.get("trainer") != "torch":
-                continue
-            rest = {k: v for k, v in cell.items() if k != "trainer"}
-            a = cell_runs(runs, cell)
-            b = cell_runs(runs, {**gensim_partner(cell), "trainer": "gensim"})
-            if a.empty or b.empty:
-                continue
-            seeds = matched_seeds(a, b)
-            a, b = a[a["seed"].isin(seeds)], b[b["seed"].isin(seeds)]
-            family.append((rest, a, b, items.paired(a, b, metric)))
-        found = stats.verdicts([d for *_, d in family], margin)
-        for (rest, a, b, d), verdict in zip(family, found, strict=True):
-            torch_cell = items.cell(a, metric) if not a.empty else _nothing()
-            gensim_cell = items.cell(b, metric) if not b.empty else _nothing()
-            out.append(TrainerPair(rest, metric, torch_cell, gensim_cell, d, verdict))
+    for trainer in challengers(runs, baseline):
+        for metric in metrics:
+            family = []
+            for cell in cells(runs):
+                if cell.get("trainer") != trainer:
+                    continue
+                rest = {k: v for k, v in cell.items() if k != "trainer"}
+                a = cell_runs(runs, cell)
+                b = cell_runs(runs, {**baseline_partner(cell, baseline), "trainer": baseline})
+                if a.empty or b.empty:
+                    continue
+                seeds = matched_seeds(a, b)
+                a, b = a[a["seed"].isin(seeds)], b[b["seed"].isin(seeds)]
+                family.append((rest, a, b, items.paired(a, b, metric)))
+            found = stats.verdicts([d for *_, d in family], margin)
+            for (rest, a, b, d), verdict in zip(family, found, strict=True):
+                mine = items.cell(a, metric) if not a.empty else _nothing()
+                theirs = items.cell(b, metric) if not b.empty else _nothing()
+                out.append(TrainerPair(rest, metric, trainer, baseline, mine, theirs, d, verdict))
     return out
 
 

@@ -23,6 +23,7 @@ from scipy.linalg import orthogonal_procrustes
 from study.analyze.analysis import fmt_value, sweep_models, where_text
 from study.analyze.figures.common import plain_text
 from study.core.errors import StudyError
+from study.core.trainers import DEFAULT
 from study.store.results import ResultStore
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def plot_pca_overlays(
     study_dir: str | os.PathLike[str],
     runs: pd.DataFrame,
     by: str = "alpha",
-    trainer: str = "torch",
+    trainer: str = DEFAULT,
     align: bool = True,
     where: Mapping[str, Any] | None = None,
     seed_words: Sequence[str] = SEED_WORDS,

@@ -1,4 +1,5 @@
-"""torch vs gensim: per-cell scatter of each metric, and training throughput per trainer."""
+"""A trainer vs the baseline (torch vs gensim): per-cell scatter of each metric, and training
+throughput per trainer."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from study.analyze.figures.common import (
     trainer_color,
     value_colors,
 )
+from study.core.trainers import BASELINE, DEFAULT
 from study.evaluate.benchmarks import metric_label
 
 
@@ -43,23 +45,32 @@ class ScatterData:
     colors: dict[Any, Any]
     markers: dict[Any, str]
     bars: bool = False  # pairs has `<metric>_<trainer>_low/_high`: 95% intervals
+    trainer: str = DEFAULT  # x
+    baseline: str = BASELINE  # y
 
 
 def scatter_data(
-    runs: pd.DataFrame, metrics: Sequence[str] | None = None, intervals: pd.DataFrame | None = None
+    runs: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    intervals: pd.DataFrame | None = None,
+    trainer: str = DEFAULT,
+    baseline: str = BASELINE,
 ) -> ScatterData | None:
     """The points of `plot_trainer_scatter` (None: not both trainers in any cell); with
     `intervals` (`inference.cell_intervals`), each cell's 95% interval per trainer."""
     metrics = available_metrics(runs) if metrics is None else list(metrics)
-    pairs = trainer_pairs(runs, metrics)
+    pairs = trainer_pairs(runs, metrics, trainer, baseline)
     if pairs.empty or not metrics:
         return None
     if intervals is not None:
-        for trainer in ("torch", "gensim"):
-            mine = cell_fields(runs) if trainer == "torch" else comparison_keys(runs)
+        for name in (trainer, baseline):
+            if name == trainer:
+                mine = cell_fields(runs)
+            else:
+                mine = comparison_keys(runs, trainer, baseline)
             keys = [k for k in mine if k != "trainer" and k in pairs]
-            bounds = intervals[intervals["trainer"] == trainer]
-            cols = {f"{m}_{b}": f"{m}_{trainer}_{b}" for m in metrics for b in ("low", "high")}
+            bounds = intervals[intervals["trainer"] == name]
+            cols = {f"{m}_{b}": f"{m}_{name}_{b}" for m in metrics for b in ("low", "high")}
             bounds = bounds[keys + list(cols)].rename(columns=cols)
             pairs = pairs.merge(bounds, on=keys, how="left") if keys else pairs.assign(
                 **{c: bounds[c].iloc[0] for c in cols.values()})  # fmt: skip
@@ -69,25 +80,26 @@ def scatter_data(
     markers = dict(zip(sorted_values(pairs[marker_by]), "osD^v", strict=False)) if marker_by else {}
     colors = value_colors(sorted_values(pairs[color_by])) if color_by is not None else {}
     return ScatterData(list(metrics), pairs, color_by, marker_by, colors, markers,
-                       intervals is not None)  # fmt: skip
+                       intervals is not None, trainer, baseline)  # fmt: skip
 
 
 @plain_text
 def draw_trainer_scatter(data: ScatterData) -> Figure:
     pairs, metrics = data.pairs, data.metrics
+    xs, ys = data.trainer, data.baseline
     fig, axes = new_figure(1, len(metrics), (4.3 * len(metrics), 4.8))
     for ax, metric in zip(axes[0], metrics, strict=True):
-        x, y = pairs[f"{metric}_torch"], pairs[f"{metric}_gensim"]
+        x, y = pairs[f"{metric}_{xs}"], pairs[f"{metric}_{ys}"]
         for _, cell in pairs.iterrows():
             color = data.colors.get(cell[data.color_by], "tab:purple") if data.color_by else None
             marker = data.markers.get(cell[data.marker_by], "o") if data.marker_by else "o"
-            x0, y0 = cell[f"{metric}_torch"], cell[f"{metric}_gensim"]
+            x0, y0 = cell[f"{metric}_{xs}"], cell[f"{metric}_{ys}"]
             if data.bars:
                 xerr = bar_lengths(
-                    [x0], [cell[f"{metric}_torch_low"]], [cell[f"{metric}_torch_high"]]
+                    [x0], [cell[f"{metric}_{xs}_low"]], [cell[f"{metric}_{xs}_high"]]
                 )
                 yerr = bar_lengths(
-                    [y0], [cell[f"{metric}_gensim_low"]], [cell[f"{metric}_gensim_high"]]
+                    [y0], [cell[f"{metric}_{ys}_low"]], [cell[f"{metric}_{ys}_high"]]
                 )
                 ax.errorbar([x0], [y0], xerr=xerr, yerr=yerr, fmt="none", ecolor="grey",
                             elinewidth=0.8, alpha=0.7, zorder=1)  # fmt: skip
@@ -97,9 +109,7 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         shown = [x, y]
         if data.bars:  # the axes take in the whole bars, not just the points
-            shown += [
-                pairs[f"{metric}_{t}_{b}"] for t in ("torch", "gensim") for b in ("low", "high")
-            ]
+            shown += [pairs[f"{metric}_{t}_{b}"] for t in (xs, ys) for b in ("low", "high")]
         finite = pd.concat(shown).dropna()
         if not finite.empty:
             low, high = float(finite.min()), float(finite.max())
@@ -109,10 +119,10 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
             ax.set_xlim(lim)
             ax.set_ylim(lim)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"torch  ({metric_label(metric)})", fontsize=9)
-        ax.set_ylabel(f"gensim  ({metric_label(metric)})", fontsize=9)
+        ax.set_xlabel(f"{xs}  ({metric_label(metric)})", fontsize=9)
+        ax.set_ylabel(f"{ys}  ({metric_label(metric)})", fontsize=9)
         delta = pairs[f"{metric}_delta"].mean()
-        ax.set_title(f"{metric}\nmean torch − gensim = {delta:+.3f}", fontsize=10)
+        ax.set_title(f"{metric}\nmean {xs} − {ys} = {delta:+.3f}", fontsize=10)
         ax.grid(alpha=0.3)
     handles = [_key("o", c, f"{data.color_by}={fmt_value(v)}") for v, c in data.colors.items()] + [
         _key(m, "lightgrey", f"{data.marker_by}={fmt_value(v)}") for v, m in data.markers.items()
@@ -121,9 +131,9 @@ def draw_trainer_scatter(data: ScatterData) -> Figure:
     axes[0][0].legend(handles=handles, fontsize=8, loc="best")
     suptitle(
         fig,
-        f"torch vs gensim per grid cell ({len(pairs)} cells, mean over seeds"
+        f"{xs} vs {ys} per grid cell ({len(pairs)} cells, mean over seeds"
         + ("; bars: 95% intervals" if data.bars else "")
-        + "); points above the dashed line: gensim better",
+        + f"); points above the dashed line: {ys} better",
     )
     return fig
 
@@ -133,10 +143,15 @@ def _key(marker: str, color: Any, label: str) -> Line2D:
 
 
 def plot_trainer_scatter(
-    runs: pd.DataFrame, metrics: Sequence[str] | None = None, intervals: pd.DataFrame | None = None
+    runs: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    intervals: pd.DataFrame | None = None,
+    trainer: str = DEFAULT,
+    baseline: str = BASELINE,
 ) -> Figure | None:
-    """Per grid cell: torch's metric (x) vs gensim's (y), mean over seeds, one panel per metric."""
-    data = scatter_data(runs, metrics, intervals)
+    """Per grid cell: the trainer's metric (x) vs the baseline's (y), mean over seeds, one panel
+    per metric (default: torch vs gensim)."""
+    data = scatter_data(runs, metrics, intervals, trainer, baseline)
     return None if data is None else draw_trainer_scatter(data)
 
 

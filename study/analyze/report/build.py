@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from study.analyze import figures
 from study.analyze.analysis import (
     available_metrics,
+    challengers,
     edge_warnings,
     fmt_value,
     sorted_values,
@@ -38,6 +39,7 @@ from study.core.atomic import atomic_write_text
 from study.core.config import field_names, show
 from study.core.errors import StudyError
 from study.core.redact import redact
+from study.core.trainers import BASELINE, DEFAULT
 from study.evaluate import stats
 from study.store.results import ResultStore, load_table
 
@@ -54,10 +56,12 @@ class ReportOptions:
     by: str | None = None
     metric: str | None = None  # None: ws353_spearman if the study has it, else its first metric
     align: bool = True
-    pca_trainer: str | None = None  # None: torch if the study has it, else its first trainer
+    pca_trainer: str | None = None  # None: the default trainer (torch) if the study has it,
+    # else its first trainer
     pca_words: int = 300
     pca_seeds: tuple[str, ...] = tuple(SEED_WORDS)  # the words the overlays start from
-    margin: float = DEFAULT_MARGIN  # torch vs gensim equivalence margin, in metric units
+    margin: float = DEFAULT_MARGIN  # trainer vs baseline equivalence margin, in metric units
+    baseline: str = BASELINE  # the trainer every other is compared with (tables, figures)
     items_only: bool = False  # one-seed cells: an interval from the items alone, labelled
 
 
@@ -85,7 +89,7 @@ def resolve_options(
     names = trainers(runs)
     trainer = options.pca_trainer
     if trainer is None:
-        trainer = "torch" if "torch" in names or not names else names[0]
+        trainer = DEFAULT if DEFAULT in names or not names else names[0]
     elif trainer not in names:
         raise StudyError(
             f"report --pca-trainer {show(trainer)}: no runs of it here; "
@@ -132,7 +136,7 @@ def _build(
     report.command = redact(str(store.read_study_info().get("command", NO_COMMAND)))
     metrics = available_metrics(runs)
     items = StudyItems(store, runs, items_only=options.items_only)
-    findings = find(items, runs, metrics, options.margin)
+    findings = find(items, runs, metrics, options.margin, options.baseline)
     report.edge_warnings = assess_edges(findings, edge_warnings(runs, metrics))
     if report.edge_warnings:
         better = sum(1 for w in report.edge_warnings if w.significant)
@@ -205,18 +209,20 @@ def add_tables(
                 "One row per grid cell; n = finished seeds. " + _method_note(found, metrics),
             )
         )
-        if found.pairs:
+        base = found.baseline
+        for trainer in dict.fromkeys(p.trainer for p in found.pairs):
             report.tables.append(
                 Table(
-                    "torch vs gensim per cell",
-                    tables.trainer_deltas(found.pairs),
-                    "torch, gensim and Δ = torch − gensim over their matched seeds and the same "
-                    "items (positive: torch better). Per metric, the difference test (two-sided "
-                    f"t) and the equivalence test (two one-sided tests, margin ±{found.margin:g}) "
-                    "of every cell form one family, 5% family-wise (Shaffer's modified Holm; "
-                    "p-values adjusted). Outcomes (Lakens 2018): equivalent; equivalent but "
-                    "different (significant, but inside the margin); different; inconclusive; "
-                    "inconclusive — one seed (never a verdict from one matched seed).",
+                    f"{trainer} vs {base} per cell",
+                    tables.trainer_deltas([p for p in found.pairs if p.trainer == trainer]),
+                    f"{trainer}, {base} and Δ = {trainer} − {base} over their matched seeds and "
+                    f"the same items (positive: {trainer} better). Per metric, the difference "
+                    "test (two-sided t) and the equivalence test (two one-sided tests, margin "
+                    f"±{found.margin:g}) of every cell form one family, 5% family-wise "
+                    "(Shaffer's modified Holm; p-values adjusted). Outcomes (Lakens 2018): "
+                    "equivalent; equivalent but different (significant, but inside the margin); "
+                    "different; inconclusive; inconclusive — one seed (never a verdict from one "
+                    "matched seed).",
                 )
             )
     literature.add_section(report, items, runs, found.margin)
@@ -231,12 +237,14 @@ def add_tables(
                 f"with the best: {MCB}). Widen the ranges where it is.",
             )
         )
-    speed = throughput_table(runs)
+    speed = throughput_table(runs, found.baseline)
     if not speed.empty:
         report.tables.append(
             Table(
-                "Throughput (training words/s per trainer)", tables.speed_table(speed), "Done runs."
-            )  # fmt: skip
+                "Throughput (training words/s per trainer)",
+                tables.speed_table(speed, found.baseline),
+                "Done runs.",
+            )
         )
     if found.seeds:
         report.tables.append(
@@ -308,10 +316,13 @@ def add_figures(
         draw = partial(figures.plot_heatmaps, runs, name, tied=tied)
         note = "○ marks squares whose cell is not significantly worse than the trainer's best."
         add(f"heatmap_{name}", f"Heatmaps: {name}", draw, note)
-    add("torch_vs_gensim", "torch vs gensim per grid cell",
-        lambda: figures.plot_trainer_scatter(runs, metrics, found.intervals),
-        "Bars: each cell's 95% interval per trainer; the torch vs gensim table has the paired "
-        "differences, which are much tighter (the items are shared).")  # fmt: skip
+    base = found.baseline
+    for trainer in challengers(runs, base):
+        versus = f"{trainer} vs {base}"
+        add(f"{trainer}_vs_{base}", f"{versus} per grid cell",
+            partial(figures.plot_trainer_scatter, runs, metrics, found.intervals, trainer, base),
+            f"Bars: each cell's 95% interval per trainer; the {versus} table has the paired "
+            "differences, which are much tighter (the items are shared).")  # fmt: skip
     add("throughput", "Throughput per trainer", lambda: figures.plot_throughput(runs))
     try:
         overlay = plot_pca_overlays(

@@ -1,8 +1,8 @@
 """The report's statistics: every cell with its interval, the cells not worse than each best cell
-(multiple comparisons with the best), torch vs gensim with the four outcomes, which swept values
-are significantly worse, whether a best value at the grid's edge is significantly better, the
-seed count a difference needs, and the conclusions in words (`study.analyze.inference` does the
-tests).
+(multiple comparisons with the best), each trainer vs the baseline with the four outcomes, which
+swept values are significantly worse, whether a best value at the grid's edge is significantly
+better, the seed count a difference needs, and the conclusions in words
+(`study.analyze.inference` does the tests).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 from study.analyze import inference
 from study.analyze.analysis import EdgeWarning, fmt_value, sorted_values, swept_fields, trainers
 from study.analyze.inference import StudyItems, TrainerPair, Versus
+from study.core.trainers import BASELINE
 from study.evaluate.stats import Estimate
 
 TIE_LIST = 6  # cells listed by name in the best-configurations table before "+N more"
@@ -49,6 +50,7 @@ class Findings:
     seeds: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> planning row
     conclusions: list[str] = field(default_factory=list)
     margin: float = inference.DEFAULT_MARGIN
+    baseline: str = BASELINE  # the trainer the others are compared with
 
     def tied_cells(self, trainer: str, metric: str) -> list[dict[str, Any]]:
         """The best cell and every cell not significantly worse than it."""
@@ -59,15 +61,17 @@ class Findings:
 
 
 def find(
-    items: StudyItems, runs: pd.DataFrame, metrics: list[str], margin: float
+    items: StudyItems, runs: pd.DataFrame, metrics: list[str], margin: float,
+    baseline: str = BASELINE,
 ) -> Findings:  # fmt: skip
-    findings = Findings(inference.cell_intervals(items, runs, metrics), margin=margin)
+    intervals = inference.cell_intervals(items, runs, metrics)
+    findings = Findings(intervals, margin=margin, baseline=baseline)
     for trainer in trainers(runs):
         for metric in metrics:
             found = inference.best_and_ties(items, runs, metric, trainer)
             if found is not None:
                 findings.best.append(Best(trainer, metric, *found))
-    findings.pairs = inference.trainer_comparison(items, runs, metrics, margin)
+    findings.pairs = inference.trainer_comparison(items, runs, metrics, margin, baseline)
     for metric in metrics:
         differences = [v.difference for b in findings.best if b.metric == metric
                        for v in b.others if v.difference is not None]  # fmt: skip
@@ -98,7 +102,8 @@ def assess_edges(findings: Findings, warnings: list[EdgeWarning]) -> list[EdgeWa
 
 def conclusions(findings: Findings, runs: pd.DataFrame) -> list[str]:
     """The significant effects in words: best cells and their ties, swept values that are
-    worse wherever they were tried, torch vs gensim outcomes, what one or two seeds allow."""
+    worse wherever they were tried, each trainer vs the baseline's outcomes, what one or two
+    seeds allow."""
     lines = []
     fields = swept_fields(runs)
     for best in findings.best:
@@ -120,11 +125,13 @@ def conclusions(findings: Findings, runs: pd.DataFrame) -> list[str]:
         if worse:
             line += "; significantly worse wherever tried: " + ", ".join(worse)
         lines.append(line + ".")
-    for metric in dict.fromkeys(p.metric for p in findings.pairs):
-        counts = Counter(p.outcome for p in findings.pairs if p.metric == metric)
+    for key in dict.fromkeys((p.trainer, p.baseline, p.metric) for p in findings.pairs):
+        counts = Counter(p.outcome for p in findings.pairs
+                         if (p.trainer, p.baseline, p.metric) == key)  # fmt: skip
         told = ", ".join(f"{v} in {n}" for v, n in counts.most_common())
-        lines.append(f"torch vs gensim, {metric} (margin ±{findings.margin:g}; difference and "
-                     f"equivalence tests of all cells in one 5% family): {told} of "
+        trainer, baseline, metric = key
+        lines.append(f"{trainer} vs {baseline}, {metric} (margin ±{findings.margin:g}; "
+                     f"difference and equivalence tests of all cells in one 5% family): {told} of "
                      f"{sum(counts.values())} cells.")  # fmt: skip
     lines += seed_notes(findings.intervals)
     return lines

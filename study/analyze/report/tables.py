@@ -10,6 +10,7 @@ import pandas as pd
 from study.analyze.analysis import EdgeWarning, cell_fields, fmt_value, swept_fields
 from study.analyze.inference import TrainerPair, describe
 from study.analyze.report.findings import TIE_LIST, Findings
+from study.core.trainers import BASELINE
 from study.evaluate.stats import ITEMS_ONLY, Estimate, format_interval
 from study.store.results import STATUS_DONE, RunRecord
 
@@ -67,9 +68,10 @@ def per_cell(intervals: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]
 
 
 def trainer_deltas(pairs: Sequence[TrainerPair]) -> pd.DataFrame:
-    """One row per cell and metric: torch, gensim, Δ = torch − gensim (matched seeds and
-    items) with its interval, the family-adjusted p-values of the difference and equivalence
-    tests, and the outcome."""
+    """One row per cell and metric of one trainer vs the baseline (`inference.trainer_comparison`):
+    the trainer, the baseline, Δ = trainer − baseline (matched seeds and items) with its
+    interval, the family-adjusted p-values of the difference and equivalence tests, and the
+    outcome."""
     rows = []
     for pair in pairs:
         row: dict[str, Any] = {k: fmt_value(v) for k, v in pair.cell.items()}
@@ -78,8 +80,8 @@ def trainer_deltas(pairs: Sequence[TrainerPair]) -> pd.DataFrame:
             {
                 "metric": pair.metric,
                 "seeds": "–" if diff is None else diff.n_seeds,
-                "torch [95% CI]": str(pair.torch),
-                "gensim [95% CI]": str(pair.gensim),
+                f"{pair.trainer} [95% CI]": str(pair.mine),
+                f"{pair.baseline} [95% CI]": str(pair.theirs),
                 "Δ [95% CI]": "–" if diff is None else signed(diff),
                 "p difference": fmt_p(pair.verdict.p_different),
                 "p equivalence": fmt_p(pair.verdict.p_equivalent),
@@ -154,13 +156,14 @@ def _edge_verdict(warning: EdgeWarning) -> str:
     return f"no: {warning.field}={tied} tied with the best"
 
 
-def speed_table(speed: pd.DataFrame) -> pd.DataFrame:
+def speed_table(speed: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     """`analysis.throughput_table` with thousands separators and two-decimal ratios."""
     out = speed.copy()
     for column in ["mean", "std", "min", "max", "per_core"]:
         if column in out:
             out[column] = out[column].map(lambda v: "–" if v != v else f"{v:,.0f}")
-    for column in ["vs_gensim", "vs_gensim_per_core"]:
+    ratio, per_core = f"vs_{baseline}", f"vs_{baseline}_per_core"
+    for column in [ratio, per_core]:
         if column in out:
             out[column] = out[column].map(lambda v: "–" if v != v else f"{v:.2f}×")
     if "cores" in out:
@@ -169,8 +172,8 @@ def speed_table(speed: pd.DataFrame) -> pd.DataFrame:
         columns={
             **{c: f"words/s {c}" for c in ["mean", "std", "min", "max"]},
             "per_core": "words/s per core",
-            "vs_gensim": "× gensim, same cores",
-            "vs_gensim_per_core": "× gensim per core",
+            ratio: f"× {baseline}, same cores",
+            per_core: f"× {baseline} per core",
         }
     )
 
