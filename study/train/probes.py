@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from study.core.errors import CorpusError
+from study.data.sampling import noise_distribution
 from study.data.vocab import EncodedCorpus, keep_probabilities
 from study.train.sgns_math import grad_center, grad_context, grad_negatives, sgns_terms
 from study.train.trainers.base import Callback, TrainState
@@ -49,12 +50,6 @@ class PairGradients:
     grad_v: torch.Tensor  # (B, d)  ∂L/∂v_w
     grad_c: torch.Tensor  # (B, d)  ∂L/∂u_c
     grad_n: torch.Tensor  # (B, K, d)  ∂L/∂u_{n_k}
-
-
-def noise_distribution(counts: np.ndarray, alpha: float) -> np.ndarray:
-    """Noise probabilities ∝ count**alpha (float64, sums to 1)."""
-    weights = np.asarray(counts, dtype=np.float64) ** alpha
-    return weights / weights.sum()
 
 
 def retained_stream(
