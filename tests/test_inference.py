@@ -307,6 +307,11 @@ def test_compare_notes_never_describe_a_row_without_a_value():
     assert not any("one matched seed" in line for line in notes([row]))
 
 
+def test_every_interval_method_has_a_note_in_the_report_and_in_compare():
+    methods = {stats.SEEDS_AND_ITEMS, stats.SEEDS_ONLY, stats.ITEMS_ONLY, stats.ONE_SEED_METHOD}
+    assert set(stats.REPORT_METHOD_NOTES) == set(stats.COMPARE_METHOD_NOTES) == methods
+
+
 def test_report_shows_intervals_conclusions_and_seed_counts(study, tmp_path):
     store, _, _ = study
     report = build_report(store.root, tmp_path / "out")

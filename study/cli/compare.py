@@ -212,21 +212,7 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
     from study.evaluate import stats
 
     kinds = {r["d"].method for r in rows if r["d"].value == r["d"].value}
-    lines = []
-    if stats.SEEDS_AND_ITEMS in kinds:
-        lines.append("intervals: seeds and benchmark items (paired bootstrap over items + t "
-                     "over seeds, docs/DESIGN.md)")  # fmt: skip
-    if stats.SEEDS_ONLY in kinds:
-        lines.append("no per-item results stored for some runs: their rows cover seed spread "
-                     "only")  # fmt: skip
-    if stats.ONE_SEED_METHOD in kinds:
-        lines.append(
-            "one matched seed: no interval and no verdict (one seed says nothing about the seed "
-            "spread; --items-only-intervals shows the items' part alone)"
-        )
-    if stats.ITEMS_ONLY in kinds:
-        lines.append("one matched seed: 'items only' intervals leave out the seed spread (they "
-                     "cover less than 95%), and there is no verdict")  # fmt: skip
+    lines = stats.method_notes(kinds, stats.COMPARE_METHOD_NOTES)
     if any(r["verdict"].outcome in stats.OUTCOMES[:4] for r in rows):
         lines.append("outcome: per metric, the difference test (two-sided t) and the "
                      "equivalence test (two one-sided tests, ±margin) are one family at 5% "

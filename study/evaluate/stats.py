@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,6 +48,32 @@ SEEDS_AND_ITEMS = "seeds+items"
 SEEDS_ONLY = "seeds"  # runs without per-item results: t over seeds
 ITEMS_ONLY = "items"  # one seed, interval from the items alone (only when asked for)
 ONE_SEED_METHOD = "one seed"  # one seed: no interval
+
+# What each method's intervals cover, in the two places that say it: the report's table caption
+# (about grid cells) and `study compare` (about matched seeds). Each lists the methods in the
+# order it prints them; `method_notes` picks the lines for the methods present.
+REPORT_METHOD_NOTES = {
+    SEEDS_AND_ITEMS: "Intervals combine seed spread and item sampling (docs/DESIGN.md).",
+    ITEMS_ONLY: "Cells with one seed: item sampling only (asked for with "
+    "--items-only-intervals; the seed spread is missing, so these cover less than 95%).",
+    ONE_SEED_METHOD: "Cells with one seed: no interval (one seed says nothing about "
+    "the seed spread).",
+    SEEDS_ONLY: "Runs without per-item results (items.npz): t over seeds only.",
+}
+COMPARE_METHOD_NOTES = {
+    SEEDS_AND_ITEMS: "intervals: seeds and benchmark items (paired bootstrap over items + t "
+    "over seeds, docs/DESIGN.md)",
+    SEEDS_ONLY: "no per-item results stored for some runs: their rows cover seed spread only",
+    ONE_SEED_METHOD: "one matched seed: no interval and no verdict (one seed says nothing about "
+    "the seed spread; --items-only-intervals shows the items' part alone)",
+    ITEMS_ONLY: "one matched seed: 'items only' intervals leave out the seed spread (they "
+    "cover less than 95%), and there is no verdict",
+}
+
+
+def method_notes(methods: Collection[str], notes: dict[str, str]) -> list[str]:
+    """The notes (REPORT_METHOD_NOTES or COMPARE_METHOD_NOTES) for the interval methods used."""
+    return [note for method, note in notes.items() if method in methods]
 
 
 @dataclass(frozen=True)

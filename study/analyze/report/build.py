@@ -157,15 +157,7 @@ def _build(
 def _method_note(found: Findings, metrics: list[str]) -> str:
     methods = {found.intervals[f"{m}_method"].iloc[i] for m in metrics
                for i in range(len(found.intervals))}  # fmt: skip
-    notes = {
-        stats.SEEDS_AND_ITEMS: "Intervals combine seed spread and item sampling (docs/DESIGN.md).",
-        stats.ITEMS_ONLY: "Cells with one seed: item sampling only (asked for with "
-        "--items-only-intervals; the seed spread is missing, so these cover less than 95%).",
-        stats.ONE_SEED_METHOD: "Cells with one seed: no interval (one seed says nothing about "
-        "the seed spread).",
-        stats.SEEDS_ONLY: "Runs without per-item results (items.npz): t over seeds only.",
-    }
-    return " ".join(notes[m] for m in notes if m in methods)
+    return " ".join(stats.method_notes(methods, stats.REPORT_METHOD_NOTES))
 
 
 def summary(runs: pd.DataFrame) -> list[str]:
