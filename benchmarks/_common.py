@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
 from study.core.atomic import atomic_write_text  # noqa: E402
 from study.data.vocab import EncodedCorpus  # noqa: E402
 
-WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
+# The benchmark corpus: $W2V_WIKI8, else wiki8 in the shared data folder next to the checkout.
+WIKI8 = Path(os.environ.get("W2V_WIKI8") or ROOT.parent / "shared" / "data" / "wiki8.xz")
 BENCH_DIR = ROOT / "results" / "bench"
 T = TypeVar("T")
 

@@ -1,10 +1,10 @@
 """Time the full Google analogy evaluation: study.evaluate.score vs gensim, same vectors, same run.
 
 Vectors: random Gaussian (seed 0), dim 100, for the 30,000 most frequent words of wiki8
-(`../shared/data/wiki8.xz`; without it, the Google question words padded with filler words to
-30,000), with offsets planted in three sections so that some answers are right and the correct
-counts of the two implementations can be compared. The work is the same as for trained vectors:
-every covered question scores the whole restricted vocabulary.
+($W2V_WIKI8, else `../shared/data/wiki8.xz`; without it, the Google question words padded with
+filler words to 30,000), with offsets planted in three sections so that some answers are right
+and the correct counts of the two implementations can be compared. The work is the same as
+for trained vectors: every covered question scores the whole restricted vocabulary.
 
     python benchmarks/bench_eval.py [--words 30000] [--dim 100] [--repeats 3] [--device auto]
 
@@ -33,14 +33,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import machine  # noqa: E402
+from _common import WIKI8, machine  # noqa: E402
 
 from study.core.atomic import atomic_write_text  # noqa: E402
 from study.evaluate.score import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
 from study.train.trainers.base import keyed_vectors  # noqa: E402
 
 PLANTED = ("family", "gram3-comparative", "gram8-plural")
-WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
 
 
 def vocabulary(n: int) -> tuple[list[str], str]:

@@ -1,6 +1,7 @@
 """Per-epoch training loss vs the probe's float64 loss, and gensim's loss-tally limits.
 
-Two parts, on wiki8 (`../shared/data/wiki8.xz`) unless `--corpus` names another corpus:
+Two parts, on wiki8 ($W2V_WIKI8, else `../shared/data/wiki8.xz`) unless `--corpus` names
+another corpus:
 
     python benchmarks/bench_loss.py tally [--epochs 1]
         gensim with its stock tally (`tally="stock"`: one float32 running sum, shared without a
@@ -41,6 +42,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import WIKI8  # noqa: E402
+
 from study.core.atomic import atomic_write_text  # noqa: E402
 from study.core.config import RunConfig  # noqa: E402
 from study.data.vocab import load_corpus  # noqa: E402
@@ -48,7 +51,6 @@ from study.train.probes import GradientProbe  # noqa: E402
 from study.train.trainers import get_trainer  # noqa: E402
 from study.train.trainers.gensim_sgns import GensimTrainer  # noqa: E402
 
-WIKI8 = ROOT.parent / "shared" / "data" / "wiki8.xz"
 SHOWN = ["epoch", "loss", "probe_loss", "probe_loss_ref", "grad_v_norm", "grad_c_norm",
          "grad_n_norm", "seconds", "probe_seconds"]  # fmt: skip
 
