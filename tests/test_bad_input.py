@@ -26,6 +26,7 @@ import optuna
 import pytest
 from conftest import planted_groups_text
 from fault_inject import run_worker, ws353_planted_text
+from tiny_run import FAST_SETS, fast_sets
 
 from study.cli.app import main
 from study.core.config import RunConfig
@@ -35,13 +36,6 @@ from study.run.search import make_objective, parse_objectives, parse_space
 from study.store.results import ResultStore, load_table
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
-
-
-def fast(*overrides: str) -> list[str]:
-    """FAST with some values replaced (a key given twice in --set is an error)."""
-    merged = dict(s.split("=", 1) for s in [*FAST, *overrides])
-    return [f"{k}={v}" for k, v in merged.items()]
 
 
 def write(path: Path, data: bytes | str) -> Path:
@@ -550,7 +544,7 @@ def two_run_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 2-cell grid (window 2, 3) to copy and damage."""
     root = tmp_path_factory.mktemp("damaged")
     corpus = write(root / "c.txt", planted_groups_text())
-    argv = grid(root / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast(),
+    argv = grid(root / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast_sets(),
                 f"corpus={corpus}")  # fmt: skip
     assert main(argv) == 0
     return root
@@ -615,7 +609,7 @@ def test_damaged_run_is_one_warning_counts_as_unfinished_and_is_rerun(
     runs, _ = load_table(study)
     assert list(runs["run_id"]) == [sorted(p.name for p in (study / "runs").iterdir())[1]]
     corpus = two_run_study / "c.txt"  # the configs name the original corpus file
-    argv = grid(tmp_path / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast(),
+    argv = grid(tmp_path / "r", "--study", "d", "--grid", "window=2,3", "--set", *fast_sets(),
                 f"corpus={corpus}")  # fmt: skip
     capsys.readouterr()
     assert main(argv) == 0
@@ -652,7 +646,7 @@ def test_damaged_study_folder_still_reports_with_one_line_per_damaged_file(
 # -- runs that fail: recorded, reported, the study goes on -------------------------------------
 def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
     """`study run` records the failed run (its reason in metrics.json) and exits 1."""
-    code = main(["run", "--results", str(tmp_path), "--set", *FAST, "corpus=nope.txt"])
+    code = main(["run", "--results", str(tmp_path), "--set", *FAST_SETS, "corpus=nope.txt"])
     assert code == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -664,7 +658,7 @@ def test_run_with_a_bad_corpus_is_recorded_failed_exit_1(tmp_path, capsys):
 
 def test_grid_with_a_bad_corpus_records_every_cell_failed_and_warns(tmp_path, capsys):
     """A grid goes on past failed cells: each is recorded with its reason; exit 0 + warning."""
-    argv = grid(tmp_path, "--grid", "alpha=0.5,1.0", "--set", *FAST, "corpus=nope.txt")
+    argv = grid(tmp_path, "--grid", "alpha=0.5,1.0", "--set", *FAST_SETS, "corpus=nope.txt")
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "warning: 2 runs failed; their errors are in runs.csv" in out
@@ -683,7 +677,7 @@ DIVERGE = ["lr_start=1000", "batch_size=1", "dim=16"]
 def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
     tmp_path, capsys, planted_corpus_file
 ):
-    argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *fast(*DIVERGE)]
+    argv = ["run", "--results", str(tmp_path), "--trainer", "torch", "--set", *fast_sets(*DIVERGE)]
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 1
     err = capsys.readouterr().err
     assert "error: run failed: DivergenceError:" in err and "Traceback" not in err
@@ -697,7 +691,7 @@ def test_diverging_learning_rate_is_a_failed_run_with_the_reason(
 def test_diverging_optuna_trial_fails_and_the_study_goes_on(tmp_path):
     corpus = write(tmp_path / "c.txt", ws353_planted_text())
     store = ResultStore(tmp_path / "tune")
-    fixed = dict(s.split("=", 1) for s in [*FAST, "batch_size=1", "dim=16", f"corpus={corpus}"])
+    fixed = dict(s.split("=", 1) for s in fast_sets("batch_size=1", "dim=16", f"corpus={corpus}"))
     base = RunConfig().with_overrides(fixed)
     study = optuna.create_study(direction="maximize")
     for lr in (1000.0, 0.025):
@@ -734,7 +728,7 @@ def test_disk_full_or_denied_is_one_line_and_leaves_no_temp_file(
         monkeypatch.setattr(atomic.tempfile, "mkstemp", fail)
     else:
         monkeypatch.setattr(atomic.os, where, fail)
-    argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST]
+    argv = ["run", "--results", str(tmp_path / "r"), "--set", *FAST_SETS]
     assert main([*argv, f"corpus={planted_corpus_file}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: cannot write ")
@@ -751,7 +745,7 @@ def test_disk_full_mid_run_in_a_real_process(tmp_path, planted_corpus_file):
 
     data = tmp_path / "data"
     load_corpus(str(planted_corpus_file), 2, data_root=data)  # cache written before the limit
-    argv = ["run", "--results", str(tmp_path / "r"), "--set", *fast("dim=16")]
+    argv = ["run", "--results", str(tmp_path / "r"), "--set", *fast_sets("dim=16")]
     argv += [f"corpus={planted_corpus_file}"]
     out = tmp_path / "out.txt"
     code = run_worker(argv, out, {"W2V_STUDY_DATA": str(data)}, fsize_limit=1500)
@@ -786,7 +780,7 @@ def test_real_process_read_only_results_folder(tmp_path, planted_corpus_file):
     if os.geteuid() == 0:
         prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
     command = [*prefix, sys.executable, "-m", "study"]
-    argv = ["run", "--results", str(results), "--set", *FAST, f"corpus={planted_corpus_file}"]
+    argv = ["run", "--results", str(results), "--set", *FAST_SETS, f"corpus={planted_corpus_file}"]
     env = {**os.environ, "W2V_STUDY_DATA": str(tmp_path / "data")}
     result = subprocess.run(
         [*command, *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
@@ -847,7 +841,7 @@ def test_piped_corpus_is_refused_in_one_line_without_hanging(tmp_path, planted_c
         assert result.stderr.count("\n") == 1 and "is not a regular file (a pipe)" in result.stderr
 
 
-TOO_SMALL = [*FAST, "min_count=1"]
+TOO_SMALL = [*FAST_SETS, "min_count=1"]
 
 
 @pytest.mark.parametrize("trainer", ["torch", "gensim"])
@@ -858,7 +852,7 @@ def test_corpus_too_small_to_train_is_a_failed_run_and_the_grid_goes_on(
     """One word per line has no (center, context) pair: the probe raised a bare ValueError that
     stopped the grid with a traceback, and gensim (probe off) blamed lr_start."""
     corpus = write(tmp_path / "one.txt", "\n".join(f"w{i % 7}" for i in range(300)) + "\n")
-    sets = [*fast("min_count=1", probe), f"corpus={corpus}"]
+    sets = [*fast_sets("min_count=1", probe), f"corpus={corpus}"]
     argv = grid(tmp_path, "--grid", "window=2,3", "--trainers", trainer, "--set", *sets)
     assert main(argv) == 0
     captured = capsys.readouterr()
@@ -875,7 +869,7 @@ def test_pairs_lost_to_subsampling_fail_the_run_naming_sample(tmp_path, capsys):
     corpus = write(tmp_path / "two.txt", "alpha beta\n")
     cases = [("gensim", "probe_pairs=0"), ("torch", "probe_pairs=0"), ("torch", "probe_pairs=64")]
     for trainer, probe in cases:
-        sets = [*fast("min_count=1", probe, "sample=0.001", "seed=3"), f"corpus={corpus}"]
+        sets = [*fast_sets("min_count=1", probe, "sample=0.001", "seed=3"), f"corpus={corpus}"]
         argv = ["run", "--results", str(tmp_path), "--trainer", trainer, "--set", *sets]
         assert main(argv) == 1
         err = capsys.readouterr().err
@@ -918,7 +912,7 @@ def test_corpus_cache_write_failure_warns_and_the_grid_goes_on(tmp_path, kind):
         pytest.skip("root without setpriv: chmod cannot bite")
     env, limit, prefix = _cache_fails(kind, tmp_path / "data")
     corpus = write(tmp_path / "c.txt", planted_groups_text(n_sentences=5000))  # 100k tokens
-    argv = grid(tmp_path / "r", "--grid", "window=2,3", "--set", *fast(), f"corpus={corpus}")
+    argv = grid(tmp_path / "r", "--grid", "window=2,3", "--set", *fast_sets(), f"corpus={corpus}")
     out = tmp_path / "out.txt"
     if prefix:
         result = subprocess.run(
@@ -954,7 +948,7 @@ def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, caps
     assert second.vocab.words == first.vocab.words
     assert np.array_equal(second.ids, first.ids)
     for trainer in ("torch", "gensim"):
-        sets = [*fast("min_count=1", "probe_pairs=64"), f"corpus={corpus}"]
+        sets = [*fast_sets("min_count=1", "probe_pairs=64"), f"corpus={corpus}"]
         argv = ["run", "--results", str(tmp_path / "r"), "--trainer", trainer, "--set", *sets]
         assert main(argv) == 0, capsys.readouterr().err
     for vectors in (tmp_path / "r").rglob("vectors.bin"):
@@ -964,7 +958,7 @@ def test_cache_round_trips_every_token_and_eval_reads_the_vectors(tmp_path, caps
 def test_failed_optuna_trials_are_one_line_each_in_the_cli(tmp_path, capsys):
     """Optuna logged each failed trial with a traceback; a user error now prints its line."""
     corpus = write(tmp_path / "c.txt", ws353_planted_text())
-    sets = [*fast(*DIVERGE), f"corpus={corpus}"]
+    sets = [*fast_sets(*DIVERGE), f"corpus={corpus}"]
     sets = [s for s in sets if not s.startswith("lr_start=")]
     argv = optuna_cmd(tmp_path, "--n-trials", "2", "--space", "lr_start=1000,2000", "--set", *sets)
     assert main([*argv, "--sampler", "random", "--seed", "0"]) == 0

@@ -22,6 +22,7 @@ from fault_inject import (
     start_process,
     ws353_planted_text,
 )
+from tiny_run import FAST as TINY
 
 from study.core.atomic import FILE_MODE
 from study.core.config import RunConfig
@@ -30,14 +31,7 @@ from study.run.runner import CorpusCache, execute_run
 from study.run.shared_grid import SKIPPED_ATTR
 from study.store.results import ResultStore, load_table
 
-FAST = {
-    "dim": 16,
-    "epochs": 2,
-    "min_count": 2,
-    "workers": 1,
-    "probe_pairs": 256,
-    "device": "cpu",
-}
+FAST = {k: v for k, v in TINY.items() if k != "window"}  # the grids here sweep window
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ from conftest import planted_groups_text
 from hypothesis import given
 from hypothesis import strategies as st
 from pg_server import postgres_bin, postgres_server
+from tiny_run import FAST_SETS
 
 from study.cli.app import main
 from study.core.redact import redact, redact_command
 
 SECRET = "Hunter2-s3cret"
-FAST = ["dim=8", "epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
 
 
 def files_holding(root: Path, secret: str) -> list[str]:
@@ -42,9 +42,9 @@ def files_holding(root: Path, secret: str) -> list[str]:
 def test_a_storage_password_reaches_no_file_and_no_message(tmp_path, capsys, url, command):
     results = tmp_path / "results"
     argv = (
-        ["grid", "--grid", "window=2,3", "--set", *FAST]
+        ["grid", "--grid", "window=2,3", "--set", *FAST_SETS]
         if command == "grid"
-        else ["optuna", "--n-trials", "1", "--set", *FAST]
+        else ["optuna", "--n-trials", "1", "--set", *FAST_SETS]
     )
     assert main([*argv, "--study", "s", "--results", str(results), "--storage", url]) == 2
     captured = capsys.readouterr()
@@ -95,7 +95,7 @@ def test_a_password_in_a_working_storage_url_reaches_no_file(tmp_path, capsys):
     results = tmp_path / "results"
     with postgres_server() as url:
         secret_url = url.replace("postgres@", f"postgres:{SECRET}@")
-        common = ["--results", str(results), "--storage", secret_url, "--set", *FAST,
+        common = ["--results", str(results), "--storage", secret_url, "--set", *FAST_SETS,
                   f"corpus={corpus}"]  # fmt: skip
         assert main(["grid", "--study", "g", "--grid", "window=2,3", *common]) == 0
         assert main(["optuna", "--study", "o", "--n-trials", "2", *common]) == 0

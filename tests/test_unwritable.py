@@ -13,19 +13,18 @@ import pandas as pd
 import pytest
 from conftest import planted_groups_text
 from fault_inject import run_worker
+from tiny_run import FAST_SETS, fast_sets
 
 from study.cli.app import main
 from study.core.config import RunConfig
 from study.core.errors import StudyError
 from study.store.results import ResultStore, save_tables, save_tables_or_warn
 
-FAST = ["epochs=1", "min_count=2", "probe_pairs=0", "device=cpu", "workers=1"]
-
 
 def test_a_file_where_a_runs_tensorboard_folder_should_be_fails_that_run_only(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text(planted_groups_text(n_sentences=200))
-    sets = ["dim=8", *FAST, f"corpus={corpus}"]
+    sets = [*FAST_SETS, f"corpus={corpus}"]
     blocked = (
         RunConfig().with_overrides({**dict(s.split("=", 1) for s in sets), "window": "2"}).run_id
     )
@@ -54,7 +53,7 @@ def test_a_full_disk_during_tensorboard_and_the_tables_is_a_failed_run_and_whole
     corpus = tmp_path / "c.txt"
     corpus.write_text(planted_groups_text(n_sentences=200))
     common = ["grid", "--results", str(tmp_path / "r"), "--study", "full",
-              "--set", "dim=64", *FAST, f"corpus={corpus}"]  # fmt: skip
+              "--set", *fast_sets("dim=64"), f"corpus={corpus}"]  # fmt: skip
     assert run_worker([*common, "--grid", "window=2"], tmp_path / "first.txt") == 0
     study = tmp_path / "r" / "full"
     tables = ["runs.csv", "runs.parquet", "epochs.csv", "epochs.parquet"]
