@@ -7,19 +7,20 @@ config values (plain ASCII) and check the range, so nonsense is one `error:` lin
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 
+from study.core.config import INTEGER
 from study.core.errors import ConfigError
 
-_INT = re.compile(r"[+-]?[0-9]{1,30}")
+_MAX_DIGITS = 30
 
 
 def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse `type` accepting integers in [low, high]."""
 
     def parse(text: str) -> int:
-        if not _INT.fullmatch(text.strip()):
+        plain = text.strip()
+        if not INTEGER.fullmatch(plain) or len(plain.lstrip("+-")) > _MAX_DIGITS:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}")
         value = int(text)
         if value < low or (high is not None and value > high):

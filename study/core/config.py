@@ -150,7 +150,7 @@ def parse_assignments(items: Iterable[str], option: str = "--set") -> dict[str, 
 
 # Plain ASCII numbers only: int()/float() also take '1_000', Unicode digits, 'nan' and 'inf',
 # which are typos or nonsense in a config and would otherwise become silent values.
-_INT = re.compile(r"[+-]?[0-9]+")
+INTEGER = re.compile(r"[+-]?[0-9]+")  # also the CLI's own integer options (cli/args.py)
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _MAX_DIGITS = 100  # far beyond every range; keeps int() away from its 4300-digit limit
 
@@ -168,7 +168,7 @@ def parse_value(key: str, value: Any) -> Any:
         return value
     text = value.strip()
     if base is int:
-        if not _INT.fullmatch(text) or len(text) > _MAX_DIGITS:
+        if not INTEGER.fullmatch(text) or len(text) > _MAX_DIGITS:
             raise ConfigError(f"{key} must be an integer, got {show(value)}")
         return int(text)
     if base is float:
