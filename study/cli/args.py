@@ -35,6 +35,55 @@ def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
 SEED_MAX = 2**32 - 1  # NumPy's (and so Optuna's samplers') largest seed
 
 
+def add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--set KEY=VALUE ...`: RunConfig fields (repeatable; a second --set adds to the first)."""
+    parser.add_argument(
+        "--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
+def add_study_argument(
+    parser: argparse.ArgumentParser, help: str, default: str | None = None, required: bool = False
+) -> None:
+    """`--study NAME` (also spelled `--study-name`, the first spelling, so that existing
+    commands keep working): the results folder of a command's runs."""
+    parser.add_argument(
+        "--study", "--study-name", dest="study", default=default, required=required, help=help
+    )
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """`--results DIR`: the results root that study folders live in."""
+    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+
+
+def add_run_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a command that trains runs stores and logs per run: --no-output-vectors,
+    --benchmarks, --tensorboard, --neighbours and -k."""
+    parser.add_argument(
+        "--no-output-vectors",
+        action="store_true",
+        help="do not save output_vectors.bin (W_out, for w+c) beside vectors.bin: half the disk",
+    )
+    add_benchmarks_argument(parser)
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log epochs, metrics, hyperparameters and embeddings to TensorBoard in each run "
+        "folder (tensorboard --logdir results/<study>); needs the tensorboard extra",
+    )
+    parser.add_argument(
+        "--neighbours",
+        default=None,
+        metavar="W1,W2",
+        help="nearest neighbours of these words after every epoch, printed (run) and kept in "
+        "the run folder's neighbours.csv",
+    )
+    parser.add_argument(
+        "-k", type=int_at_least(1), default=8, help="neighbours per word (default 8)"
+    )
+
+
 def add_benchmarks_argument(parser: argparse.ArgumentParser) -> None:
     """`--benchmarks a,b`: which registry benchmarks each run is scored on (default: all)."""
     from study.evaluate.benchmarks import registry

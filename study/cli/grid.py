@@ -8,12 +8,13 @@ from typing import Any
 
 import pandas as pd
 
-from study.cli.args import add_benchmarks_argument
-from study.cli.run import (
-    add_logging_arguments,
-    add_output_vectors_argument,
-    logging_callbacks,
+from study.cli.args import (
+    add_results_argument,
+    add_run_output_arguments,
+    add_set_argument,
+    add_study_argument,
 )
+from study.cli.run import logging_callbacks
 from study.core.config import RunConfig, parse_assignments
 from study.core.errors import ConfigError
 from study.core.redact import redact_command
@@ -44,22 +45,11 @@ def register(subparsers: Any) -> None:
         "--trainers", default=None, help=f"e.g. {','.join(NAMES)} (default: {DEFAULT})"
     )
     parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fields fixed for every cell",
+    add_set_argument(parser, "fields fixed for every cell")
+    add_study_argument(
+        parser, "study name: the results folder (default: the preset's name or 'grid')"
     )
-    parser.add_argument(
-        "--study",
-        "--study-name",
-        dest="study",
-        default=None,
-        help="study name: the results folder (default: the preset's name or 'grid')",
-    )
-    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    add_results_argument(parser)
     parser.add_argument("--overwrite", action="store_true", help="rerun finished runs too")
     parser.add_argument("--retry-failed", action="store_true", help="rerun failed runs")
     parser.add_argument(
@@ -76,9 +66,7 @@ def register(subparsers: Any) -> None:
         "(default: sqlite:///<study>/optuna.db); device numbers as torch counts them",
     )
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
-    add_output_vectors_argument(parser)
-    add_benchmarks_argument(parser)
-    add_logging_arguments(parser)
+    add_run_output_arguments(parser)
     parser.set_defaults(func=grid_command)
 
 

@@ -11,7 +11,13 @@ from typing import Any
 
 import optuna
 
-from study.cli.args import SEED_MAX, int_at_least
+from study.cli.args import (
+    SEED_MAX,
+    add_results_argument,
+    add_set_argument,
+    add_study_argument,
+    int_at_least,
+)
 from study.core.config import RunConfig, parse_assignments
 from study.core.errors import ConfigError, StudyError
 from study.core.redact import redact_command, redact_url
@@ -39,13 +45,7 @@ def register(subparsers: Any) -> None:
         "results/<study name>/. Start the same command in several processes or machines with "
         "one --storage URL (PostgreSQL for machines) to share the study.",
     )
-    parser.add_argument(
-        "--study",
-        "--study-name",  # the first spelling; kept so existing commands keep working
-        dest="study",
-        required=True,
-        help="study name: the Optuna study and the results folder",
-    )
+    add_study_argument(parser, "study name: the Optuna study and the results folder", required=True)
     parser.add_argument(
         "--storage",
         default=None,
@@ -70,14 +70,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=SPEC",
         help=f"low:high, low:high:log or a,b,c per field (default: {' '.join(DEFAULT_SPACE)})",
     )
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fixed fields, e.g. --set epochs=3 corpus=text8",
-    )
+    add_set_argument(parser, "fixed fields, e.g. --set epochs=3 corpus=text8")
     parser.add_argument(
         "--sampler",
         choices=SAMPLERS,
@@ -90,7 +83,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int_at_least(0, SEED_MAX), default=None, help="sampler seed (reproducible)"
     )
-    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    add_results_argument(parser)
     parser.set_defaults(func=optuna_command)
 
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from study.cli.args import add_benchmarks_argument, int_at_least
+from study.cli.args import (
+    add_results_argument,
+    add_run_output_arguments,
+    add_set_argument,
+    add_study_argument,
+)
 from study.core import trainers
 from study.core.config import RunConfig, parse_assignments
 from study.core.errors import ConfigError
@@ -34,47 +39,16 @@ def register(subparsers: Any) -> None:
     )
     add_config_arguments(parser)
     parser.add_argument("--trainer", choices=trainers.NAMES, default=None)
-    parser.add_argument(
-        "--study",
-        "--study-name",
-        dest="study",
-        default=DEFAULT_RUN_STUDY,
-        help=f"study name: the results folder (default: {DEFAULT_RUN_STUDY}, so a run lands in "
+    add_study_argument(
+        parser,
+        f"study name: the results folder (default: {DEFAULT_RUN_STUDY}, so a run lands in "
         f"results/{DEFAULT_RUN_STUDY}/runs/<run id>)",
+        default=DEFAULT_RUN_STUDY,
     )
-    parser.add_argument("--results", default=None, help="results root (default: ./results)")
+    add_results_argument(parser)
     parser.add_argument("--no-vectors", action="store_true", help="do not save the vectors")
-    add_output_vectors_argument(parser)
-    add_benchmarks_argument(parser)
-    add_logging_arguments(parser)
+    add_run_output_arguments(parser)
     parser.set_defaults(func=run_command)
-
-
-def add_output_vectors_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--no-output-vectors",
-        action="store_true",
-        help="do not save output_vectors.bin (W_out, for w+c) beside vectors.bin: half the disk",
-    )
-
-
-def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--tensorboard",
-        action="store_true",
-        help="log epochs, metrics, hyperparameters and embeddings to TensorBoard in each run "
-        "folder (tensorboard --logdir results/<study>); needs the tensorboard extra",
-    )
-    parser.add_argument(
-        "--neighbours",
-        default=None,
-        metavar="W1,W2",
-        help="nearest neighbours of these words after every epoch, printed (run) and kept in "
-        "the run folder's neighbours.csv",
-    )
-    parser.add_argument(
-        "-k", type=int_at_least(1), default=8, help="neighbours per word (default 8)"
-    )
 
 
 def logging_callbacks(args: argparse.Namespace, print_neighbours: bool) -> CallbackFactory | None:
@@ -104,13 +78,8 @@ def logging_callbacks(args: argparse.Namespace, print_neighbours: bool) -> Callb
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="RunConfig overrides, e.g. --set window=5 negative=5 alpha=0.75 epochs=3",
+    add_set_argument(
+        parser, "RunConfig overrides, e.g. --set window=5 negative=5 alpha=0.75 epochs=3"
     )
     parser.add_argument("--corpus", default=None, help="enwiki-sample (default), text8 or a path")
 
