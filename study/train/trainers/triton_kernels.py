@@ -75,6 +75,27 @@ def _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW: tl.con
 
 
 @triton.jit
+def _slots(K: tl.constexpr, KP: tl.constexpr):
+    """The KP target rows of a step (row 0 the centre, rows 1..K negatives, the rest padding):
+    their indices, which are negatives, which are used, and the labels (1 for the centre)."""
+    slots = tl.arange(0, KP)
+    is_neg = (slots >= 1) & (slots <= K)
+    return slots, is_neg, slots <= K, (slots == 0).to(tl.float32)
+
+
+@triton.jit
+def _centre(stream_ptr, sent_ptr, p, n, seed, epoch, slots, offsets, WINDOW: tl.constexpr):
+    """The centre at stream position p: its word, slot 0's uniforms (its reach and first
+    negatives), the drawn reach, and its window's words and contexts (`_window`)."""
+    center = tl.load(stream_ptr + p)
+    sentence = tl.load(sent_ptr + p)
+    r0, r1 = _uniforms(seed, p, epoch, 0, slots)
+    reach = _reach(r0, slots, WINDOW)
+    words, valid = _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW)
+    return center, r0, r1, reach, words, valid
+
+
+@triton.jit
 def _coefficients(f, use, label, slots, lr):
     """One SGNS step's coefficients from the scores f of the target rows: g = lr·(label - σ(f))
     per row, and the loss -log σ(f) for the centre plus -log σ(-f) per negative (softplus(∓f))."""
@@ -129,10 +150,7 @@ def _sg(
     pid = tl.program_id(0)
     base = pid * slice_len
     vocab = vocab.to(tl.uint64)
-    slots = tl.arange(0, KP)
-    is_neg = (slots >= 1) & (slots <= K)
-    use = slots <= K
-    label = (slots == 0).to(tl.float32)
+    slots, is_neg, use, label = _slots(K, KP)
     offsets = tl.arange(0, WP) - WINDOW
     cols_a = tl.arange(0, BLOCK_A)
     if BLOCK_B > 0:
@@ -143,11 +161,9 @@ def _sg(
         p = base + j
         if (j < slice_len) & (p < n):
             lr = lr0 - lr_step * j
-            center = tl.load(stream_ptr + p)
-            sentence = tl.load(sent_ptr + p)
-            r0, r1 = _uniforms(seed, p, epoch, 0, slots)
-            reach = _reach(r0, slots, WINDOW)
-            words, valid = _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW)
+            center, r0, r1, reach, words, valid = _centre(
+                stream_ptr, sent_ptr, p, n, seed, epoch, slots, offsets, WINDOW
+            )
             contexts = tl.where(valid, words, -1)  # -1: the slot holds no context
             if not PER_PAIR:
                 # The centre's output row and its K negatives, kept for the whole window.
@@ -251,10 +267,7 @@ def _cbow(
     pid = tl.program_id(0)
     base = pid * slice_len
     vocab = vocab.to(tl.uint64)
-    slots = tl.arange(0, KP)
-    is_neg = (slots >= 1) & (slots <= K)
-    use = slots <= K
-    label = (slots == 0).to(tl.float32)
+    slots, is_neg, use, label = _slots(K, KP)
     offsets = tl.arange(0, WP) - WINDOW
     cols_a = tl.arange(0, BLOCK_A)
     if BLOCK_B > 0:
@@ -265,11 +278,9 @@ def _cbow(
         p = base + j
         if (j < slice_len) & (p < n):
             lr = lr0 - lr_step * j
-            center = tl.load(stream_ptr + p)
-            sentence = tl.load(sent_ptr + p)
-            r0, r1 = _uniforms(seed, p, epoch, 0, slots)
-            reach = _reach(r0, slots, WINDOW)
-            words, valid = _window(stream_ptr, sent_ptr, p, n, reach, sentence, offsets, WINDOW)
+            center, r0, r1, reach, words, valid = _centre(
+                stream_ptr, sent_ptr, p, n, seed, epoch, slots, offsets, WINDOW
+            )
             n_ctx = tl.sum(valid.to(tl.int32), axis=0)
             targets = _targets(table_ptr, vocab, r0, r1, center, is_neg)
             if TRACE:
