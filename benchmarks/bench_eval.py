@@ -37,7 +37,7 @@ from _common import WIKI8, machine  # noqa: E402
 
 from study.core.atomic import atomic_write_text  # noqa: E402
 from study.evaluate.score import GOOGLE_ANALOGIES_PATH, evaluate_analogies, read_analogies  # noqa: E402
-from study.train.trainers.base import keyed_vectors  # noqa: E402
+from study.train.vectors import keyed_vectors  # noqa: E402
 
 PLANTED = ("family", "gram3-comparative", "gram8-plural")
 

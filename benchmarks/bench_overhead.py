@@ -31,8 +31,8 @@ from study.evaluate.items import write_items
 from study.evaluate.score import run_evaluation
 from study.run.runner import attach_counts
 from study.train.probes import GradientProbe
-from study.train.trainers.base import TrainState, keyed_vectors
-from study.train.vectors import save_run_vectors
+from study.train.trainers.base import TrainState
+from study.train.vectors import keyed_vectors, save_run_vectors
 
 
 def seconds(fn: Callable[[], Any], device: str) -> float:

@@ -28,9 +28,10 @@ from study.data.sampling import AliasSampler
 from study.data.vocab import EncodedCorpus, load_corpus
 from study.evaluate.benchmarks import registry
 from study.evaluate.score import evaluate
-from study.train.trainers.base import keyed_vectors, lr_at
+from study.train.trainers.base import lr_at
 from study.train.trainers.torch_step import MAX_ROW_STEP, make_window, train_step
 from study.train.trainers.torch_walk import keep_tensor, subsample
+from study.train.vectors import keyed_vectors
 
 DEFAULT_CASES = "1:1024:1,2:1024:1,4:1024:1,2:1024:W,4:1024:W,2:512:W,4:256:W,8:128:W,16:128:W"
 # the headline metrics of three benchmarks of the registry (WS353, SimLex-999, Google)

@@ -67,7 +67,7 @@ def test_disk_full_during_the_write_is_one_study_error(tmp_path, monkeypatch):
 
 def test_vectors_are_fsynced_too(tmp_path, monkeypatch):
     from study.store.results import ResultStore
-    from study.train.trainers.base import keyed_vectors
+    from study.train.vectors import keyed_vectors
 
     synced: list[int] = []
     real_fsync = os.fsync

@@ -24,7 +24,7 @@ from study.evaluate.score import (
     read_analogies,
     read_word_pairs,
 )
-from study.train.trainers.base import keyed_vectors
+from study.train.vectors import keyed_vectors
 
 DIM = 32
 NOISE = 1.2  # partial success: ~80% of the planted questions solved by 3CosAdd

@@ -13,7 +13,7 @@ from study.evaluate.tensorboard import TENSORBOARD_DIR, TensorBoardCallback
 from study.run.runner import CorpusCache, execute_run
 from study.store.results import ResultStore
 from study.train.neighbours import NEIGHBOURS_FILE, nearest
-from study.train.trainers.base import keyed_vectors
+from study.train.vectors import keyed_vectors
 
 
 def test_tensorboard_event_files_hold_epochs_metrics_hparams_and_embeddings(

@@ -316,7 +316,7 @@ def test_a_pipe_in_place_of_study_json_or_the_grid_lock_never_hangs(synthetic, t
 
 # -- vocab.txt and vector files -------------------------------------------------------------------
 def _vectors_with_vocab(folder: Path, vocab: str) -> Path:
-    from study.train.trainers.base import keyed_vectors
+    from study.train.vectors import keyed_vectors
 
     words = ["king", "queen", "man"]
     kv = keyed_vectors(words, np.arange(9, dtype=np.float32).reshape(3, 3) + 1)
@@ -391,7 +391,7 @@ def test_vocab_files_with_any_values_load_or_are_refused_in_one_line(counts, ext
 )
 def test_w_plus_c_of_vectors_that_do_not_fit_together_is_one_line(tmp_path, capsys, other, message):
     """Output vectors of another dimension crashed numpy; counts of another run went unnoticed."""
-    from study.train.trainers.base import keyed_vectors
+    from study.train.vectors import keyed_vectors
 
     run = tmp_path / "run"
     run.mkdir()

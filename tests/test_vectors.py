@@ -13,8 +13,13 @@ from study.core.config import RunConfig
 from study.core.errors import StudyError
 from study.run.runner import CorpusCache, attach_counts, execute_run
 from study.store.results import ResultStore
-from study.train.trainers.base import keyed_vectors
-from study.train.vectors import OUTPUT_VECTORS_FILE, VOCAB_FILE, load_vectors, w_plus_c
+from study.train.vectors import (
+    OUTPUT_VECTORS_FILE,
+    VOCAB_FILE,
+    keyed_vectors,
+    load_vectors,
+    w_plus_c,
+)
 
 
 def test_a_runs_vectors_load_in_gensim_with_their_true_counts(tmp_path, planted_corpus_file):

@@ -28,6 +28,7 @@ from scipy import stats
 from study.core.errors import StudyError
 from study.evaluate import benchmarks as registry
 from study.evaluate.items import AnalogyItems, PairItems, RunItems
+from study.train.vectors import keyed_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -512,8 +513,6 @@ def run_evaluation(
 
 def _sum_vectors(vectors: KeyedVectors, output_vectors: np.ndarray) -> KeyedVectors:
     """w+c: each word's input plus output vector."""
-    from study.train.trainers.base import keyed_vectors
-
     output = np.asarray(output_vectors, dtype=np.float32)
     if output.shape != vectors.vectors.shape:
         raise StudyError(

@@ -12,7 +12,8 @@ from typing import Any
 
 from study.core.errors import StudyError
 from study.core.redact import redact
-from study.train.trainers.base import Callback, TrainState, keyed_vectors
+from study.train.trainers.base import Callback, TrainState
+from study.train.vectors import keyed_vectors
 
 TENSORBOARD_DIR = "tensorboard"  # inside a run folder
 

@@ -27,7 +27,8 @@ from study.store.results import (
     RunResult,
     provenance,
 )
-from study.train.trainers.base import Callback, TrainState, keyed_vectors
+from study.train.trainers.base import Callback, TrainState
+from study.train.vectors import keyed_vectors
 
 DEFAULT_SPACE = ["alpha=-0.5:1.5", "window=2:10", "negative=2:20"]
 _MINIMIZED = {"train_seconds", "seconds"}

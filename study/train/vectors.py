@@ -7,18 +7,33 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from study.core.atomic import atomic_path
 from study.core.errors import CorpusError, StudyError
 
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
 VECTORS_FILE = "vectors.bin"
 OUTPUT_VECTORS_FILE = "output_vectors.bin"
 VOCAB_FILE = "vocab.txt"
 _PICKLE_MARK = b"\x80"  # first byte of a pickle (protocol >= 2), as KeyedVectors.save writes
+
+
+def keyed_vectors(words: Sequence[str], vectors: np.ndarray) -> KeyedVectors:
+    """gensim KeyedVectors holding `vectors` (float32), row i keyed by words[i]."""
+    from gensim.models import KeyedVectors
+
+    # count=0: a non-zero count preallocates `count` unnamed (None) slots that add_vectors
+    # would append after.
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(list(words), np.ascontiguousarray(vectors, dtype=np.float32))
+    return kv
 
 
 def save_run_vectors(folder: Path, vectors: Any, output_vectors: np.ndarray | None = None) -> Path:
@@ -35,8 +50,6 @@ def save_run_vectors(folder: Path, vectors: Any, output_vectors: np.ndarray | No
         with atomic_path(path) as tmp:
             vectors.save_word2vec_format(str(tmp), binary=True)
     if output_vectors is not None:
-        from study.train.trainers.base import keyed_vectors
-
         output = keyed_vectors(vectors.index_to_key, output_vectors)
         if "count" in vectors.expandos:  # same order on disk as vectors.bin
             output.allocate_vecattrs(attrs=["count"], types=[np.int64])
@@ -72,8 +85,6 @@ def load_vectors(
         vectors = _load_pickle(path)
     else:
         words, matrix = parse_word2vec(data, path)
-        from study.train.trainers.base import keyed_vectors
-
         vectors = keyed_vectors(words, matrix)
         fvocab = Path(vocab) if vocab is not None else path.parent / VOCAB_FILE
         if vocab is not None or os.path.lexists(fvocab):  # a pipe there is an error, not none
@@ -290,8 +301,6 @@ def matching_output(vectors: Any, output_vectors: Any) -> np.ndarray:
 
 def w_plus_c(vectors: Any, output_vectors: Any) -> Any:
     """The w+c embeddings: input plus output vector of each word (`matching_output`)."""
-    from study.train.trainers.base import keyed_vectors
-
     combined = keyed_vectors(
         vectors.index_to_key, vectors.vectors + matching_output(vectors, output_vectors)
     )

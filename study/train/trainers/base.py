@@ -131,14 +131,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def keyed_vectors(words: Sequence[str], vectors: np.ndarray) -> KeyedVectors:
-    # count=0: a non-zero count preallocates `count` unnamed (None) slots that add_vectors
-    # would append after.
-    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
-    kv.add_vectors(list(words), np.ascontiguousarray(vectors, dtype=np.float32))
-    return kv
-
-
 # A mean loss per pair this large is divergence even if still finite: a fresh model starts at
 # (1 + K)·ln 2 (≤ 70 for K ≤ 100) for SGNS and ln V for the full softmax.
 EXPLODED_LOSS = 1e6

@@ -29,9 +29,9 @@ from study.train.trainers.base import (
     TrainState,
     check_finite,
     emit,
-    keyed_vectors,
     no_pairs_error,
 )
+from study.train.vectors import keyed_vectors
 
 Tally = Literal["job", "stock"]
 

@@ -36,7 +36,6 @@ from study.train.trainers.base import (
     TrainState,
     check_finite,
     emit,
-    keyed_vectors,
     lr_at,
     no_pairs_error,
     resolve_device,
@@ -44,6 +43,7 @@ from study.train.trainers.base import (
 from study.train.trainers.cpu_processes import worker_epochs
 from study.train.trainers.torch_step import step_memory_bytes
 from study.train.trainers.torch_walk import keep_tensor, subsample, walk_stream
+from study.train.vectors import keyed_vectors
 
 # Full softmax scores every word for every center: 10k words ≈ 40 MB of logits per 1k centers
 # and ~3·10^6 multiply-adds per center at dim 100 (≈ 12k words/s on one CPU core at 9k words);
