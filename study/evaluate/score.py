@@ -25,6 +25,7 @@ import torch
 from gensim.models import KeyedVectors
 from scipy import stats
 
+from study.core.device import resolve_device
 from study.core.errors import StudyError
 from study.evaluate import benchmarks as registry
 from study.evaluate.items import AnalogyItems, PairItems, RunItems
@@ -341,8 +342,6 @@ def evaluate_analogies(
 def _device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    from study.train.trainers.base import resolve_device
-
     return resolve_device(device)
 
 

@@ -120,17 +120,6 @@ def lr_at(config: RunConfig, progress: float) -> float:
     return config.lr_start - (config.lr_start - config.lr_end) * progress
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` means CUDA when available, else CPU; asking for CUDA without one is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        from study.core.errors import ConfigError
-
-        raise ConfigError("device=cuda but no CUDA device is available (use device=auto or cpu)")
-    return torch.device(device)
-
-
 # A mean loss per pair this large is divergence even if still finite: a fresh model starts at
 # (1 + K)·ln 2 (≤ 70 for K ≤ 100) for SGNS and ln V for the full softmax.
 EXPLODED_LOSS = 1e6

@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from study.core.config import RunConfig
+from study.core.device import resolve_device
 from study.core.errors import ConfigError, CorpusError
 from study.core.steps import choose_kernel, draws_per_pair
 from study.data.sampling import AliasSampler
@@ -38,7 +39,6 @@ from study.train.trainers.base import (
     emit,
     lr_at,
     no_pairs_error,
-    resolve_device,
 )
 from study.train.trainers.cpu_processes import worker_epochs
 from study.train.trainers.torch_step import step_memory_bytes
