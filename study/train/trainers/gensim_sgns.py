@@ -21,8 +21,7 @@ from tqdm.auto import tqdm
 
 from study.core.config import RunConfig
 from study.core.steps import own_step
-from study.data.vocab import EncodedCorpus
-from study.train.probes import retained_stream
+from study.data.vocab import EncodedCorpus, retained_stream
 from study.train.trainers.base import (
     Callback,
     TrainResult,
