@@ -210,6 +210,27 @@ def needs_run(store: ResultStore, config: RunConfig, overwrite: bool, retry_fail
     return status is None or (status == STATUS_FAILED and retry_failed)
 
 
+@dataclass(frozen=True)
+class GridOptions:
+    """How a grid runs its cells, locally (`run_grid`) or shared (`run_grid_shared`)."""
+
+    overwrite: bool = False  # rerun finished runs too
+    retry_failed: bool = False  # rerun failed runs
+    data_root: str | None = None
+    progress: bool = True
+    callbacks: CallbackFactory | None = None
+    save_output_vectors: bool = True
+    benchmarks: Sequence[str] | None = None  # `study.evaluate.benchmarks` names; None: all
+    wait_seconds: float = 600.0  # shared grid: how long to wait for the enqueuing worker
+
+    def needs_run(self, store: ResultStore, config: RunConfig) -> bool:
+        return needs_run(store, config, self.overwrite, self.retry_failed)
+
+    def extra_callbacks(self, store: ResultStore, config: RunConfig) -> Sequence[Callback]:
+        """The callbacks a run gets beyond the probe (none without a factory)."""
+        return self.callbacks(config, store.run_dir(config.run_id)) if self.callbacks else ()
+
+
 def run_grid(
     cells: Sequence[RunConfig],
     store: ResultStore,
@@ -225,39 +246,40 @@ def run_grid(
     `benchmarks`: what each run is scored on (names of `study.evaluate.benchmarks`; None: all)."""
     from study.store.identity import check_grid_corpora
 
+    options = GridOptions(
+        overwrite=overwrite,
+        retry_failed=retry_failed,
+        data_root=data_root,
+        progress=progress,
+        callbacks=callbacks,
+        save_output_vectors=save_output_vectors,
+        benchmarks=benchmarks,
+    )
     with grid_lock(store, shared=False):
         check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
-        todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
-        return _run_cells(
-            cells, todo, store, data_root, progress, callbacks, save_output_vectors, benchmarks
-        )
+        todo = [c for c in cells if options.needs_run(store, c)]
+        return _run_cells(cells, todo, store, options)
 
 
 def _run_cells(
-    cells: Sequence[RunConfig],
-    todo: Sequence[RunConfig],
-    store: ResultStore,
-    data_root: str | None,
-    progress: bool,
-    callbacks: CallbackFactory | None,
-    save_output_vectors: bool,
-    benchmarks: Sequence[str] | None = None,
+    cells: Sequence[RunConfig], todo: Sequence[RunConfig], store: ResultStore, options: GridOptions
 ) -> dict[str, int]:
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
-    corpora = CorpusCache(data_root)
-    with tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not progress) as bar:
+    corpora = CorpusCache(options.data_root)
+    bar = tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not options.progress)
+    with bar:
         for config in todo:
             bar.set_postfix_str(describe(config))
-            extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+            extra = options.extra_callbacks(store, config)
             finished = store.status(config.run_id) is not None  # --overwrite, --retry-failed
             result = execute_run(
                 config,
                 store,
                 corpora,
                 extra,
-                save_output_vectors=save_output_vectors,
+                save_output_vectors=options.save_output_vectors,
                 replace=finished,
-                benchmarks=benchmarks,
+                benchmarks=options.benchmarks,
             )
             counts[result["status"]] += 1
             bar.update()

@@ -28,9 +28,9 @@ from study.run.runner import (
     SKIPPED,
     CallbackFactory,
     CorpusCache,
+    GridOptions,
     execute_run,
     grid_lock,
-    needs_run,
 )
 from study.run.search import trial_attrs
 from study.store.identity import check_grid_corpora
@@ -67,43 +67,40 @@ def run_grid_shared(
 ) -> dict[str, int]:
     """Work on the shared grid until no cell is left; returns this worker's counts.
     `benchmarks`: what each run is scored on (names of `study.evaluate.benchmarks`; None: all)."""
+    options = GridOptions(
+        overwrite=overwrite,
+        retry_failed=retry_failed,
+        data_root=data_root,
+        progress=progress,
+        callbacks=callbacks,
+        save_output_vectors=save_output_vectors,
+        benchmarks=benchmarks,
+        wait_seconds=wait_seconds,
+    )
     with grid_lock(store, shared=True):
         check_grid_corpora(store, cells, data_root, overwrite, retry_failed)
-        return _work(
-            cells, store, storage_url, overwrite, retry_failed, data_root, progress,
-            wait_seconds, callbacks, save_output_vectors, benchmarks,
-        )  # fmt: skip
+        return _work(cells, store, storage_url, options)
 
 
 def _work(
-    cells: Sequence[RunConfig],
-    store: ResultStore,
-    storage_url: str,
-    overwrite: bool,
-    retry_failed: bool,
-    data_root: str | None,
-    progress: bool,
-    wait_seconds: float,
-    callbacks: CallbackFactory | None,
-    save_output_vectors: bool,
-    benchmarks: Sequence[str] | None,
+    cells: Sequence[RunConfig], store: ResultStore, storage_url: str, options: GridOptions
 ) -> dict[str, int]:
     storage = open_storage(storage_url)
     study = load_or_create_study(storage, store.name, ["maximize"], metric_names=[METRIC_NAME])
-    todo = [c for c in cells if needs_run(store, c, overwrite, retry_failed)]
+    todo = [c for c in cells if options.needs_run(store, c)]
     _enqueue_once(
         study,
         storage,
         todo,
-        wait_seconds,
+        options.wait_seconds,
         sqlite_lock_path(storage_url, "enqueue"),
-        lambda cs: [c for c in cs if needs_run(store, c, overwrite, retry_failed)],
+        lambda cs: [c for c in cs if options.needs_run(store, c)],
     )
     claim_lock = sqlite_lock_path(storage_url, "claim")
     counts = {SKIPPED: len(cells) - len(todo), STATUS_DONE: 0, STATUS_FAILED: 0}
-    corpora = CorpusCache(data_root)
+    corpora = CorpusCache(options.data_root)
     waiting_for = 0  # cells running in other workers, as last reported
-    with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not progress) as bar:
+    with tqdm(desc=f"grid {store.name} (shared)", unit="run", disable=not options.progress) as bar:
         while True:
             _fail_stale_trials(study)  # killed workers' trials → FAIL + retry
             trial_id = _claim(study, claim_lock)
@@ -121,13 +118,13 @@ def _work(
             config = RunConfig.from_dict(json.loads(trial.user_attrs["config"]))
             bar.set_postfix_str(config.run_id)
             finished = store.status(config.run_id) is not None
-            if not needs_run(store, config, overwrite, retry_failed):
+            if not options.needs_run(store, config):
                 # A duplicate queue entry (a late worker, or one that took a slow enqueuer for
                 # a dead one, queued a finished cell again): close it without training.
                 _close_as_skipped(storage, trial_id)
                 continue
             with Heartbeat(storage, trial_id), _released_on_interrupt(study, trial_id):
-                extra = callbacks(config, store.run_dir(config.run_id)) if callbacks else ()
+                extra = options.extra_callbacks(store, config)
                 # replace only a run that was finished when claimed (--overwrite,
                 # --retry-failed): one another worker finishes meanwhile is kept, not removed
                 payload = execute_run(
@@ -135,9 +132,9 @@ def _work(
                     store,
                     corpora,
                     extra,
-                    save_output_vectors=save_output_vectors,
+                    save_output_vectors=options.save_output_vectors,
                     replace=finished,
-                    benchmarks=benchmarks,
+                    benchmarks=options.benchmarks,
                 )
             for key, value in trial_attrs(payload).items():
                 storage.set_trial_user_attr(trial_id, key, value)
