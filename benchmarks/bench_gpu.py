@@ -525,7 +525,7 @@ def tiny_corpus_file(corpus: EncodedCorpus, args: argparse.Namespace) -> str:
 def _compile_variant(spec: str) -> str:
     """Launch one variant once on tiny tensors: fills Triton's disk cache for the parts."""
     from study.train.trainers import triton_aot
-    from study.train.trainers.triton_sgns import Slices, launch
+    from study.train.trainers.triton_sgns import EpochLaunch, Slices, launch
 
     variant = triton_aot.parse_variant(spec)
     start = time.perf_counter()
@@ -533,7 +533,9 @@ def _compile_variant(spec: str) -> str:
     w_out = torch.zeros(8, variant.row, device="cuda")
     ints = torch.zeros(16, dtype=torch.int32, device="cuda")
     table = torch.zeros(8, dtype=torch.int64, device="cuda")
-    launch(variant, w_in, w_out, ints, ints, table, Slices(1, 16, 2), 0, 1, 0, 0.01, 0.0)
+    launch(
+        EpochLaunch(variant, w_in, w_out, ints, ints, table, Slices(1, 16, 2), 1, 0, 0.01, 0.0), 0
+    )
     torch.cuda.synchronize()
     return f"{spec}: {time.perf_counter() - start:.1f}s"
 

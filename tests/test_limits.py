@@ -20,6 +20,7 @@ from study.run.search import grid_space, parse_space
 from study.train.trainers import triton_kernels as tk
 from study.train.trainers.triton_sgns import (
     LAUNCH_POSITIONS,
+    EpochLaunch,
     Slices,
     kernel_key,
     launch,
@@ -79,7 +80,7 @@ def test_a_launch_allocates_two_numbers_per_program_whatever_the_window_and_k(mo
     ints = torch.zeros(8, dtype=torch.int32)
     table = torch.zeros(4, dtype=torch.int64)
     slices = Slices.plan(10**9, config.programs)
-    launch(variant, w, w, ints, ints, table, slices, 0, kernel_key(0), 0, 0.025, 0.0)
+    launch(EpochLaunch(variant, w, w, ints, ints, table, slices, kernel_key(0), 0, 0.025, 0.0), 0)
     ((grid, args),) = launched
     assert grid == (2**20,)
     given = {id(w), id(ints), id(table)}

@@ -34,7 +34,7 @@ triton = pytest.importorskip("triton")
 
 from study.core.steps import interpreting  # noqa: E402
 from study.train.trainers import triton_kernels as tk  # noqa: E402
-from study.train.trainers.triton_sgns import Slices, kernel_key, launch  # noqa: E402
+from study.train.trainers.triton_sgns import EpochLaunch, Slices, kernel_key, launch  # noqa: E402
 
 
 @pytest.fixture
@@ -76,11 +76,12 @@ def run_kernel(
         draws = torch.full((len(arrays["stream"]), width), -1, dtype=torch.int32, device=device)
         tensors["trace"] = draws
     loss, pairs = 0.0, 0
+    launches = EpochLaunch(
+        variant, tensors["w_in"], tensors["w_out"], tensors["stream"], tensors["sent"],
+        tensors["table"], slices, key, epoch, lr0, lr_step, draws,
+    )  # fmt: skip
     for first in range(0, slices.slice_len, slices.count):
-        step_loss, step_pairs = launch(
-            variant, tensors["w_in"], tensors["w_out"], tensors["stream"], tensors["sent"],
-            tensors["table"], slices, first, key, epoch, lr0, lr_step, draws,
-        )  # fmt: skip
+        step_loss, step_pairs = launch(launches, first)
         loss += step_loss.double().sum().item()
         pairs += int(step_pairs.sum())
     return loss, pairs, {k: v.cpu() for k, v in tensors.items()}

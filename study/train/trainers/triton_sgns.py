@@ -94,35 +94,39 @@ def variant_for(config: RunConfig, trace: bool = False) -> Any:
     return Variant(config.model, config.dim, config.negative, config.window, per_pair, trace)
 
 
-def launch(
-    variant: Any,
-    w_in: torch.Tensor,
-    w_out: torch.Tensor,
-    stream: torch.Tensor,
-    sent: torch.Tensor,
-    table: torch.Tensor,
-    slices: Slices,
-    first: int,
-    key: int,
-    epoch: int,
-    lr0: float,
-    lr_step: float,
-    trace: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One kernel launch over local positions [first, first + slices.count) of every slice, on
-    the padded tables w_in, w_out (V, variant.row). Returns this launch's (loss, pairs) per
-    program."""
+@dataclass(frozen=True)
+class EpochLaunch:
+    """What every kernel launch of one epoch shares."""
+
+    variant: Any  # triton_kernels.Variant: the compiled kernel's shape
+    w_in: torch.Tensor  # the padded tables (V, variant.row), updated in place
+    w_out: torch.Tensor
+    stream: torch.Tensor  # int32 (n,): the epoch's subsampled stream
+    sent: torch.Tensor  # int32 (n,): sentence id per stream position
+    table: torch.Tensor  # int64 (V,): the alias table (`AliasSampler.packed`)
+    slices: Slices
+    key: int  # the run's Philox key
+    epoch: int
+    lr0: float  # learning rate at local position j: lr0 - lr_step·j
+    lr_step: float
+    trace: torch.Tensor | None = None  # int32 (n, variant.trace_width()) for TRACE variants
+
+
+def launch(plan: EpochLaunch, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One kernel launch over local positions [first, first + slices.count) of every slice.
+    Returns this launch's (loss, pairs) per program."""
     from study.train.trainers import triton_kernels as tk
 
-    loss = torch.zeros(slices.programs, dtype=torch.float32, device=w_in.device)
-    pairs = torch.zeros(slices.programs, dtype=torch.int32, device=w_in.device)
-    if trace is None:
-        trace = pairs  # never written: TRACE is off
-    args = (w_in, w_out, stream, sent, table, loss, pairs, trace)
-    scalars = (stream.shape[0], slices.slice_len, first, slices.count, table.shape[0], key, epoch)
-    shape = variant.launch_shape()
-    tk.kernel(variant.model)[(slices.programs,)](
-        *args, *scalars, lr0, lr_step, **variant.constexprs(),
+    slices, device = plan.slices, plan.w_in.device
+    loss = torch.zeros(slices.programs, dtype=torch.float32, device=device)
+    pairs = torch.zeros(slices.programs, dtype=torch.int32, device=device)
+    trace = pairs if plan.trace is None else plan.trace  # never written when TRACE is off
+    args = (plan.w_in, plan.w_out, plan.stream, plan.sent, plan.table, loss, pairs, trace)
+    scalars = (plan.stream.shape[0], slices.slice_len, first, slices.count, plan.table.shape[0],
+               plan.key, plan.epoch)  # fmt: skip
+    shape = plan.variant.launch_shape()
+    tk.kernel(plan.variant.model)[(slices.programs,)](
+        *args, *scalars, plan.lr0, plan.lr_step, **plan.variant.constexprs(),
         num_warps=shape.warps, maxnreg=shape.registers,
     )  # fmt: skip
     return loss, pairs
@@ -186,11 +190,10 @@ class Hogwild:
                                device=stream.device)  # fmt: skip
         loss_sum = torch.zeros((), dtype=torch.float64, device=stream.device)
         pairs = torch.zeros((), dtype=torch.int64, device=stream.device)
+        launches = EpochLaunch(variant, self.table_in, self.table_out, stream, sent, self.alias,
+                               slices, self.key, index, lr_first, lr_step, trace)  # fmt: skip
         for first in range(0, slices.slice_len, slices.count):
-            loss, n_pairs = launch(
-                variant, self.table_in, self.table_out, stream, sent, self.alias, slices,
-                first, self.key, index, lr_first, lr_step, trace,
-            )  # fmt: skip
+            loss, n_pairs = launch(launches, first)
             loss_sum += loss.sum(dtype=torch.float64)
             pairs += n_pairs.sum(dtype=torch.int64)
             progress(min(1.0, (first + slices.count) / slices.slice_len))
