@@ -294,7 +294,7 @@ def ties_with_the_best(model: Model, reps: int, n_resamples: int, seed: int,
             for (i, j), e in d.items():
                 p_better[i, j] = stats.p_better(e)  # j better than i
                 p_better[j, i] = stats.p_better(negated(e))
-            called = np.array(stats.worse_than_best(p_better)) < stats.ALPHA
+            called = np.array(stats.worse_than_best(p_better)) < stats.SIGNIFICANCE
             ours.add(bool((called & is_best).any()))
             for i in np.flatnonzero(~is_best):
                 power.add(bool(called[i]))
@@ -302,7 +302,7 @@ def ties_with_the_best(model: Model, reps: int, n_resamples: int, seed: int,
             top = int(np.argmax(means))
             unpooled = dict(zip(pairs, found, strict=True))
             against = [unpooled[min(i, top), max(i, top)].p_value for i in range(k) if i != top]
-            flagged = np.array(stats.holm(against)) < stats.ALPHA
+            flagged = np.array(stats.holm(against)) < stats.SIGNIFICANCE
             others = [i for i in range(k) if i != top]
             old.add(any(flagged[m] and is_best[i] for m, i in enumerate(others)))
     name = "5 best + 5 worse by 10 margins" if half_worse else "10 equal cells"

@@ -34,7 +34,6 @@ from study.evaluate.stats import Draws, Estimate, Verdict
 from study.store.results import ResultStore, load_table
 
 DEFAULT_MARGIN = 0.01  # equivalence margin for a trainer vs the baseline, in metric units
-ALPHA = stats.ALPHA
 
 
 class StudyItems:
@@ -278,7 +277,7 @@ def _negated(e: Estimate) -> Estimate:
 
 def is_tied(versus: Versus) -> bool:
     """Not significantly worse than the best (or not testable: one seed, no matched seeds)."""
-    return not (versus.p_worse < ALPHA)
+    return not (versus.p_worse < stats.SIGNIFICANCE)
 
 
 @dataclass

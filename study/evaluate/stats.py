@@ -27,7 +27,7 @@ from statsmodels.stats.power import TTestPower
 from study.evaluate.items import ItemScores
 
 CONFIDENCE = 0.95
-ALPHA = 1 - CONFIDENCE
+SIGNIFICANCE = 1 - CONFIDENCE  # the tests' level (not the config's α, the noise exponent)
 N_RESAMPLES = 1000
 BATCH_VALUES = 1 << 20  # item values per resampled array in one bootstrap batch
 RESAMPLE_BYTES = 64 << 20  # memory of one batch's resampled arrays (runs are chunked to fit)
@@ -495,13 +495,13 @@ class Verdict:
 
 
 def verdicts(
-    differences: Sequence[Estimate | None], margin: float, alpha: float = ALPHA
+    differences: Sequence[Estimate | None], margin: float, level: float = SIGNIFICANCE
 ) -> list[Verdict]:
     """The four outcomes (Lakens 2018) for a family of paired differences: "equivalent" (TOST
     rejects |Δ| ≥ margin), "different" (the two-sided test rejects Δ = 0), "equivalent but
     different" (both), "inconclusive" (neither). Both tests of every comparison form ONE family,
     adjusted by Shaffer's modified Holm procedure (`shaffer`): every claim of the family holds at
-    `alpha` family-wise. Comparisons with one matched seed or none are not tested."""
+    `level` family-wise. Comparisons with one matched seed or none are not tested."""
     if not (margin > 0 and math.isfinite(margin)):  # an infinite margin: all "equivalent"
         raise ValueError("the equivalence margin must be positive and finite")
     differences = pool_seed_spread(differences)
@@ -520,13 +520,13 @@ def verdicts(
         else:
             k = tested.index(i)
             p_diff, p_eq = adjusted[k], adjusted[k + len(tested)]
-            out.append(Verdict(_outcome(p_diff < alpha, p_eq < alpha), p_diff, p_eq))
+            out.append(Verdict(_outcome(p_diff < level, p_eq < level), p_diff, p_eq))
     return out
 
 
-def verdict(difference: Estimate | None, margin: float, alpha: float = ALPHA) -> str:
+def verdict(difference: Estimate | None, margin: float, level: float = SIGNIFICANCE) -> str:
     """The outcome of one comparison on its own (a family of one)."""
-    return verdicts([difference], margin, alpha)[0].outcome
+    return verdicts([difference], margin, level)[0].outcome
 
 
 def _outcome(different: bool, equivalent: bool) -> str:
@@ -539,7 +539,7 @@ def shaffer(p_values: Sequence[float], pairs: int) -> list[float]:
     """Adjusted p-values of 2·`pairs` hypotheses where at most one of hypotheses i and
     i + pairs can be true (Δ = 0 and |Δ| ≥ margin exclude each other): Holm's step-down with
     Shaffer's (1986) multipliers, the most hypotheses that can still be true, min(pairs, 2·pairs
-    − j + 1) at step j. One comparison is thus tested at `alpha` twice without adjustment."""
+    − j + 1) at step j. One comparison is thus tested at `level` twice without adjustment."""
     p = np.asarray(p_values, dtype=float)
     if len(p) != 2 * pairs:
         raise ValueError("expected two p-values per comparison")
@@ -559,8 +559,8 @@ def worse_than_best(p_better: np.ndarray) -> list[float]:
     Returns, per cell, the adjusted p-value of "cell i is worse than the best cell" (NaN: not
     tested): each cell's smallest p over the others, Bonferroni over them, then Holm over the
     cells. A cell whose true value is the highest (ties included) is declared worse with
-    probability ≤ alpha over all cells together, because the Holm thresholds stay below
-    alpha / (|best cells| · comparisons) while no best cell has been removed (docs/DESIGN.md).
+    probability ≤ level over all cells together, because the Holm thresholds stay below
+    level / (|best cells| · comparisons) while no best cell has been removed (docs/DESIGN.md).
     """
     p_better = np.asarray(p_better, dtype=float)
     per_cell = np.full(len(p_better), math.nan)
@@ -595,7 +595,7 @@ class _TestDraws:
 
 
 def _simulate_test(
-    seed_sd: float, item_se: float, n_seeds: int, n_items: int, alpha: float
+    seed_sd: float, item_se: float, n_seeds: int, n_items: int, level: float
 ) -> _TestDraws:  # fmt: skip
     """The test `combine` makes, its variance parts drawn as scaled χ² with n_seeds − 1 and
     n_items − 1 degrees of freedom, and its df computed from them as `combine` does."""
@@ -604,8 +604,8 @@ def _simulate_test(
     items_df = max(n_items - 1, 1)
     q_seeds = seed_part * rng.chisquare(n_seeds - 1, _SIMULATED) / (n_seeds - 1)
     q_items = item_part * rng.chisquare(items_df, _SIMULATED) / items_df
-    df = degrees_of_freedom(q_seeds, q_items, n_seeds, n_items, alpha / 2)
-    critical = stats.t.ppf(1 - alpha / 2, df)
+    df = degrees_of_freedom(q_seeds, q_items, n_seeds, n_items, level / 2)
+    critical = stats.t.ppf(1 - level / 2, df)
     return _TestDraws(critical * np.sqrt(q_seeds + q_items), math.sqrt(seed_part + item_part))
 
 
@@ -618,24 +618,24 @@ def _power(delta: float, test: _TestDraws) -> float:
 
 def power(
     delta: float, seed_sd: float, item_se: float, n_seeds: int, n_items: int,
-    alpha: float = ALPHA,
+    level: float = SIGNIFICANCE,
 ) -> float:  # fmt: skip
-    """Probability that the paired difference test (`combine`: two-sided at `alpha`) rejects
+    """Probability that the paired difference test (`combine`: two-sided at `level`) rejects
     Δ = 0 when the true difference is `delta`, with `n_seeds` seeds: simulated, since the
     test's degrees of freedom are themselves estimated (no closed form fits). seed_sd² / n and
     item_se² are the variance parts: one seed's difference, and the items' (which more seeds
     do not remove)."""
     if n_seeds < 2:
         return math.nan
-    return _power(delta, _simulate_test(seed_sd, item_se, n_seeds, n_items, alpha))
+    return _power(delta, _simulate_test(seed_sd, item_se, n_seeds, n_items, level))
 
 
 def detectable_difference(
     seed_sd: float, item_se: float, n_seeds: int, n_items: int = 0, power_: float = POWER,
-    alpha: float = ALPHA,
+    level: float = SIGNIFICANCE,
 ) -> float:  # fmt: skip
     """The smallest true difference a paired comparison with `n_seeds` seeds finds with
-    probability `power_` (two-sided, `alpha`). Without an item part (runs without per-item
+    probability `power_` (two-sided, `level`). Without an item part (runs without per-item
     results: a paired t test over seeds, n − 1 degrees of freedom) statsmodels' exact
     noncentral-t power; with one, the simulated power of the test `combine` makes."""
     if n_seeds < 2:
@@ -643,9 +643,9 @@ def detectable_difference(
     if item_se <= 0 or n_items <= 1:
         if seed_sd <= 0:
             return 0.0
-        effect = TTestPower().solve_power(nobs=n_seeds, alpha=alpha, power=power_)
+        effect = TTestPower().solve_power(nobs=n_seeds, alpha=level, power=power_)
         return float(effect) * seed_sd
-    test = _simulate_test(seed_sd, item_se, n_seeds, n_items, alpha)
+    test = _simulate_test(seed_sd, item_se, n_seeds, n_items, level)
     low, high = 0.0, test.se
     while _power(high, test) < power_:
         low, high = high, 2 * high
@@ -659,13 +659,13 @@ def detectable_difference(
 
 def seeds_needed(
     delta: float, seed_sd: float, item_se: float, n_items: int = 0, power_: float = POWER,
-    alpha: float = ALPHA, most: int = 1000,
+    level: float = SIGNIFICANCE, most: int = 1000,
 ) -> int | None:  # fmt: skip
     """The fewest seeds that detect a true difference `delta` (None: not even `most`: the item
     sample alone is too small for it). The detectable difference falls with the seeds."""
 
     def enough(n: int) -> bool:
-        return detectable_difference(seed_sd, item_se, n, n_items, power_, alpha) <= delta
+        return detectable_difference(seed_sd, item_se, n, n_items, power_, level) <= delta
 
     if not enough(most):
         return None
