@@ -269,7 +269,7 @@ def _run_cells(
     bar = tqdm(total=len(todo), desc=f"grid {store.name}", unit="run", disable=not options.progress)
     with bar:
         for config in todo:
-            bar.set_postfix_str(describe(config))
+            bar.set_postfix_str(progress_label(config))
             extra = options.extra_callbacks(store, config)
             finished = store.status(config.run_id) is not None  # --overwrite, --retry-failed
             result = execute_run(
@@ -335,7 +335,9 @@ def _lock_held_message(store: ResultStore, handle: Any, shared: bool) -> str:
     return f"another local grid (pid {pid}) is running study {name!r}: wait for it to finish{tail}"
 
 
-def describe(
+def progress_label(
     config: RunConfig, fields: Sequence[str] = ("trainer", "alpha", "window", "negative", "seed")
 ) -> str:
+    """A run's key fields for the grid's progress bar (`analyze.inference.describe` is a cell's
+    fields for a report)."""
     return " ".join(f"{name}={getattr(config, name)}" for name in fields)

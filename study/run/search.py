@@ -207,7 +207,7 @@ def make_objective(
         _set_user_attrs(trial, trial_attrs(payload))
         if payload["status"] != STATUS_DONE:
             raise StudyError(str(payload.get("error")))  # recorded as a FAILED trial
-        values = [_value(payload, o.name) for o in objectives]
+        values = [_objective_value(payload, o.name) for o in objectives]
         for o, value in zip(objectives, values, strict=True):
             if not math.isfinite(value):  # Optuna would fail the trial without saying which
                 raise StudyError(
@@ -224,7 +224,8 @@ def _set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
         trial.set_user_attr(key, value)
 
 
-def _value(result: RunResult, name: str) -> float:
+def _objective_value(result: RunResult, name: str) -> float:
+    """An objective's value in a run's result: a run key (train_seconds, ...) or a metric."""
     if name in _RUN_KEYS:
         return float(cast(dict[str, Any], result)[name])  # a done run has every run key
     return float(result.get("metrics", {}).get(name, math.nan))
