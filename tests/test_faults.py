@@ -331,7 +331,7 @@ def test_optuna_trial_killed_mid_training_is_failed_and_retried(tmp_path, corpus
 
     # the retried run equals the same config run without any crash
     run_id = trials[1].user_attrs["run_id"]
-    config = ResultStore(results / "opt").read_config(run_id)
+    config = ResultStore(results / "opt").read_run(run_id).config
     alone = ResultStore(tmp_path / "alone")
     execute_run(config, alone, CorpusCache(str(tmp_path / "data2")))
     assert (alone.vectors_path(run_id)).read_bytes() == (

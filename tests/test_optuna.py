@@ -37,11 +37,11 @@ def test_parse_space_and_objectives():
 @pytest.mark.slow  # real processes, 7-14 s: CI's slow step runs it (default suite < 5 min)
 def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
     """Two good trials set the median; a trial with a tiny learning rate is pruned early."""
-    from study.data.corpus import enwiki_sample_documents, enwiki_sample_path
+    from study.data.corpus import DEFAULT_CORPUS_NAME, resolve
 
     # the first ~40 articles of the embedded corpus: real words, so WS353 is meaningful
     corpus = tmp_path / "wiki-part.txt"
-    corpus.write_text("\n".join(enwiki_sample_documents(enwiki_sample_path())[:40]))
+    corpus.write_text("\n".join(resolve(DEFAULT_CORPUS_NAME).load().documents()[:40]))
     store = ResultStore(tmp_path / "tune")
     base = RunConfig(
         trainer="gensim",

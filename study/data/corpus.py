@@ -338,11 +338,6 @@ def enwiki_sample_path() -> Path:
     return path
 
 
-def enwiki_sample_documents(path: Path) -> list[str]:
-    """One text8-cleaned line per article of gensim's Wikipedia dump sample (redirects skipped)."""
-    return list(_wiki_articles(decompress(read_file_bytes(path), path)))
-
-
 def _wiki_articles(xml: bytes) -> Iterator[str]:
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 

@@ -100,9 +100,6 @@ class Estimate:
     def contains(self, x: float) -> bool:
         return self.low <= x <= self.high
 
-    def excludes_zero(self) -> bool:
-        return not self.contains(0.0)
-
     @property
     def testable(self) -> bool:
         """Enough for a test: two or more seeds and a finite standard error."""

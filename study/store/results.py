@@ -270,17 +270,6 @@ class ResultStore:
             return None
         return RunRecord(config, result, run_id, epochs)
 
-    def read_config(self, run_id: str) -> RunConfig:
-        """The run's config.json, checked (a damaged one is a one-line StudyError)."""
-        path = self.run_dir(run_id) / "config.json"
-        try:
-            values = run_files.read_json_object(path)
-            if values is None:
-                raise run_files.DamagedFile("missing")
-            return run_files.check_config(values, run_id)
-        except run_files.DamagedFile as exc:
-            raise StudyError(f"damaged study file {path}: {exc}") from None
-
     def read_epochs(self, run_id: str) -> pd.DataFrame:
         path = self.run_dir(run_id) / "epochs.csv"
         try:

@@ -79,11 +79,6 @@ def window_terms(x: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> 
     return WindowTerms(loss=loss, pairs=mask.sum(-1), coef=coef)
 
 
-def window_grad_inputs(terms: WindowTerms, targets: torch.Tensor) -> torch.Tensor:
-    """∂L/∂x, shape (B, O, d)."""
-    return torch.bmm(terms.coef, targets)
-
-
 def window_grad_targets(terms: WindowTerms, x: torch.Tensor) -> torch.Tensor:
     """∂L/∂t (center's output vector, then the negatives), shape (B, 1 + K, d)."""
     return torch.bmm(terms.coef.transpose(1, 2), x)
