@@ -1,4 +1,4 @@
-"""gensim's and Optuna's private APIs that the project uses are still where it expects them.
+"""The private APIs of gensim, Optuna and Triton the project uses are where it expects them.
 
 A new release that moves one fails here with one line per moved piece, naming the package
 version (`study.train.internals`), instead of a confusing failure deep in a trainer or a grid.
@@ -9,8 +9,9 @@ import pytest
 from study.train import internals
 
 
-@pytest.mark.parametrize("package", ["gensim", "optuna"])
+@pytest.mark.parametrize("package", ["gensim", "optuna", "triton"])
 def test_private_apis_are_where_the_project_expects_them(package):
+    pytest.importorskip(package)
     moved = internals.problems(package)
     if moved:
         pytest.fail("\n".join(moved), pytrace=False)
@@ -34,8 +35,8 @@ def test_pyproject_bounds_the_packages_whose_internals_are_used():
     from pathlib import Path
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    deps = {
-        d.split(">")[0].split("<")[0].split("=")[0]: d for d in pyproject["project"]["dependencies"]
-    }
+    listed = [*pyproject["project"]["dependencies"]]
+    listed += [d for extra in pyproject["project"]["optional-dependencies"].values() for d in extra]
+    deps = {d.split(">")[0].split("<")[0].split("=")[0]: d for d in listed}
     for package in {i.package for i in internals.INTERNALS}:
         assert ",<" in deps[package], f"{package} needs an upper bound: {deps[package]}"

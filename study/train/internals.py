@@ -1,6 +1,7 @@
-"""The private parts of gensim and Optuna this project relies on, each with a check; a test
-and the gensim trainer name the package version in one line when one moves (docs/DESIGN.md,
-"Private APIs of gensim and Optuna").
+"""The private parts of gensim, Optuna and Triton this project relies on, each with a check; a
+test and the gensim trainer name the package version in one line when one moves (docs/DESIGN.md,
+"Private APIs of gensim and Optuna"). Triton's are only in the ahead-of-time compile that the
+tests and benchmarks use to read a kernel's registers and SASS, not in training.
 """
 
 from __future__ import annotations
@@ -102,6 +103,24 @@ def _optuna_set_metric_names() -> bool:
     return callable(getattr(optuna.Study, "set_metric_names", None))
 
 
+def _triton_ahead_of_time() -> bool:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    return (
+        _params(ASTSource.__init__) == ["self", "fn", "signature", "constexprs", "attrs"]
+        and _params(GPUTarget)[:3] == ["backend", "arch", "warp_size"]
+        and _params(triton.compile)[:3] == ["src", "target", "options"]
+    )
+
+
+def _triton_cuda_tools() -> bool:
+    from triton import knobs
+
+    return all(hasattr(getattr(knobs.nvidia, t), "path") for t in ("cuobjdump", "nvdisasm"))
+
+
 INTERNALS = [
     Internal("gensim", "Word2Vec._do_train_job(self, sentences, alpha, inits)",
              "study/train/trainers/gensim_sgns.py (overridden: per-job word counts and loss)",
@@ -125,6 +144,12 @@ INTERNALS = [
              "study/run/shared_grid.py (_claim)", _optuna_get_all_trials),
     Internal("optuna", "Study.set_metric_names (experimental)",
              "study/store/storage.py (load_or_create_study)", _optuna_set_metric_names),
+    Internal("triton", "triton.compiler.ASTSource(fn, signature, constexprs, attrs), "
+             "triton.backends.compiler.GPUTarget(backend, arch, warp_size), "
+             "triton.compile(src, target, options)",
+             "study/train/trainers/triton_kernels.py (compile_ahead)", _triton_ahead_of_time),
+    Internal("triton", "triton.knobs.nvidia.cuobjdump / nvdisasm .path",
+             "study/train/trainers/triton_aot.py (_tool)", _triton_cuda_tools),
 ]  # fmt: skip
 
 
