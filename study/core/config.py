@@ -57,7 +57,9 @@ class RunConfig:
     # skip-gram negatives: K per center shared by its pairs, or K fresh per pair (word2vec.c,
     # gensim: the gensim trainer always draws per pair); kernel=torch shares them per center
     neg_draw: NegDraw = "center"
-    programs: int = 0  # kernel=triton: parallel workers, one stream slice each (0 = GPU-sized)
+    # kernel=triton: parallel programs, one stream slice each; 0 fills every SM with the programs
+    # the kernel variant's launch shape holds at once, at most one per 4096 corpus words
+    programs: int = 0
     seed: int = 0
     device: Device = "auto"
     workers: int = 0  # CPU threads: gensim's workers, torch's intra-op threads; 0 = all cores

@@ -1,7 +1,7 @@
 """Closed-form SGNS loss and gradients, vectorised in torch (any dtype, any device), used by the
-torch trainer's plain path and the gradient probe and checked against autograd and the NumPy
-reference (`tests/numpy_reference.py`). For one pair (w, c) with negatives n_k, v = input vector
-of w, s⁺ = u_c·v, s_k = u_{n_k}·v:
+torch trainer's batched step (`torch_step`) and the gradient probe and checked against autograd
+and the NumPy reference (`tests/numpy_reference.py`). For one pair (w, c) with negatives n_k,
+v = input vector of w, s⁺ = u_c·v, s_k = u_{n_k}·v:
 
     L = -log σ(s⁺) - Σ_k log σ(-s_k)      ∂L/∂v = (σ(s⁺) - 1) u_c + Σ_k σ(s_k) u_{n_k}
     ∂L/∂u_c = (σ(s⁺) - 1) v               ∂L/∂u_nk = σ(s_k) v

@@ -132,8 +132,9 @@ def row_rates(
     each entry stands for (a shared negative of a center with n pairs stands for n); n_r sums
     them per row. Rows with lr·n_r ≤ cap get the plain summed update (what gensim's sequential
     steps add up to); rows so frequent in the step that the summed stale step would overshoot
-    get their total rate capped (module docstring). The cap never cuts a row below one step at
-    lr, so it removes the batching's amplification, not the learning rate the user chose.
+    get their total rate capped (docs/DESIGN.md, "The PyTorch trainer"). The cap never cuts a
+    row below one step at lr, so it removes the batching's amplification, not the learning rate
+    the user chose.
     Returns one rate tensor per part, aligned with its rows."""
     counts = torch.zeros(vocab_size, dtype=parts[0][1].dtype, device=parts[0][1].device)
     for rows, steps in parts:
