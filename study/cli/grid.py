@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--grid",
         nargs="+",
-        action="extend",  # a second --grid adds axes (it used to replace the first silently)
+        action="extend",  # a second --grid adds axes rather than silently replacing the first
         default=[],
         metavar="KEY=V1,V2",
         help="value lists, e.g. --grid alpha=0.5,0.75,1.0 window=2,5,10",

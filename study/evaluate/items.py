@@ -249,8 +249,8 @@ def has_item_form(metric: str) -> bool:
 
 def check_against_metrics(items: RunItems, metrics: Mapping[str, Any]) -> None:
     """A `ValueError` unless `items` hold the per-item results of every metric in `metrics`
-    that has them and give the same value (NaN or inf written into a file, or an array taken
-    out, used to change the intervals silently or make them fall back to seeds alone)."""
+    that has them and give the same value: NaN or inf written into a file, or an array taken
+    out, would otherwise change the intervals silently or make them fall back to seeds alone."""
     from study.evaluate.stats import item_statistic
 
     for metric, recorded in metrics.items():

@@ -97,7 +97,7 @@ PRESETS: dict[str, GridSpec] = {
         seeds=[0, 1],
         fixed={"corpus": "enwiki-sample", "dim": 50, "epochs": 5, "workers": 2},
     ),
-    # The original α study this project replaces (gensim-only script, now both trainers).
+    # The α study of the gensim-only script this project replaces, with both trainers.
     "alpha-study": GridSpec(
         axes={"alpha": ALPHAS},
         trainers=["torch", "gensim"],

@@ -290,7 +290,7 @@ def _run_cells(
 def grid_lock(store: ResultStore, shared: bool) -> Iterator[None]:
     """Hold the study's grid lock for the block: exclusive for a local grid, shared for the
     workers of a `--storage` grid (they split the cells through Optuna). Two local grids on one
-    study each trained every cell; now the second stops at once with one line."""
+    study would each train every cell: the second stops at once with one line."""
     path = store.root / GRID_LOCK
     try:
         store.root.mkdir(parents=True, exist_ok=True)

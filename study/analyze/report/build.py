@@ -68,8 +68,8 @@ class ReportOptions:
 def resolve_options(
     runs: pd.DataFrame, metrics: list[str], options: ReportOptions
 ) -> ReportOptions:
-    """Defaults filled in from the study; a value the study does not have is an error (bogus
-    --by/--metric/--pca-trainer used to be accepted and silently replaced)."""
+    """Defaults filled in from the study; a value the study does not have is an error, so that
+    a bogus --by/--metric/--pca-trainer is never silently replaced by a default."""
     swept = swept_fields(runs)
     listed = ", ".join(swept) or "nothing"
     by = options.by

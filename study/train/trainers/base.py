@@ -127,7 +127,7 @@ EXPLODED_LOSS = 1e6
 
 def no_pairs_error(config: RunConfig, epoch: int) -> CorpusError:
     """An epoch without one (center, context) pair: the message names only fixes that apply
-    (it used to suggest sample=0 when sample already was 0, or to blame lr_start)."""
+    (lowering sample only when it is above 0; never lr_start, which is not the cause)."""
     if config.sample > 0:
         why = "after subsampling"
         fix = f"lower sample (now {config.sample:g}) or use a larger corpus"

@@ -172,7 +172,7 @@ class _Adapter(CallbackAny2Vec):
         state.total_seconds = time.perf_counter() - self.started
         self.train_seconds += seconds
         state.lr = float(model.min_alpha_yet_reached)
-        if pairs <= 0:  # 0/0 used to read as divergence ("lower lr_start")
+        if pairs <= 0:  # no pairs is a corpus problem: 0/0 would read as divergence
             raise no_pairs_error(state.config, state.epoch)
         state.loss = loss_sum / pairs
         self.words += model.raw_words
