@@ -614,7 +614,7 @@ def test_damaged_run_is_one_warning_counts_as_unfinished_and_is_rerun(
     capsys.readouterr()
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert "Traceback" not in captured.err and "2 cells: 1 skipped, 1 done" in captured.out
+    assert "Traceback" not in captured.err and "2 runs: 1 skipped, 1 done" in captured.out
     runs, _ = load_table(study)
     assert len(runs) == 2 and set(runs["status"]) == {"done"}
 
@@ -924,7 +924,7 @@ def test_corpus_cache_write_failure_warns_and_the_grid_goes_on(tmp_path, kind):
         code = run_worker(argv, out, env, fsize_limit=limit)
         text = out.read_text()
     assert code == 0, text
-    assert "Traceback" not in text and "2 cells: 0 skipped, 2 done" in text
+    assert "Traceback" not in text and "2 runs: 0 skipped, 2 done" in text
     assert "corpus cache not written, going on without it: cannot write" in text
     assert not list(tmp_path.rglob("*.tmp*"))  # no temp file left in the data dir or results
 

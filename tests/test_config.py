@@ -198,4 +198,4 @@ def test_a_gensim_grid_over_torch_fields_is_one_cell(capsys):
             "kernel=torch,triton", "--dry-run", "--study", "dry"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-1] == "1 cells" and out.startswith(PINNED_GENSIM)
+    assert out.splitlines()[-1] == "1 run" and out.startswith(PINNED_GENSIM)

@@ -130,7 +130,7 @@ def test_two_gpu_workers_share_a_grid_and_resume_after_sigterm(
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr + rerun.stdout
-    assert "4 cells: 4 done" in rerun.stdout
+    assert "4 runs: 4 done" in rerun.stdout
     devices = run_ids_by_device(study)
     assert len(devices) == 4 and set(devices.values()) <= {"0", "1"}
     assert {line.split("]")[0] for line in rerun.stdout.splitlines() if line.startswith("[gpu")} \

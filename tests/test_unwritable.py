@@ -35,9 +35,7 @@ def test_a_file_where_a_runs_tensorboard_folder_should_be_fails_that_run_only(tm
             "--tensorboard", "--set", *sets]  # fmt: skip
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert (
-        "Traceback" not in captured.err and "2 cells: 0 skipped, 1 done, 1 failed" in captured.out
-    )
+    assert "Traceback" not in captured.err and "2 runs: 0 skipped, 1 done, 1 failed" in captured.out
     error = json.loads((run_dir / "metrics.json").read_text())["error"]
     assert (
         error.startswith("StudyError: cannot write TensorBoard logs in") and "File exists" in error
@@ -62,7 +60,7 @@ def test_a_full_disk_during_tensorboard_and_the_tables_is_a_failed_run_and_whole
                       fsize_limit=12_000)  # fmt: skip
     text = (tmp_path / "out.txt").read_text()
     assert code == 0, text
-    assert "Traceback" not in text and "2 cells: 1 skipped, 0 done, 1 failed" in text
+    assert "Traceback" not in text and "2 runs: 1 skipped, 0 done, 1 failed" in text
     assert "cannot write TensorBoard logs in" in text and "File too large" in text
     assert "the previous tables are whole" in text
     assert {name: (study / name).read_bytes() for name in tables} == before

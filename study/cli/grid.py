@@ -82,7 +82,7 @@ def grid_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         for config in cells:
             print(config.run_id, config.canonical_json())
-        print(f"{len(cells)} cells")
+        print(plural_runs(len(cells)))
         return 0
     store.write_study_info(
         {
@@ -122,7 +122,7 @@ def grid_command(args: argparse.Namespace) -> int:
             save_output_vectors=not args.no_output_vectors,
             benchmarks=args.benchmarks,
         )
-    print(f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"{plural_runs(len(cells))}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     print_tables(store)
     if counts.get(STATUS_FAILED):
         print(
@@ -157,8 +157,14 @@ def per_gpu(
     runs = print_tables(store)
     ids = {c.run_id for c in cells}
     done = int((runs["run_id"].isin(ids) & (runs["status"] == "done")).sum()) if len(runs) else 0
-    print(f"{len(cells)} cells: {done} done; the workers exited with {code}")
+    print(f"{plural_runs(len(cells))}: {done} done; the workers exited with {code}")
     return code
+
+
+def plural_runs(count: int) -> str:
+    """'1 run', '3 runs': a grid's listing counts runs (a cell of the statistics is a run's
+    fields without the seed)."""
+    return f"{count} run" if count == 1 else f"{count} runs"
 
 
 def print_tables(store: ResultStore) -> pd.DataFrame:
