@@ -11,6 +11,7 @@ equivalent by construction, and alpha=0.5 is clearly better than alpha=1.0.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,14 +54,18 @@ def metrics_of(items: RunItems) -> dict[str, float]:
 
 
 def build_store(root: Path, seeds: int = 3, trainers: tuple[str, ...] = ("torch", "gensim"),
-                with_items: bool = True) -> ResultStore:  # fmt: skip
+                with_items: bool = True, swept: tuple[str, dict[float, Any]] | None = None,
+                ) -> ResultStore:  # fmt: skip
+    """`swept` ("max_vocab", {0.5: None, 1.0: 300}): the two cells differ in that field (its
+    value per planted quality) instead of alpha."""
     store = ResultStore(root / "synthetic")
     store.write_study_info({"name": "synthetic", "command": "(synthetic test study)"})
     for trainer in trainers:
         for alpha in NOISE:
             for seed in range(seeds):
+                cell = {"alpha": alpha} if swept is None else {swept[0]: swept[1][alpha]}
                 config = RunConfig().with_overrides(
-                    {"trainer": trainer, "alpha": alpha, "seed": seed, "epochs": 1}
+                    {"trainer": trainer, **cell, "seed": seed, "epochs": 1}
                 )
                 store.start_run(config)
                 items = run_items(alpha, seed)

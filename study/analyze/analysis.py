@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from study.core import trainers as registry
-from study.core.config import field_names
+from study.core.config import field_names, optional_fields
 from study.core.trainers import BASELINE, trainer_ignores
 from study.evaluate.benchmarks import shown_metrics
 from study.store.results import STATUS_DONE, STATUS_FAILED, STEP
 
 # the headline metric of every shown benchmark of the registry (study.evaluate.benchmarks), for w
 METRICS = shown_metrics()
+NONE = "none"  # a None config value (max_vocab=none) as a value of its own, as a grid writes it
 NOT_HYPERPARAMETERS = {"trainer", "seed", "device", "workers", "probe_pairs", "probe_seed"}
 
 
@@ -42,12 +43,39 @@ def where_text(where: Mapping[str, Any]) -> str:
 
 
 def sorted_values(column: pd.Series) -> list[Any]:
-    """The distinct values of a column, sorted (by text when they do not compare)."""
+    """The distinct values of a column, sorted: numbers first (max_vocab 300, 1000, then
+    'none'), other values by text when they do not compare."""
     values = list(column.dropna().unique())
+    numbers = [v for v in values if _is_number(v)]
+    others = [v for v in values if not _is_number(v)]
+    if numbers and others:
+        return sorted(numbers) + sorted(others, key=str)
     try:
         return sorted(values)
     except TypeError:
         return sorted(values, key=str)
+
+
+def sorted_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows in the order of `sorted_values` (numbers, then 'none'), missing values last."""
+    rank = {v: i for i, v in enumerate(sorted_values(table[column]))}
+    return table.sort_values(column, key=lambda values: values.map(rank), kind="stable")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def none_as_value(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with an optional field's None written 'none' where the study swept it (e.g.
+    max_vocab=300,none): a value of its own for cells, selections and figures, where pandas
+    would drop or never match a missing value. Unswept columns keep their type."""
+    out = runs
+    for name in optional_fields():
+        if name in runs and runs[name].isna().any() and runs[name].notna().any():
+            column = runs[name].astype(object)
+            out = out.assign(**{name: column.where(column.notna(), NONE)})
+    return out
 
 
 def trainers(runs: pd.DataFrame) -> list[str]:
@@ -67,6 +95,10 @@ def select(table: pd.DataFrame, where: Mapping[str, Any]) -> pd.DataFrame:
     """The rows whose columns equal every value of `where`."""
     mask = pd.Series(True, index=table.index)
     for key, value in where.items():
+        if value is None or (isinstance(value, str) and value == NONE):
+            # max_vocab=none: 'none' after `none_as_value`, missing before
+            mask &= table[key].isna() | (table[key] == NONE)
+            continue
         mask &= table[key] == value
     return table[mask]
 
@@ -348,7 +380,7 @@ def sweep_models(
     if automatic and others:
         pool = select(done, where)
         where.update(most_complete_sweep(runs, pool, by, others, trainer, select_metric))
-    sweep = select(done, where).sort_values(by).drop_duplicates(subset=[by])
+    sweep = sorted_by(select(done, where), by).drop_duplicates(subset=[by])
     if sweep.empty:
         return sweep, where
     values = list(sweep[by])

@@ -61,14 +61,14 @@ def register(subparsers: Any) -> None:
 def compare_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from study.analyze.analysis import done_runs
+    from study.analyze.analysis import done_runs, none_as_value
     from study.analyze.inference import DEFAULT_MARGIN, StudyItems, matched_seeds, resolve_cell
     from study.cli.report import study_folder
     from study.store.results import ResultStore, load_table
 
     margin = DEFAULT_MARGIN if args.margin is None else args.margin
     store = ResultStore(study_folder(args.study, args.results))
-    runs, _ = load_table(store, save=False)
+    runs = none_as_value(load_table(store, save=False)[0])
     if done_runs(runs).empty:
         raise StudyError(f"no finished runs in {store.root}")
     where, where_vectors = _vectors_choice(args.where, "--where", "w")

@@ -125,6 +125,12 @@ def field_type(name: str) -> Any:
     return hints[name]
 
 
+def optional_fields() -> list[str]:
+    """The fields that may be None (no cap, e.g. max_vocab), in field order."""
+    hints = typing.get_type_hints(RunConfig)
+    return [name for name in field_names() if _is_optional(hints[name])]
+
+
 def base_type(name: str) -> Any:
     """The field's type without `| None` (int, float, str or a Literal)."""
     return _strip_optional(field_type(name))

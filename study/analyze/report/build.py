@@ -18,6 +18,7 @@ from study.analyze.analysis import (
     challengers,
     edge_warnings,
     fmt_value,
+    none_as_value,
     sorted_values,
     swept_fields,
     throughput_table,
@@ -109,7 +110,7 @@ def build_report(
     store = ResultStore(study_dir)
     out = Path(out_dir) if out_dir is not None else store.root
     publish.check_folder(out)  # before any work
-    runs, epochs = load_table(store)
+    runs, epochs = (none_as_value(t) for t in load_table(store))
     if runs.empty:
         raise StudyError(f"no finished runs in {store.root}; run a grid first")
     options = resolve_options(runs, available_metrics(runs), options)  # before writing anything

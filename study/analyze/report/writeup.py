@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from study.analyze.analysis import NOT_HYPERPARAMETERS, fmt_value, sorted_values
+from study.analyze.analysis import NOT_HYPERPARAMETERS, fmt_value, none_as_value, sorted_values
 from study.analyze.inference import DEFAULT_MARGIN, StudyItems
 from study.analyze.report import literature
 from study.analyze.report.render import NO_COMMAND, code_block, markdown_table, md_text
@@ -53,7 +53,7 @@ class StudyCheck:
 def study_check(study_dir: str | os.PathLike[str]) -> StudyCheck:
     """The literature check of one study; a study that allows no claim is a one-line error."""
     store = ResultStore(study_dir)
-    runs, _ = load_table(store)
+    runs = none_as_value(load_table(store)[0])
     sg = literature.sgns_runs(runs)
     found = literature.check(StudyItems(store, runs), runs, DEFAULT_MARGIN)
     if not found.measured:
