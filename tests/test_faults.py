@@ -578,7 +578,7 @@ def test_runs_recorded_before_fingerprints_are_checked_by_their_vocabulary(tmp_p
         path.write_text(json.dumps(record))
     capsys.readouterr()
     assert main(_grid(results, corpus, "2,3")) == 0
-    assert "2 cells: 2 skipped" in capsys.readouterr().out
+    assert "2 runs: 2 skipped" in capsys.readouterr().out
     corpus.write_text(ws353_planted_text(seed=1, group_size=4))
     assert main(_grid(results, corpus, "2,3")) == 2
     err = capsys.readouterr().err

@@ -20,7 +20,7 @@ def test_preset_is_the_papers_sgns_grid(capsys: pytest.CaptureFixture[str]) -> N
     argv = ["grid", "--preset", "levy2015", "--dry-run", "--set", "dim=100", "epochs=3"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1] == "54 cells"  # 2 alpha x 3 negative x 3 window x 3 seeds
+    assert lines[-1] == "54 runs"  # 2 alpha x 3 negative x 3 window x 3 seeds
     configs = [RunConfig.from_dict(json.loads(line.split(" ", 1)[1])) for line in lines[:-1]]
     assert {(c.model, c.objective, c.dim, c.epochs, c.trainer) for c in configs} == {
         ("sg", "ns", 100, 3, "torch")
