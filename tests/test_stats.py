@@ -122,6 +122,26 @@ def test_identical_runs_give_a_zero_width_interval_at_zero():
         assert stats.verdict(one, 0.01) == stats.ONE_SEED
 
 
+def test_intervals_stay_where_the_metric_can_lie():
+    """A few counted pairs give a t interval past ±1 (0.900 [-0.371, 2.171] in a report);
+    cutting it at the metric's bounds never loses coverage. Breaking the cut turns this red."""
+    rng = np.random.default_rng(3)
+    gold = np.arange(8.0)
+    runs = [ItemScores("spearman", (gold, gold + rng.normal(0, sd, 8))) for sd in (0.1, 9, 30)]
+    cell = stats.estimate([[(1.0, r)] for r in runs])
+    assert -1.0 <= cell.low < cell.value < cell.high == 1.0
+    flipped = [ItemScores("spearman", (gold, -r.arrays[1])) for r in runs]
+    difference = stats.estimate([[(1.0, a), (-1.0, b)] for a, b in zip(runs, flipped, strict=True)])
+    assert -2.0 <= difference.low and difference.high == 2.0  # ρ − (−ρ) is at most 2
+    answers = [ItemScores("mean", (np.array([1.0, 1.0, 1.0, x, np.nan]),)) for x in (0, 1, 1)]
+    accuracy = stats.estimate([[(1.0, r)] for r in answers])
+    assert accuracy.high == 1.0 and accuracy.low > -0.5
+    one = stats.estimate([[(1.0, answers[0])]], items_only=True)
+    assert 0.0 <= one.low and one.high == 1.0
+    scores = [ItemScores("mean", (rng.normal(0.9, 1, 6),)) for _ in range(3)]  # not 0/1: free
+    assert stats.estimate([[(1.0, r)] for r in scores]).high > 1.0
+
+
 def test_one_seed_gets_no_interval_unless_asked_and_never_a_verdict():
     rng = np.random.default_rng(5)
     units = simulated_pair(rng, seeds=1, items=2000, seed_sd=0.0)

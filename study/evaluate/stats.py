@@ -155,6 +155,33 @@ class Draws:
     value: float
     resampled: np.ndarray  # (n_resamples,); NaN where the statistic is undefined
     n_items: int
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # where the metric can lie at all
+
+
+Unit = Sequence[tuple[float, Draws]]  # one seed: (weight, run) pairs, e.g. (1, A), (-1, B)
+
+
+def metric_bounds(scores: ItemScores) -> tuple[float, float]:
+    """Where the metric can lie: a Spearman ρ in [−1, 1], a share of right answers (0/1 item
+    scores) in [0, 1], any other mean unbounded."""
+    if scores.kind == "spearman":
+        return (-1.0, 1.0)
+    values = scores.arrays[0][~np.isnan(scores.arrays[0])]
+    return (0.0, 1.0) if np.isin(values, (0.0, 1.0)).all() else (-math.inf, math.inf)
+
+
+def _clipped(e: Estimate, bounds: tuple[float, float]) -> Estimate:
+    """The interval cut to where the true value can lie: a t interval from a few counted items
+    can reach past ±1; cutting it never loses coverage (the true value is inside the bounds)."""
+    low, high = max(e.low, bounds[0]), min(e.high, bounds[1])
+    return e if (low, high) == (e.low, e.high) else replace(e, low=low, high=high)
+
+
+def unit_bounds(unit: Unit) -> tuple[float, float]:
+    """Where Σ w_k · metric_k can lie (e.g. a difference of two ρ: [−2, 2])."""
+    low = sum(w * (d.bounds[0] if w > 0 else d.bounds[1]) for w, d in unit if w)
+    high = sum(w * (d.bounds[1] if w > 0 else d.bounds[0]) for w, d in unit if w)
+    return float(low), float(high)
 
 
 def item_draws(
@@ -213,7 +240,8 @@ def _bootstrap(runs: list[ItemScores], n_resamples: int, batch: int, seed: int) 
                                rng=np.random.default_rng(seed))  # fmt: skip
     distribution = np.asarray(boot.bootstrap_distribution, dtype=float).reshape(len(runs), -1)
     n_items = runs[0].n_items
-    return [Draws(float(v), d, n_items) for v, d in zip(values, distribution, strict=True)]
+    return [Draws(float(v), d, n_items, metric_bounds(r))
+            for v, d, r in zip(values, distribution, runs, strict=True)]  # fmt: skip
 
 
 def _gold_key(run: ItemScores) -> bytes | None:
@@ -224,7 +252,6 @@ def _gold_key(run: ItemScores) -> bytes | None:
 
 
 # -- intervals --------------------------------------------------------------------------------
-Unit = Sequence[tuple[float, Draws]]  # one seed: (weight, run) pairs, e.g. (1, A), (-1, B)
 
 
 def combine(
@@ -257,7 +284,7 @@ def combine(
             return Estimate(value, math.nan, math.nan, math.nan, math.nan, 1, n_items,
                             ONE_SEED_METHOD, item_var=q_items)  # fmt: skip
         one = _t_interval(value, q_items, n_items - 1, 1, n_items, ITEMS_ONLY, confidence)
-        return replace(one, item_var=q_items)
+        return _clipped(replace(one, item_var=q_items), unit_bounds(units[0]))
     q_seeds = float(np.var(per_seed, ddof=1)) / n_seeds
     # Both q_seeds and q_items contain the seed × item interaction once; remove one copy
     # (method of moments: mean single-seed item variance vs that of the mean over seeds).
@@ -268,7 +295,8 @@ def combine(
     tail = (1 - confidence) / 2
     df = float(degrees_of_freedom(q_seeds, q_items - overlap, n_seeds, n_items, tail))
     result = _t_interval(value, variance, df, n_seeds, n_items, SEEDS_AND_ITEMS, confidence)
-    return _with_p_value(replace(result, seed_var=q_seeds * n_seeds, item_var=q_items - overlap))
+    result = replace(result, seed_var=q_seeds * n_seeds, item_var=q_items - overlap)
+    return _clipped(_with_p_value(result), unit_bounds(units[0]))
 
 
 def estimate(
