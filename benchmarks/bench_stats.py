@@ -16,7 +16,10 @@ run has). Seeds are matched across cells, as in a grid. For 1, 2, 3 and 5 seeds 
 - torch vs gensim: four cell pairs tested as one family (Δ = 0, 0, +margin, −margin), any
   false claim;
 - planner: the power of the paired test at the difference `stats.detectable_difference` says
-  is found with 80% power, from the model's true variance parts.
+  is found with 80% power, from the model's true variance parts;
+- few items: a hard accuracy benchmark of 3 to 50 counted questions, A − B = 5 margins: false
+  "equivalent" and the difference's coverage (`stats.MIN_COUNTED_ITEMS`: under 20 counted
+  items, no interval and no verdict).
 
 Each rate comes with its Monte-Carlo standard error (√(p(1−p)/n)). Writes
 results/bench/stats-calibration.json (`--quick`: stats-calibration-quick.json).
@@ -403,6 +406,45 @@ def planner(model: Model, reps: int, n_resamples: int, seed: int, samples: int) 
     return rows
 
 
+FEW_ITEMS = (3, 5, 10, 20, 50)
+FEW_ITEMS_DELTA = -5 * MARGIN  # A − B, far outside the margin: "equivalent" is always false
+
+
+def few_items(reps: int, n_resamples: int, seed: int) -> list[dict]:
+    """A hard accuracy benchmark (question logits N(−3, 1): a tiny corpus answers few) with
+    `n` counted questions: how often A − B = 5 margins is called "equivalent", and how often
+    its interval covers it, for 2, 3 and 5 seeds."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in FEW_ITEMS:
+        for seeds in (2, 3, 5):
+            equivalent, covered, shown = Rate(), Rate(), Rate()
+            for rep in range(reps):
+                p_a = 1 / (1 + np.exp(-rng.normal(-3.0, 1.0, n)))
+                p_b = np.clip(p_a - FEW_ITEMS_DELTA, 0, 1)
+                runs = [ItemScores("mean", ((rng.random(n) < p) * 1.0,))
+                        for _ in range(seeds) for p in (p_a, p_b)]  # fmt: skip
+                draws = stats.item_draws(runs, n_resamples, seed=rep)
+                d = stats.combine([[(1.0, draws[2 * k]), (-1.0, draws[2 * k + 1])]
+                                   for k in range(seeds)])  # fmt: skip
+                equivalent.add(stats.verdict(d, MARGIN) in CLAIMS_EQUIVALENT)
+                shown.add(math.isfinite(d.low))
+                if math.isfinite(d.low):
+                    covered.add(d.contains(FEW_ITEMS_DELTA))
+            base = {"model": f"accuracy, {n} hard questions", "seeds": seeds}
+            few = n < stats.MIN_COUNTED_ITEMS
+            rows += [
+                {**base, "procedure": "few items: false 'equivalent' (Δ = 5 margins)",
+                 **equivalent.row("0" if few else "≤ 0.05")},
+                {**base, "procedure": "few items: interval shown",
+                 **shown.row("0" if few else "informational")},
+            ]  # fmt: skip
+            if not few:
+                rows.append({**base, "procedure": "few items: difference coverage",
+                             **covered.row("informational")})  # fmt: skip
+    return rows
+
+
 # -- the run ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
@@ -413,12 +455,13 @@ class Plan:
     pilot: int
     n_resamples: int
     models_for_ties: tuple[str, ...]
+    few_items: int
 
 
 QUICK = Plan(intervals=150, ties=60, family=100, planner=100, pilot=100, n_resamples=200,
-             models_for_ties=("accuracy",))  # fmt: skip
+             models_for_ties=("accuracy",), few_items=150)  # fmt: skip
 FULL = Plan(intervals=800, ties=200, family=300, planner=300, pilot=200, n_resamples=1000,
-            models_for_ties=("accuracy", "spearman"))  # fmt: skip
+            models_for_ties=("accuracy", "spearman"), few_items=400)  # fmt: skip
 
 
 def jobs(plan: Plan) -> list[tuple[str, Any]]:
@@ -438,6 +481,7 @@ def jobs(plan: Plan) -> list[tuple[str, Any]]:
             for half in (False, True):
                 ties = partial(ties_with_the_best, model, plan.ties, n, 400 + 2 * i + half, half)
                 out.append((f"ties {model.name}", ties))
+    out.append(("few items", partial(few_items, plan.few_items, n, 500)))
     for i, model in enumerate(MODELS):
         out.append((f"planner {model.name}", partial(planner, model, plan.planner, n, 200 + i,
                                                      plan.pilot)))  # fmt: skip

@@ -19,6 +19,15 @@ GROUPS = [
     ["computer", "software", "data", "science", "program", "code"],
     ["music", "art", "song", "painting", "dance", "poem"],
 ]
+# Words beyond the seed words so that the runs count at least stats.MIN_COUNTED_ITEMS WS353
+# pairs (26) and Google analogy questions (capital-common-countries: 6 pairs, 30 questions):
+# with fewer, cells get no interval and comparisons no verdict.
+MORE_GROUPS = [
+    ["psychology", "psychiatry", "anxiety", "fear", "depression", "clinic", "freud", "mind"],
+    ["doctor", "nurse", "professor", "student", "smart", "stupid", "health", "discipline"],
+    ["keyboard", "internet", "cabbage", "rook", "cucumber", "potato", "cognition", "science"],
+    ["athens", "greece", "berlin", "germany", "madrid", "spain", "rome", "italy"],
+]
 ABSENT_SEED_WORDS = ["river", "mountain"]
 COMMAND = "python -m study grid --grid alpha=0.5,1.0 window=2,4 --trainers torch,gensim"
 FAILED_ERROR = "DivergenceError: loss became nan at epoch 1"
@@ -29,7 +38,8 @@ def seed_word_text(n_sentences: int = 300, length: int = 20, seed: int = 0) -> s
     fillers = ["the", "of", "and", "a"]
     lines = []
     for _ in range(n_sentences):
-        group = GROUPS[rng.integers(len(GROUPS))]
+        groups = GROUPS + MORE_GROUPS
+        group = groups[rng.integers(len(groups))]
         words = [
             fillers[rng.integers(len(fillers))]
             if rng.random() < 0.2

@@ -176,6 +176,9 @@ def test_stats_calibration_runs_every_procedure_on_tiny_settings(tmp_path: Path)
     rows = bench_stats.intervals_and_compare(model, reps=3, n_resamples=40, seed=0)
     rows += bench_stats.ties_with_the_best(model, reps=2, n_resamples=40, seed=0, half_worse=True)
     rows += bench_stats.trainer_family(model, reps=2, n_resamples=40, seed=0)
+    few = bench_stats.few_items(reps=2, n_resamples=40, seed=0)
+    assert all(r["rate"] == 0 and r["pass"] for r in few if r["target"] == "0")  # under 20
+    rows += few
     procedures = {r["procedure"] for r in rows}
     assert {"cell interval coverage", "compare verdict from one seed",
             "ties with the best: false 'worse' (family-wise)",

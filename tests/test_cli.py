@@ -56,17 +56,22 @@ def test_eval_pairs_before_the_vectors_positional(tmp_path, capsys):
     """`--pairs FILE VECTORS` used to fail: the nargs='+' option swallowed VECTORS."""
     vectors = _small_vectors(tmp_path / "vectors.bin")
     pairs = tmp_path / "mine.txt"
-    pairs.write_text("king queen 9\nman woman 8\ncar bus 7\nking car 1\n")
+    words = ["king", "queen", "man", "woman", "car", "bus"]
+    rows = [f"{a} {b} {(7 * len(a) + len(b)) % 10}" for a in words for b in words if a != b]
+    pairs.write_text("\n".join(rows[:20]) + "\n")  # 20 pairs: enough items for an interval
     other = tmp_path / "other.txt"
     other.write_text("man king 5\nbus queen 1\nwoman car 2\n")
     command = ["eval", "--pairs", str(pairs), "--pairs", str(other), str(vectors)]
     assert main(command) == 0
     out = capsys.readouterr().out
     assert "mine_spearman" in out and "other_spearman" in out
-    # every metric with an item form gets its bootstrap interval over the items
+    # every metric with an item form gets its bootstrap interval over the items (20 pairs) ...
     [line] = [x for x in out.splitlines() if x.startswith("mine_spearman")]
     value, low, high = (float(x.strip("[],")) for x in line.split()[1:4])
     assert low <= value <= high
+    # ... unless it counts too few of them (3 pairs)
+    [line] = [x for x in out.splitlines() if x.startswith("other_spearman")]
+    assert "[" not in line and "no interval: fewer than 20 items counted" in line
     assert main(["eval", str(vectors), "--pairs", str(pairs)]) == 0  # the other order still works
     assert "mine_spearman" in capsys.readouterr().out
 

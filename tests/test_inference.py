@@ -308,7 +308,8 @@ def test_compare_notes_never_describe_a_row_without_a_value():
 
 
 def test_every_interval_method_has_a_note_in_the_report_and_in_compare():
-    methods = {stats.SEEDS_AND_ITEMS, stats.SEEDS_ONLY, stats.ITEMS_ONLY, stats.ONE_SEED_METHOD}
+    methods = {stats.SEEDS_AND_ITEMS, stats.SEEDS_ONLY, stats.ITEMS_ONLY, stats.ONE_SEED_METHOD,
+               stats.FEW_ITEMS_METHOD}  # fmt: skip
     assert set(stats.REPORT_METHOD_NOTES) == set(stats.COMPARE_METHOD_NOTES) == methods
 
 

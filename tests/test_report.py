@@ -36,6 +36,8 @@ EXPECTED_FIGURES = {
     "metric_vs_params",
     "heatmap_ws353_spearman",  # one heatmap per benchmark the seed-word corpus covers
     "heatmap_ws353_sim_spearman",
+    "heatmap_ws353_rel_spearman",
+    "heatmap_mturk_spearman",
     "heatmap_simlex_spearman",
     "heatmap_analogy_acc",
     "torch_vs_gensim",

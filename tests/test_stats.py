@@ -123,23 +123,54 @@ def test_identical_runs_give_a_zero_width_interval_at_zero():
 
 
 def test_intervals_stay_where_the_metric_can_lie():
-    """A few counted pairs give a t interval past ±1 (0.900 [-0.371, 2.171] in a report);
-    cutting it at the metric's bounds never loses coverage. Breaking the cut turns this red."""
+    """Seeds far apart give a t interval past ±1 (0.900 [-0.371, 2.171] in a report); cutting it
+    at the metric's bounds never loses coverage. Breaking the cut turns this red."""
     rng = np.random.default_rng(3)
-    gold = np.arange(8.0)
-    runs = [ItemScores("spearman", (gold, gold + rng.normal(0, sd, 8))) for sd in (0.1, 9, 30)]
+    gold = np.arange(25.0)
+    runs = [ItemScores("spearman", (gold, gold + rng.normal(0, sd, 25))) for sd in (0.1, 20, 90)]
     cell = stats.estimate([[(1.0, r)] for r in runs])
     assert -1.0 <= cell.low < cell.value < cell.high == 1.0
     flipped = [ItemScores("spearman", (gold, -r.arrays[1])) for r in runs]
     difference = stats.estimate([[(1.0, a), (-1.0, b)] for a, b in zip(runs, flipped, strict=True)])
     assert -2.0 <= difference.low and difference.high == 2.0  # ρ − (−ρ) is at most 2
-    answers = [ItemScores("mean", (np.array([1.0, 1.0, 1.0, x, np.nan]),)) for x in (0, 1, 1)]
+    right = [np.r_[np.ones(24), x, np.nan] for x in (0.0, 1.0, 1.0)]
+    answers = [ItemScores("mean", (a,)) for a in right]
     accuracy = stats.estimate([[(1.0, r)] for r in answers])
-    assert accuracy.high == 1.0 and accuracy.low > -0.5
-    one = stats.estimate([[(1.0, answers[0])]], items_only=True)
-    assert 0.0 <= one.low and one.high == 1.0
-    scores = [ItemScores("mean", (rng.normal(0.9, 1, 6),)) for _ in range(3)]  # not 0/1: free
+    assert accuracy.high == 1.0 and 0.9 < accuracy.low < accuracy.value
+    one = stats.estimate([[(1.0, answers[1])]], items_only=True)
+    assert one.low == one.high == 1.0
+    scores = [ItemScores("mean", (rng.normal(0.9, 3, 25),)) for _ in range(3)]  # not 0/1: free
     assert stats.estimate([[(1.0, r)] for r in scores]).high > 1.0
+
+
+def test_too_few_counted_items_give_no_interval_and_no_verdict():
+    """3-5 counted questions and 2-3 seeds: "equivalent" was claimed for a true difference 5× the
+    margin in 12-38% of simulated studies (intervals covered 0.59-0.87). Under
+    MIN_COUNTED_ITEMS counted items there is neither; at it, both."""
+    rng = np.random.default_rng(4)
+    n = stats.MIN_COUNTED_ITEMS
+
+    def units(counted: int, seeds: int = 3) -> list:
+        out = []
+        for _ in range(seeds):
+            a, b = np.full(n + 5, np.nan), np.full(n + 5, np.nan)
+            a[:counted], b[:counted] = rng.random(counted) < 0.3, rng.random(counted) < 0.3
+            out.append([(1.0, ItemScores("mean", (a,))), (-1.0, ItemScores("mean", (b,)))])
+        return out
+
+    few = stats.estimate(units(n - 1))
+    assert few.method == stats.FEW_ITEMS_METHOD and math.isnan(few.low) and "[" not in str(few)
+    assert math.isfinite(few.value) and stats.verdict(few, 0.5) == stats.FEW_ITEMS
+    cell = stats.estimate([[unit[0]] for unit in units(n - 1)])
+    assert cell.method == stats.FEW_ITEMS_METHOD
+    enough = stats.estimate(units(n))
+    assert enough.method == stats.SEEDS_AND_ITEMS and enough.low < enough.high
+    assert stats.verdict(enough, 0.5) != stats.FEW_ITEMS
+    (one_run,) = units(n - 1, seeds=1)
+    assert math.isnan(stats.run_interval(one_run[0][1]).low)
+    none_right = ItemScores("mean", (np.r_[np.zeros(3), np.full(30, np.nan)],))
+    same = stats.estimate([[(1.0, none_right), (-1.0, none_right)]] * 3)
+    assert stats.verdict(same, 0.01) == stats.FEW_ITEMS  # 3 questions: was "equivalent"
 
 
 def test_one_seed_gets_no_interval_unless_asked_and_never_a_verdict():

@@ -81,7 +81,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     from study.evaluate.items import metric_scores
     from study.evaluate.score import GOOGLE_ANALOGIES_PATH, nearest_neighbours, run_evaluation
-    from study.evaluate.stats import run_interval
+    from study.evaluate.stats import MIN_COUNTED_ITEMS, run_interval
     from study.train.vectors import OUTPUT_VECTORS_FILE, load_vectors, matching_output
 
     vectors = load_vectors(args.vectors)
@@ -116,7 +116,8 @@ def eval_command(args: argparse.Namespace) -> int:
         interval = ""
         if scores is not None and not math.isnan(value):
             found = run_interval(scores)
-            interval = f"  [{found.low:.4f}, {found.high:.4f}]"
+            few = f"  (no interval: fewer than {MIN_COUNTED_ITEMS} items counted)"
+            interval = f"  [{found.low:.4f}, {found.high:.4f}]" if found.low == found.low else few
         print(f"{name:<{width}}  {'nan' if math.isnan(value) else shown}{interval}")
     print()
     with pd.option_context("display.width", 200, "display.max_columns", None):

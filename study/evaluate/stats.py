@@ -38,16 +38,24 @@ EQUIVALENT_DIFFERENT = "equivalent but different"  # significant, but inside the
 DIFFERENT = "different"
 INCONCLUSIVE = "inconclusive"
 ONE_SEED = "inconclusive — one seed"  # one matched seed says nothing about seed spread
+FEW_ITEMS = "inconclusive — too few items"  # under MIN_COUNTED_ITEMS counted items
 NO_SEEDS = "no matched seeds"
 NO_VALUE = "no value"  # the metric is missing (NaN) in a run
-OUTCOMES = (EQUIVALENT, EQUIVALENT_DIFFERENT, DIFFERENT, INCONCLUSIVE, ONE_SEED, NO_SEEDS,
-            NO_VALUE)  # fmt: skip
+OUTCOMES = (EQUIVALENT, EQUIVALENT_DIFFERENT, DIFFERENT, INCONCLUSIVE, ONE_SEED, FEW_ITEMS,
+            NO_SEEDS, NO_VALUE)  # fmt: skip
 
 # Estimate.method: where an interval's uncertainty comes from.
 SEEDS_AND_ITEMS = "seeds+items"
 SEEDS_ONLY = "seeds"  # runs without per-item results: t over seeds
 ITEMS_ONLY = "items"  # one seed, interval from the items alone (only when asked for)
 ONE_SEED_METHOD = "one seed"  # one seed: no interval
+FEW_ITEMS_METHOD = "too few items"  # under MIN_COUNTED_ITEMS counted items: no interval
+# Below this many counted items (pairs in the vocabulary, questions answered) a run's items
+# say too little about the benchmark's population: with 3-5 counted questions and 2-3 seeds,
+# "equivalent" was claimed for a true difference 5× the margin in 12-38% of simulated
+# studies, and 95% intervals covered 0.59-0.87; from 20 items on, every rate was in line
+# (docs/DESIGN.md, "Uncertainty").
+MIN_COUNTED_ITEMS = 20
 
 # What each method's intervals cover, in the two places that say it: the report's table caption
 # (about grid cells) and `study compare` (about matched seeds). Each lists the methods in the
@@ -58,6 +66,8 @@ REPORT_METHOD_NOTES = {
     "--items-only-intervals; the seed spread is missing, so these cover less than 95%).",
     ONE_SEED_METHOD: "Cells with one seed: no interval (one seed says nothing about "
     "the seed spread).",
+    FEW_ITEMS_METHOD: f"Cells whose runs count fewer than {MIN_COUNTED_ITEMS} of a benchmark's "
+    "items (pairs in the vocabulary, questions answered): no interval.",
     SEEDS_ONLY: "Runs without per-item results (items.npz): t over seeds only.",
 }
 COMPARE_METHOD_NOTES = {
@@ -68,6 +78,8 @@ COMPARE_METHOD_NOTES = {
     "the seed spread; --items-only-intervals shows the items' part alone)",
     ITEMS_ONLY: "one matched seed: 'items only' intervals leave out the seed spread (they "
     "cover less than 95%), and there is no verdict",
+    FEW_ITEMS_METHOD: f"fewer than {MIN_COUNTED_ITEMS} of the benchmark's items counted (pairs "
+    "in the vocabulary, questions answered): no interval and no verdict",
 }
 
 
@@ -156,6 +168,7 @@ class Draws:
     resampled: np.ndarray  # (n_resamples,); NaN where the statistic is undefined
     n_items: int
     bounds: tuple[float, float] = (-math.inf, math.inf)  # where the metric can lie at all
+    counted: int = -1  # items the run counted (-1: unknown, as if all)
 
 
 Unit = Sequence[tuple[float, Draws]]  # one seed: (weight, run) pairs, e.g. (1, A), (-1, B)
@@ -240,8 +253,13 @@ def _bootstrap(runs: list[ItemScores], n_resamples: int, batch: int, seed: int) 
                                rng=np.random.default_rng(seed))  # fmt: skip
     distribution = np.asarray(boot.bootstrap_distribution, dtype=float).reshape(len(runs), -1)
     n_items = runs[0].n_items
-    return [Draws(float(v), d, n_items, metric_bounds(r))
+    return [Draws(float(v), d, n_items, metric_bounds(r), counted_items(r))
             for v, d, r in zip(values, distribution, runs, strict=True)]  # fmt: skip
+
+
+def counted_items(scores: ItemScores) -> int:
+    """The items a run counted: pairs with both words in its vocabulary, questions answered."""
+    return int(np.count_nonzero(~np.isnan(scores.arrays[-1])))
 
 
 def _gold_key(run: ItemScores) -> bytes | None:
@@ -271,6 +289,10 @@ def combine(
     per_seed = np.array([sum(w * d.value for w, d in unit) for unit in units], dtype=float)
     drawn = np.stack([sum(w * d.resampled for w, d in unit) for unit in units])
     value = float(per_seed.mean())
+    counted = min(d.counted if d.counted >= 0 else n_items for unit in units for _, d in unit)
+    if counted < MIN_COUNTED_ITEMS and np.isfinite(per_seed).all():
+        return Estimate(value, math.nan, math.nan, math.nan, math.nan, n_seeds, n_items,
+                        FEW_ITEMS_METHOD)  # fmt: skip
     if not np.isfinite(per_seed).all():
         return Estimate(math.nan, math.nan, math.nan, math.nan, math.nan, n_seeds, n_items,
                         SEEDS_AND_ITEMS if n_seeds > 1 else ONE_SEED_METHOD)  # fmt: skip
@@ -443,6 +465,9 @@ def run_interval(
     """One run's metric with a bootstrap percentile interval over its items (the items of the
     benchmark are the only uncertainty of one fixed set of vectors)."""
     (draws,) = item_draws([scores], n_resamples, seed)
+    if math.isfinite(draws.value) and draws.counted < MIN_COUNTED_ITEMS:
+        return Estimate(draws.value, math.nan, math.nan, math.nan, math.nan, 1, scores.n_items,
+                        FEW_ITEMS_METHOD)  # fmt: skip
     if not math.isfinite(draws.value):
         return Estimate(draws.value, math.nan, math.nan, math.nan, math.nan, 1, scores.n_items,
                         ITEMS_ONLY)  # fmt: skip
@@ -540,6 +565,8 @@ def verdicts(
             out.append(Verdict(NO_SEEDS))
         elif not math.isfinite(d.value):
             out.append(Verdict(NO_VALUE))
+        elif d.method == FEW_ITEMS_METHOD:
+            out.append(Verdict(FEW_ITEMS))
         elif i not in tested:
             out.append(Verdict(ONE_SEED))
         else:
