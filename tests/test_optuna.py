@@ -78,6 +78,7 @@ def test_pruning_prunes_a_deliberately_bad_trial(tmp_path):
     assert len(epochs[epochs["run_id"] == pruned["run_id"]]) < base.epochs
 
 
+@pytest.mark.slow  # 10-20 s of real trials: CI's slow step runs it (default suite < 5 min)
 def test_optuna_cli_sqlite_default_storage_and_multi_objective(tmp_path, planted_corpus_file):
     command = [
         sys.executable,

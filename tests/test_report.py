@@ -116,6 +116,7 @@ def test_html_tables_scroll_inside_their_box(report):
     assert css and "overflow-x: auto" in css.group(1) and "max-width: 100%" in css.group(1)
 
 
+@pytest.mark.slow  # a second whole report, 20-40 s: CI's slow step runs it
 def test_report_command_writes_both_files_elsewhere_leaving_the_study_untouched(
     report, tmp_path, capsys
 ):
