@@ -418,7 +418,7 @@ def few_items(reps: int, n_resamples: int, seed: int) -> list[dict]:
     rows = []
     for n in FEW_ITEMS:
         for seeds in (2, 3, 5):
-            equivalent, covered, shown = Rate(), Rate(), Rate()
+            equivalent, covered, shown, unruled = Rate(), Rate(), Rate(), Rate()
             for rep in range(reps):
                 p_a = 1 / (1 + np.exp(-rng.normal(-3.0, 1.0, n)))
                 p_b = np.clip(p_a - FEW_ITEMS_DELTA, 0, 1)
@@ -428,6 +428,11 @@ def few_items(reps: int, n_resamples: int, seed: int) -> list[dict]:
                 d = stats.combine([[(1.0, draws[2 * k]), (-1.0, draws[2 * k + 1])]
                                    for k in range(seeds)])  # fmt: skip
                 equivalent.add(stats.verdict(d, MARGIN) in CLAIMS_EQUIVALENT)
+                if n < stats.MIN_COUNTED_ITEMS:  # contrast: the same draws without the rule
+                    blind = [replace(x, counted=stats.MIN_COUNTED_ITEMS) for x in draws]
+                    d_blind = stats.combine([[(1.0, blind[2 * k]), (-1.0, blind[2 * k + 1])]
+                                             for k in range(seeds)])  # fmt: skip
+                    unruled.add(stats.verdict(d_blind, MARGIN) in CLAIMS_EQUIVALENT)
                 shown.add(math.isfinite(d.low))
                 if math.isfinite(d.low):
                     covered.add(d.contains(FEW_ITEMS_DELTA))
@@ -439,7 +444,16 @@ def few_items(reps: int, n_resamples: int, seed: int) -> list[dict]:
                 {**base, "procedure": "few items: interval shown",
                  **shown.row("0" if few else "informational")},
             ]  # fmt: skip
-            if not few:
+            if few:
+                rows.append(
+                    {
+                        **base,
+                        "procedure": "few items: false 'equivalent' without the "
+                        "20-item rule (contrast)",
+                        **unruled.row("informational"),
+                    }
+                )
+            else:
                 rows.append({**base, "procedure": "few items: difference coverage",
                              **covered.row("informational")})  # fmt: skip
     return rows

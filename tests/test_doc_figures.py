@@ -277,6 +277,19 @@ def calibration() -> list[str]:
         rates("cell interval (one seed: shown?)", (1,))
         + rates("compare verdict from one seed", (1,))
     )
+    few = [r for r in rows if r["procedure"].startswith("few items")]
+
+    def few_rates(kind: str, counted: int) -> list[float]:
+        return [r["rate"] for r in few if r["procedure"].startswith(f"few items: {kind}")
+                and r["model"] == f"accuracy, {counted} hard questions"]  # fmt: skip
+
+    under = span([rate for n in (3, 5, 10) for kind in ("false 'equivalent' (", "interval shown")
+                  for rate in few_rates(kind, n)])  # fmt: skip
+    unruled = max(rate for n in (3, 5, 10) for rate in few_rates("false 'equivalent' without", n))
+    false_eq = "false 'equivalent' ("
+    at_20_50 = (f"{span(few_rates(false_eq, 20))} / {span(few_rates(false_eq, 50))}; "
+                f"{span(few_rates('difference coverage', 20))} / "
+                f"{span(few_rates('difference coverage', 50))}")  # fmt: skip
     studies = [r["n"] for r in rows]
     errors = [r["mc_se"] for r in rows if r["mc_se"]]
     return [
@@ -294,6 +307,11 @@ def calibration() -> list[str]:
         "| planner: power at the difference it reports (2, 3, 5 and 10 seeds) "
         f"| {power} | 0.80 ± 0.05 ± 2 s.e. |",
         f"| one seed: an interval or a verdict shown | {one_seed} | 0 |",
+        "| fewer than 20 counted items (3, 5, 10 hard questions): an interval or a false "
+        f'"equivalent" (Δ = 5 margins) shown (without the rule, for contrast: false "equivalent" '
+        f"up to {unruled:.3f}) | {under} | 0 |",
+        '| 20 / 50 hard questions: false "equivalent" (Δ = 5 margins); the difference\'s '
+        f"coverage (informational) | {at_20_50} | ≤ 0.05 + 2 s.e. |",
     ]
 
 
@@ -317,7 +335,8 @@ def provenance() -> list[str]:
         f"(`results/bench/demo-busy1.json`, commit {commit('demo-busy1.json')} with local",
         f"commit {commit('cpu-same-cores.json')}, 2026-11-26",
         f"(load {min(same_cores)}–{max(same_cores)} before)",
-        f"118 s, load {before('stats-calibration-quick.json')} before)",
+        f"{load('stats-calibration-quick.json')['seconds']:.0f} s, load "
+        f"{before('stats-calibration-quick.json')} before",
     ]
 
 
