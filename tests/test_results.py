@@ -85,3 +85,28 @@ def test_a_run_folder_from_before_float_normalisation_keeps_its_run(tmp_path):
     store.start_run(config)
     store.finish_run(config, {"status": "done"})
     assert [r.run_id for r in store.finished_runs()] == [config.run_id]
+
+
+def test_a_study_grown_by_several_commands_keeps_them_all(tmp_path):
+    """A second grid into the same study replaced the first one's command in study.json, so
+    the report could no longer say how the first runs were made."""
+    store = ResultStore(tmp_path / "s")
+    assert store.study_commands() == []
+    first, second = "python -m study grid --grid workers=1,2", "python -m study grid --set b=512"
+    for command in (first, first, second, second):  # a rerun of one command adds nothing
+        store.write_study_info({"name": "s", "command": command})
+    assert store.study_commands() == [first, second]
+    assert store.read_study_info()["command"] == second
+    store.write_study_info({"name": "s", "command": first})  # first again: one entry each
+    assert store.study_commands() == [second, first]
+
+
+def test_the_report_shows_every_command_of_the_study(tmp_path):
+    from synthetic_store import build_store
+
+    from study.analyze.report import build_report
+
+    store = build_store(tmp_path, seeds=2, trainers=("torch",))
+    store.write_study_info({"name": "synthetic", "command": "python -m study grid --seeds 2"})
+    markdown = build_report(store.root, tmp_path / "out").markdown_path.read_text()
+    assert "(synthetic test study)\npython -m study grid --seeds 2\n" in markdown

@@ -192,7 +192,24 @@ class ResultStore:
 
     # -- writing ------------------------------------------------------------------------
     def write_study_info(self, info: Mapping[str, Any]) -> None:
-        atomic_write_json(self.root / "study.json", info)
+        """study.json; a study grown by several commands (another grid into the same folder)
+        keeps the earlier ones in `earlier_commands`, so its record still says how every run
+        was made."""
+        old = self.read_study_info()
+        kept = old.get("earlier_commands", [])
+        earlier = [str(c) for c in kept] if isinstance(kept, list) else []
+        if "command" in old:
+            earlier.append(str(old["command"]))
+        earlier = [c for c in dict.fromkeys(earlier) if c != info.get("command")]
+        history = {"earlier_commands": earlier} if earlier else {}
+        atomic_write_json(self.root / "study.json", {**info, **history})
+
+    def study_commands(self) -> list[str]:
+        """The commands that made the study, oldest first ([] when none is recorded)."""
+        info = self.read_study_info()
+        kept = info.get("earlier_commands", [])
+        commands = [str(c) for c in kept] if isinstance(kept, list) else []
+        return commands + ([str(info["command"])] if "command" in info else [])
 
     def start_run(self, config: RunConfig, replace: bool = True) -> bool:
         """Create the run folder and write config.json; False (and nothing written) if the run

@@ -134,7 +134,7 @@ def _build(
 ) -> Report:  # fmt: skip
     report = Report(store.name, built / "report.html", built / "report.md", summary(runs))
     # redacted here too: a study.json written before commands were stored redacted
-    report.command = redact(str(store.read_study_info().get("command", NO_COMMAND)))
+    report.command = "\n".join(redact(c) for c in store.study_commands()) or NO_COMMAND
     metrics = available_metrics(runs)
     items = StudyItems(store, runs, items_only=options.items_only)
     findings = find(items, runs, metrics, options.margin, options.baseline)

@@ -130,7 +130,7 @@ def render_findings(
 
 def _command(store: ResultStore) -> str:
     # redacted here too: a study.json written before commands were stored redacted
-    return redact(str(store.read_study_info().get("command", NO_COMMAND)))
+    return "\n".join(redact(c) for c in store.study_commands()) or NO_COMMAND
 
 
 def _study_lines(check: StudyCheck) -> list[str]:
