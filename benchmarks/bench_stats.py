@@ -24,7 +24,7 @@ run has). Seeds are matched across cells, as in a grid. For 1, 2, 3 and 5 seeds 
 Each rate comes with its Monte-Carlo standard error (√(p(1−p)/n)). Writes
 results/bench/stats-calibration.json (`--quick`: stats-calibration-quick.json).
 
-    python benchmarks/bench_stats.py --quick      # under 3 minutes on 2 idle cores
+    python benchmarks/bench_stats.py --quick      # about 3 minutes on 2 idle cores
     nice -n 10 python benchmarks/bench_stats.py   # the committed figures (~2 hours)
 """
 
