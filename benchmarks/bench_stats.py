@@ -425,13 +425,11 @@ def few_items(reps: int, n_resamples: int, seed: int) -> list[dict]:
                 runs = [ItemScores("mean", ((rng.random(n) < p) * 1.0,))
                         for _ in range(seeds) for p in (p_a, p_b)]  # fmt: skip
                 draws = stats.item_draws(runs, n_resamples, seed=rep)
-                d = stats.combine([[(1.0, draws[2 * k]), (-1.0, draws[2 * k + 1])]
-                                   for k in range(seeds)])  # fmt: skip
+                d = paired(draws[0::2], draws[1::2], seeds)
                 equivalent.add(stats.verdict(d, MARGIN) in CLAIMS_EQUIVALENT)
                 if n < stats.MIN_COUNTED_ITEMS:  # contrast: the same draws without the rule
                     blind = [replace(x, counted=stats.MIN_COUNTED_ITEMS) for x in draws]
-                    d_blind = stats.combine([[(1.0, blind[2 * k]), (-1.0, blind[2 * k + 1])]
-                                             for k in range(seeds)])  # fmt: skip
+                    d_blind = paired(blind[0::2], blind[1::2], seeds)
                     unruled.add(stats.verdict(d_blind, MARGIN) in CLAIMS_EQUIVALENT)
                 shown.add(math.isfinite(d.low))
                 if math.isfinite(d.low):

@@ -51,10 +51,10 @@ ITEMS_ONLY = "items"  # one seed, interval from the items alone (only when asked
 ONE_SEED_METHOD = "one seed"  # one seed: no interval
 FEW_ITEMS_METHOD = "too few items"  # under MIN_COUNTED_ITEMS counted items: no interval
 # Below this many counted items (pairs in the vocabulary, questions answered) a run's items
-# say too little about the benchmark's population: with 3-5 counted questions and 2-3 seeds,
-# "equivalent" was claimed for a true difference 5× the margin in 12-38% of simulated
-# studies, and 95% intervals covered 0.59-0.87; from 20 items on, every rate was in line
-# (docs/DESIGN.md, "Uncertainty").
+# say too little about the benchmark's population: without this rule, 3-5 counted questions
+# and 2-3 seeds gave "equivalent" for a true difference 5× the margin in 0.14-0.39 of
+# simulated studies; from 20 items on, every rate was in line (benchmarks/bench_stats.py,
+# "few items"; docs/DESIGN.md, "Uncertainty").
 MIN_COUNTED_ITEMS = 20
 
 # What each method's intervals cover, in the two places that say it: the report's table caption
@@ -289,13 +289,13 @@ def combine(
     per_seed = np.array([sum(w * d.value for w, d in unit) for unit in units], dtype=float)
     drawn = np.stack([sum(w * d.resampled for w, d in unit) for unit in units])
     value = float(per_seed.mean())
-    counted = min(d.counted if d.counted >= 0 else n_items for unit in units for _, d in unit)
-    if counted < MIN_COUNTED_ITEMS and np.isfinite(per_seed).all():
-        return Estimate(value, math.nan, math.nan, math.nan, math.nan, n_seeds, n_items,
-                        FEW_ITEMS_METHOD)  # fmt: skip
     if not np.isfinite(per_seed).all():
         return Estimate(math.nan, math.nan, math.nan, math.nan, math.nan, n_seeds, n_items,
                         SEEDS_AND_ITEMS if n_seeds > 1 else ONE_SEED_METHOD)  # fmt: skip
+    counted = min(d.counted if d.counted >= 0 else n_items for unit in units for _, d in unit)
+    if counted < MIN_COUNTED_ITEMS:
+        return Estimate(value, math.nan, math.nan, math.nan, math.nan, n_seeds, n_items,
+                        FEW_ITEMS_METHOD)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         se_mean = float(np.nan_to_num(np.nanstd(drawn.mean(axis=0), ddof=1)))

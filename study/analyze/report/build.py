@@ -29,17 +29,16 @@ from study.analyze.inference import DEFAULT_MARGIN, StudyItems
 from study.analyze.report import literature, publish, tables
 from study.analyze.report.findings import MCB, Findings, assess_edges, find
 from study.analyze.report.render import (
-    NO_COMMAND,
     FigureEntry,
     Report,
     Table,
     render_html,
     render_markdown,
 )
+from study.analyze.report.writeup import command_text
 from study.core.atomic import atomic_write_text
 from study.core.config import field_names, show
 from study.core.errors import StudyError
-from study.core.redact import redact
 from study.core.trainers import BASELINE, DEFAULT
 from study.evaluate import stats
 from study.store.results import ResultStore, load_table
@@ -133,8 +132,7 @@ def _build(
     built: Path,
 ) -> Report:  # fmt: skip
     report = Report(store.name, built / "report.html", built / "report.md", summary(runs))
-    # redacted here too: a study.json written before commands were stored redacted
-    report.command = "\n".join(redact(c) for c in store.study_commands()) or NO_COMMAND
+    report.command = command_text(store)
     metrics = available_metrics(runs)
     items = StudyItems(store, runs, items_only=options.items_only)
     findings = find(items, runs, metrics, options.margin, options.baseline)

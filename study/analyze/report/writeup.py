@@ -106,7 +106,7 @@ def render_findings(
         lines += ["Written from the study folder by:", "", *code_block(redact(regenerate)), ""]
     lines += [md(f"The claims come from {literature.PAPER}."), ""]
     lines += ["## The study", "", *_study_lines(main), ""]
-    lines += ["### Command", "", *code_block(_command(main.store)), ""]
+    lines += ["### Command", "", *code_block(command_text(main.store)), ""]
     lines += ["### Config", "", markdown_table(config_table(main.runs)), ""]
     lines += ["### Machine", "", markdown_table(machine_table(main.records)), ""]
     lines += ["### Commit", "", *[f"- {md(c)}" for c in commits(main.records)], ""]
@@ -119,7 +119,7 @@ def render_findings(
         lines += [f"## The same claims in {md(other.label)}", ""]
         lines += [md(f"Side by side with {main.label}. The study {other.store.name}:"), ""]
         lines += [*_study_lines(other), ""]
-        lines += [*code_block(_command(other.store)), ""]
+        lines += [*code_block(command_text(other.store)), ""]
         lines += [f"Commit: {md('; '.join(commits(other.records)))}", ""]
         lines += [f"- {md(s)}" for s in literature.summary_lines(other.found)] + [""]
         lines += [markdown_table(side_by_side(main, other)), ""]
@@ -128,8 +128,9 @@ def render_findings(
     return "\n".join(lines)
 
 
-def _command(store: ResultStore) -> str:
-    # redacted here too: a study.json written before commands were stored redacted
+def command_text(store: ResultStore) -> str:
+    """Every command that made the study, one per line (NO_COMMAND when none is recorded);
+    redacted here too: a study.json written before commands were stored redacted."""
     return "\n".join(redact(c) for c in store.study_commands()) or NO_COMMAND
 
 
