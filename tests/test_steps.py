@@ -38,7 +38,12 @@ def done(trainer: dict | None = None, device: str | None = None) -> dict:
                                            "neg_draw": "pair", "programs": 9}),
          "triton/pair/cuda"),
         (RunConfig(), done({"kernel": "torch", "device": "cpu", "neg_draw": "center",
-                            "cpu_path": "processes"}), "torch/center/cpu/processes"),
+                            "cpu_path": "processes", "worker_row_cap": 0.875}),
+         "torch/center/cpu/processes"),
+        # worker processes that split the step evenly (no row cap recorded): another algorithm
+        (RunConfig(), done({"kernel": "torch", "device": "cpu", "neg_draw": "center",
+                            "cpu_path": "processes", "worker_batch_size": 512}),
+         "torch/center/cpu/processes-split"),
         (RunConfig(objective="softmax"), done({"kernel": "torch", "device": "cuda"}),
          "torch/softmax/cuda"),
         # before the worker processes, every torch run on the CPU took the threads path
@@ -68,7 +73,8 @@ def set_trainer_info(store: ResultStore, run_id: str, info: dict) -> None:
     path.write_text(json.dumps(record))
 
 
-CPU = {"kernel": "torch", "device": "cpu", "neg_draw": "center", "cpu_path": "processes"}
+CPU = {"kernel": "torch", "device": "cpu", "neg_draw": "center", "cpu_path": "processes",
+       "worker_row_cap": 0.875}
 GPU = {"kernel": "triton", "device": "cuda", "neg_draw": "center"}
 
 

@@ -10,7 +10,8 @@ id, so the config alone does not say which algorithm trained; the trainers recor
 keeps runs of different steps in different cells. Runs stored before that are read from what
 they have: the config, `provenance.device`, and the facts that a torch run without a recorded
 kernel predates the Triton kernels (so took the torch step) and a torch run on the CPU without
-a recorded CPU path predates the worker processes (so took the threads path); what cannot be
+a recorded CPU path predates the worker processes (so took the threads path), and a worker-process
+run without a recorded row cap predates today's worker step (`processes-split`); what cannot be
 known is "unknown".
 """
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:  # config imports this module
     from study.core.config import RunConfig
 
 UNKNOWN = "unknown"
+# Worker-process runs stored before 2026-12-03 (no `worker_row_cap` recorded) split the step
+# evenly, batch_size / W centers each, and trained like a smaller batch: another algorithm.
+SPLIT_PROCESSES = "processes-split"
 
 
 def word2vec_negatives(model: str) -> str:
@@ -111,6 +115,8 @@ def step_label(config: RunConfig, result: Mapping[str, Any]) -> str:
     cpu_path = _text(info.get("cpu_path"))
     if not cpu_path and fixed is None and device == "cpu" and kernel != UNKNOWN:
         cpu_path = "threads"  # before the worker processes, every CPU run took the threads path
+    if cpu_path == "processes" and "worker_row_cap" not in info:
+        cpu_path = SPLIT_PROCESSES  # an earlier worker step (`cpu_processes.worker_step`)
     if cpu_path:
         parts.append(cpu_path)
     return "/".join(parts)

@@ -51,6 +51,9 @@ from study.train.trainers.torch_walk import Chunk, StreamData, keep_tensor, plan
 
 START_METHOD = "forkserver"
 MIN_WORKER_BATCH = 128  # centers per worker step (below it a step's fixed cost dominates)
+# 2 workers stepping over 1.75 * batch_size / 2 centers match workers=1's last-epoch loss
+# (docs/DESIGN.md, 2026-12-03, wiki8's first 3 M words); for more workers an extrapolation.
+WORKER_STEP_FACTOR = 1.75
 STOP_SECONDS = 5.0  # a worker told to stop (or terminated) gets this long before SIGKILL
 INTERRUPTING_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
@@ -73,13 +76,17 @@ class Tables:
 
 
 def worker_step(batch_size: int, workers: int) -> tuple[int, float]:
-    """Each worker's centers per step and per-row rate cap. W workers stepping at once act on
-    the tables like one step of all their centers computed from the same stale rows: W full
-    steps would move a frequent row W times as far as one (W = 4 diverged in an emulation,
-    docs/DESIGN.md). So each takes batch_size / W centers (at least MIN_WORKER_BATCH: smaller
-    steps cost more per word than they gain) and a cap of MAX_ROW_STEP / W, which together
-    move any row about as far as one process's step does."""
-    return max(MIN_WORKER_BATCH, math.ceil(batch_size / workers)), MAX_ROW_STEP / workers
+    """Each worker's centers per step and per-row rate cap, chosen so that W workers train like
+    one process stepping over `batch_size` centers. W full steps at once would move a frequent
+    row about W times as far as one step (W = 4 diverged in an emulation, docs/DESIGN.md); an
+    even split (batch_size / W, cap / W) trains 2 real workers like a smaller batch (last-epoch
+    loss 2.2986 against 2.3040 for workers=1, 8 seeds, and Google analogies +0.008). So each
+    takes WORKER_STEP_FACTOR * batch_size / W centers (at least MIN_WORKER_BATCH: smaller steps
+    cost more per word than they gain; at most batch_size) and the cap in proportion to that
+    share, so a capped row's rate per occurrence is one process's."""
+    share = WORKER_STEP_FACTOR * batch_size / workers
+    size = min(batch_size, max(MIN_WORKER_BATCH, math.ceil(share)))
+    return size, MAX_ROW_STEP * min(size, share) / batch_size
 
 
 @contextlib.contextmanager
@@ -114,6 +121,7 @@ def worker_epochs(
     with WorkerPool(tables, workers) as pool:
         info["cpu_workers"] = workers
         info["worker_batch_size"] = batch_size
+        info["worker_row_cap"] = cap  # absent from runs of the even split (`study.core.steps`)
         info["worker_start_seconds"] = round(pool.start_seconds, 3)
 
         def run_epoch(epoch: int, bar: tqdm) -> tuple[float, int, float]:
