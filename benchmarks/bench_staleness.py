@@ -1,8 +1,9 @@
 """Hogwild staleness, emulated in one process: W workers that step at once, each from the same
 stale tables, their updates added together (the worst overlap real worker processes can have),
-for a per-worker batch and row cap. Shows why the CPU worker processes split the batch and the
-row cap by W (`study.train.trainers.cpu_processes.worker_step`): with full steps the most frequent
-rows move W times as far as one process's step, and training diverges from W = 4.
+for a per-worker batch and row cap. Shows why the CPU worker processes share the batch and the
+row cap among W (`study.train.trainers.cpu_processes.worker_step`): with full steps the most
+frequent rows move W times as far as one process's step, and training diverges from W = 4.
+Real processes do not step in rounds, so the share itself was measured with them (docs/DESIGN.md).
 
     python benchmarks/bench_staleness.py [--corpus enwiki-sample] [--epochs 5]
         [--cases 1:1024:1,2:1024:1,2:512:W,...] [--seed 0] [--out PATH]

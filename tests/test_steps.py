@@ -73,8 +73,13 @@ def set_trainer_info(store: ResultStore, run_id: str, info: dict) -> None:
     path.write_text(json.dumps(record))
 
 
-CPU = {"kernel": "torch", "device": "cpu", "neg_draw": "center", "cpu_path": "processes",
-       "worker_row_cap": 0.875}
+CPU = {
+    "kernel": "torch",
+    "device": "cpu",
+    "neg_draw": "center",
+    "cpu_path": "processes",
+    "worker_row_cap": 0.875,
+}
 GPU = {"kernel": "triton", "device": "cuda", "neg_draw": "center"}
 
 
