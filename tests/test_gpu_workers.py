@@ -135,6 +135,8 @@ def test_two_gpu_workers_share_a_grid_and_resume_after_sigterm(
     assert len(devices) == 4 and set(devices.values()) <= {"0", "1"}
     assert {line.split("]")[0] for line in rerun.stdout.splitlines() if line.startswith("[gpu")} \
         == {"[gpu 0", "[gpu 1"}  # fmt: skip
+    info = json.loads((study / "study.json").read_text())  # the user's command, once
+    assert "--gpus all" in info["command"] and "earlier_commands" not in info, info
     for rid, record in records.items():  # runs finished before the stop are kept, not redone
         assert (study / "runs" / rid / "metrics.json").read_bytes() == record
     trials = optuna.load_study(study_name="gpus", storage=f"sqlite:///{study / 'optuna.db'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -84,15 +85,16 @@ def grid_command(args: argparse.Namespace) -> int:
             print(config.run_id, config.canonical_json())
         print(plural_runs(len(cells)))
         return 0
-    store.write_study_info(
-        {
-            "name": name,
-            "command": redact_command(getattr(args, "argv", sys.argv[1:])),
-            "grid": spec.to_dict(),
-            "cells": len(cells),
-            "benchmarks": args.benchmarks or "all",
-        }
-    )
+    if not started_by_gpus_launcher():  # the launcher recorded the user's command
+        store.write_study_info(
+            {
+                "name": name,
+                "command": redact_command(getattr(args, "argv", sys.argv[1:])),
+                "grid": spec.to_dict(),
+                "cells": len(cells),
+                "benchmarks": args.benchmarks or "all",
+            }
+        )
     if devices is not None:
         return per_gpu(args, devices, cells, store)
     if args.storage:
@@ -130,6 +132,12 @@ def grid_command(args: argparse.Namespace) -> int:
             "(rerun them with --retry-failed)"
         )
     return 0
+
+
+def started_by_gpus_launcher() -> bool:
+    from study.run.gpu_workers import CHILD_ENV
+
+    return os.environ.get(CHILD_ENV) == "1"
 
 
 def gpu_devices(spec: str, cells: list[RunConfig]) -> list[str]:

@@ -25,6 +25,9 @@ from typing import IO
 
 from study.core.errors import ConfigError
 
+# Set in the children: the launcher has recorded the user's command in study.json, so a child
+# (the same grid, without --gpus) does not record its own as a second command of the study.
+CHILD_ENV = "W2V_STUDY_GPU_CHILD"
 GRACE_SECONDS = 2.0  # after an interrupt: children that got the signal too stop on their own
 STOP_SECONDS = 60.0  # then SIGTERM; SIGKILL after this long (releasing a cell takes seconds)
 
@@ -90,7 +93,7 @@ def run_per_gpu(command: Sequence[str], devices: Sequence[str]) -> int:
         for device in devices:
             child = subprocess.Popen(
                 list(command),
-                env={**os.environ, "CUDA_VISIBLE_DEVICES": device},
+                env={**os.environ, "CUDA_VISIBLE_DEVICES": device, CHILD_ENV: "1"},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 preexec_fn=lambda: _stop_with_parent(parent),
