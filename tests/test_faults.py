@@ -673,6 +673,9 @@ def test_second_local_grid_on_a_study_is_refused_and_each_cell_runs_once(tmp_pat
     with grid_lock(store, shared=False):
         assert run_worker([*argv, "--storage", url], tmp_path / "fourth.txt", env) == 2
         assert "(a shared grid cannot join a local one)" in (tmp_path / "fourth.txt").read_text()
+    # the refused commands ran nothing, so study.json does not list them
+    info = json.loads((tmp_path / "r" / "si" / "study.json").read_text())
+    assert not any("--storage" in c for c in [info["command"], *info.get("earlier_commands", [])])
 
 
 # -- --overwrite killed part-way: no run folder pairs files of two trainings (class 2) ----------

@@ -86,6 +86,11 @@ def grid_command(args: argparse.Namespace) -> int:
         print(plural_runs(len(cells)))
         return 0
     if not started_by_gpus_launcher():  # the launcher recorded the user's command
+        from study.run.runner import grid_lock
+
+        # A grid refused for another one running (one line) leaves study.json as it was.
+        with grid_lock(store, shared=bool(args.storage) or devices is not None):
+            pass
         store.write_study_info(
             {
                 "name": name,
