@@ -324,11 +324,14 @@ def provenance() -> list[str]:
     def commit(name: str) -> str:
         return load(name)["commit"][:7]
 
+    def day(name: str) -> str:
+        return load(name)["date"][:10]
+
     same_cores = [before(f"cpu-same-cores{s}.json") for s in ("", "-2", "-3")]
     return [
         f"(load average {before('gpu-throughput.json')} before, "
         f"{load('gpu-throughput.json')['load_average_before_after']['after'][0]} after)",
-        f"commit {commit('cpu-processes-idle.json')}, 2026-12-02 "
+        f"commit {commit('cpu-processes-idle.json')}, {day('cpu-processes-idle.json')} "
         f"(`results/bench/cpu-processes-idle.json`, load {before('cpu-processes-idle.json')} "
         f"before; `results/bench/cpu-processes-busy1.json`, load "
         f"{before('cpu-processes-busy1.json')} before)",
