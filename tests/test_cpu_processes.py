@@ -337,6 +337,8 @@ def test_the_run_record_says_which_cpu_path_ran(tmp_path: Path, planted_corpus_f
     assert trainer[1]["cpu_path"] == "threads" and trainer[1]["cpu_threads"] == 1
     assert trainer[2]["cpu_path"] == "processes" and trainer[2]["cpu_workers"] == 2
     assert sorted(runs["cores"]) == [1.0, 2.0]
+    # today's worker step reads as `processes`; `processes-split` is only for earlier records
+    assert sorted(runs["step"]) == ["torch/center/cpu/processes", "torch/center/cpu/threads"]
 
 
 def test_too_little_shared_memory_is_a_clear_error(
